@@ -1,0 +1,166 @@
+"""The small contracts every adapter implements, and the HTTP plumbing they share.
+
+An adapter is constructed with the one shared ``httpx.AsyncClient`` and its own settings;
+it never creates a client and never reads the environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from time import time
+from typing import Any, Protocol, runtime_checkable
+
+import httpx
+import orjson
+
+from providers.errors import (
+    ProviderBadData,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimeout,
+    ProviderUnavailable,
+    error_for_status,
+)
+from providers.models import DID, Chain, CollectionInfo, HoldingsPage, NFTRecord
+
+__all__ = [
+    "DIDSource",
+    "NFTDetailSource",
+    "NFTSource",
+    "NameResolver",
+    "fetch_json",
+    "parse_retry_after",
+]
+
+# An upstream body larger than this (decoded) is refused: it also stops gzip bombs.
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+
+@runtime_checkable
+class NFTSource(Protocol):
+    """Lists the NFTs an owner holds on one chain, one upstream page at a time."""
+
+    name: str
+
+    def supports(self, chain: Chain) -> bool: ...
+
+    async def fetch_holdings_page(
+        self, owner: str, chain: Chain, cursor: str | None
+    ) -> HoldingsPage: ...
+
+
+@runtime_checkable
+class NFTDetailSource(Protocol):
+    """Per-NFT enrichment: the fields a list call does not carry (traits, rank, owners)."""
+
+    name: str
+
+    async def fetch_nft_detail(self, owner: str, record: NFTRecord) -> NFTRecord: ...
+
+    async def fetch_collection(self, chain: Chain, slug: str) -> CollectionInfo: ...
+
+
+@runtime_checkable
+class DIDSource(Protocol):
+    """Answers "which DIDs does this address have?"."""
+
+    name: str
+
+    async def fetch_dids(self, address: str) -> tuple[DID, ...]: ...
+
+
+@runtime_checkable
+class NameResolver(Protocol):
+    """Turns a name (``alice.bit``) into the addresses it points to."""
+
+    name: str
+
+    def handles(self, name: str) -> bool: ...
+
+    async def resolve(self, name: str) -> tuple[str, ...]: ...
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``Retry-After`` (seconds or HTTP-date) or ``X-RateLimit-Reset``."""
+    value = headers.get("retry-after")
+    if value:
+        value = value.strip()
+        if value.isdigit():
+            return float(value)
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time())
+        except (TypeError, ValueError):
+            pass
+    reset = headers.get("x-ratelimit-reset")
+    if reset and reset.strip().isdigit():
+        return max(0.0, float(reset) - time())
+    return None
+
+
+async def fetch_json(
+    client: httpx.AsyncClient,
+    provider: str,
+    method: str,
+    url: str,
+    *,
+    params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+    json_body: Any = None,
+    error_detail: bool = True,
+) -> Any:
+    """One upstream call, its failures translated into :mod:`providers.errors`.
+
+    The body is streamed and refused past :data:`MAX_BODY_BYTES` decoded bytes. Error texts
+    carry the status and a short excerpt of the body, never the URL (it may hold a key).
+    """
+    request = client.build_request(method, url, params=params, headers=headers, json=json_body)
+    try:
+        response = await client.send(request, stream=True)
+        try:
+            body = await _read_capped(response, provider)
+        finally:
+            await response.aclose()
+    except httpx.TimeoutException as exc:
+        raise ProviderTimeout(provider, type(exc).__name__) from None
+    except httpx.TransportError as exc:
+        raise ProviderUnavailable(provider, type(exc).__name__) from None
+
+    if response.status_code >= 400 or response.status_code in (599,):
+        detail = body[:200].decode("utf-8", "replace").strip() if error_detail else ""
+        error = error_for_status(provider, response.status_code, detail)
+        if isinstance(error, ProviderRateLimited):
+            error.retry_after = parse_retry_after(response.headers)
+        raise error
+    if response.status_code >= 300:
+        raise ProviderUnavailable(provider, f"unexpected redirect HTTP {response.status_code}")
+    return decode_json(provider, body)
+
+
+def decode_json(provider: str, body: bytes) -> Any:
+    """Parse an upstream body; anything that is not JSON is :class:`ProviderBadData`."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ProviderBadData(provider, "body is not valid JSON") from None
+
+
+async def _read_capped(response: httpx.Response, provider: str) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ProviderBadData(provider, f"body exceeds {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def gather_reporting(*aws: Any) -> list[Any]:
+    """``asyncio.gather`` that returns :class:`ProviderError` instances instead of raising."""
+    results = await asyncio.gather(*aws, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, ProviderError):
+            raise result
+    return results

@@ -1,0 +1,99 @@
+"""Errors raised by provider adapters.
+
+Every adapter translates its upstream's failures into this one tree, so the gateway can
+report a provider's failure without knowing its wire format::
+
+    ProviderError                  any failure of one upstream call; names the provider
+    ├── ProviderTimeout            no complete answer within the deadline
+    ├── ProviderUnavailable        connection refused or reset, 5xx, circuit open
+    ├── ProviderRateLimited        429 (or OpenSea's 599); carries ``retry_after`` seconds
+    ├── ProviderAuthError          401 / 403: the key is missing, wrong or out of quota
+    ├── ProviderNotFound           404 or the upstream's own "does not exist" answer
+    ├── ProviderBadRequest         400 the adapter did not expect
+    │   └── ProviderCursorExpired  the upstream forgot our cursor: restart that walk
+    └── ProviderBadData            the body is not what the contract promises
+
+``kind`` is a stable short string used in reports, headers and metrics. Messages never
+contain request URLs: the Alchemy key is part of the URL path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = [
+    "ProviderAuthError",
+    "ProviderBadData",
+    "ProviderBadRequest",
+    "ProviderCursorExpired",
+    "ProviderError",
+    "ProviderNotFound",
+    "ProviderRateLimited",
+    "ProviderTimeout",
+    "ProviderUnavailable",
+    "error_for_status",
+]
+
+
+class ProviderError(Exception):
+    kind = "error"
+
+    def __init__(self, provider: str, message: str) -> None:
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+        self.message = message
+
+
+class ProviderTimeout(ProviderError):
+    kind = "timeout"
+
+
+class ProviderUnavailable(ProviderError):
+    kind = "unavailable"
+
+
+class ProviderRateLimited(ProviderError):
+    kind = "rate_limited"
+
+    def __init__(self, provider: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(provider, message)
+        self.retry_after = retry_after
+
+
+class ProviderAuthError(ProviderError):
+    kind = "auth"
+
+
+class ProviderNotFound(ProviderError):
+    kind = "not_found"
+
+
+class ProviderBadRequest(ProviderError):
+    kind = "bad_request"
+
+
+class ProviderCursorExpired(ProviderBadRequest):
+    kind = "cursor_expired"
+
+
+class ProviderBadData(ProviderError):
+    kind = "bad_data"
+
+
+_STATUS_ERRORS: Mapping[int, type[ProviderError]] = {
+    400: ProviderBadRequest,
+    401: ProviderAuthError,
+    403: ProviderAuthError,
+    404: ProviderNotFound,
+    429: ProviderRateLimited,
+    599: ProviderRateLimited,  # OpenSea's SDK treats 599 as a rate limit
+}
+
+
+def error_for_status(provider: str, status: int, detail: str = "") -> ProviderError:
+    """The error a non-2xx upstream status stands for (the one status-to-error table)."""
+    error_type = _STATUS_ERRORS.get(status)
+    if error_type is None:
+        error_type = ProviderUnavailable if status >= 500 else ProviderBadRequest
+    message = f"HTTP {status}" + (f": {detail}" if detail else "")
+    return error_type(provider, message)

@@ -1,0 +1,154 @@
+"""The normalised model every adapter maps into.
+
+Adapters produce :class:`NFTRecord` values: one provider's view of one NFT as held by the
+queried wallet. The gateway merges records that share an :attr:`NFTRecord.key` into one
+holding. Every value here is immutable, so a cached value can be shared safely.
+
+Conventions:
+
+* ``contract_address`` and every address are stored lower-case (comparison form); faces
+  render them EIP-55 checksummed.
+* ``token_id`` is a decimal string; it is never parsed into a float.
+* ``None`` means "this provider does not know"; an empty tuple means "known to be empty".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import NamedTuple
+
+
+class Chain(StrEnum):
+    """EVM chains the gateway knows, by their normalised name."""
+
+    ETHEREUM = "ethereum"
+    POLYGON = "polygon"
+    BASE = "base"
+    ARBITRUM = "arbitrum"
+    OPTIMISM = "optimism"
+
+    @property
+    def short_name(self) -> str:
+        """The upper-case name the REST shim shows as ``blockchain`` (``ETH``, ``POLYGON``...)."""
+        return _SHORT_NAMES[self]
+
+
+_SHORT_NAMES = {
+    Chain.ETHEREUM: "ETH",
+    Chain.POLYGON: "POLYGON",
+    Chain.BASE: "BASE",
+    Chain.ARBITRUM: "ARBITRUM",
+    Chain.OPTIMISM: "OPTIMISM",
+}
+
+
+class TokenStandard(StrEnum):
+    ERC721 = "ERC721"
+    ERC1155 = "ERC1155"
+
+
+class NFTKey(NamedTuple):
+    """Identity of an NFT across providers: ``(chain, lower(contract), token_id)``."""
+
+    chain: Chain
+    contract_address: str
+    token_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Trait:
+    type: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rarity:
+    rank: int | None = None
+    score: float | None = None
+    total: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NFTRecord:
+    """One provider's view of one NFT, as seen in one wallet.
+
+    ``quantity`` is the queried wallet's balance when the provider reports it (Alchemy
+    ``balance``, OpenSea detail ``owners[].quantity``), else ``None``.
+    """
+
+    source: str
+    chain: Chain
+    contract_address: str
+    token_id: str
+    token_standard: TokenStandard | None = None
+    name: str | None = None
+    description: str | None = None
+    image: str | None = None
+    animation_url: str | None = None
+    collection_name: str | None = None
+    collection_slug: str | None = None
+    collection_opensea_slug: str | None = None
+    traits: tuple[Trait, ...] | None = None
+    rarity: Rarity | None = None
+    owner_addresses: tuple[str, ...] | None = None
+    quantity: int | None = None
+    is_spam: bool | None = None
+
+    @property
+    def key(self) -> NFTKey:
+        return NFTKey(self.chain, self.contract_address, self.token_id)
+
+
+@dataclass(frozen=True, slots=True)
+class HoldingsPage:
+    """One upstream page of a wallet's NFTs on one chain.
+
+    ``next_cursor`` is the provider's own cursor (never shown to clients); ``None`` on the
+    last page. ``total_count`` is the provider's own count of the wallet's NFTs, if it
+    gives one (used as the best-known total while a walk is incomplete).
+    """
+
+    records: tuple[NFTRecord, ...]
+    next_cursor: str | None = None
+    total_count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionInfo:
+    """Slow-changing facts about a collection (cached long)."""
+
+    slug: str
+    name: str | None = None
+    rarity_total: int | None = None
+
+
+# -- DIDs -------------------------------------------------------------------------------
+
+
+class DIDType(StrEnum):
+    DOTBIT = "dotbit"
+    NEXTID = "nextid"
+    NAMETAG = "nametag"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedAccount:
+    """Something a DID links to: an address on a chain, or an account on a platform."""
+
+    platform: str
+    identity: str
+    valid: bool | None = None
+    checked_at: int | None = None  # Unix seconds
+
+
+@dataclass(frozen=True, slots=True)
+class DID:
+    type: DIDType
+    identity: str
+    source: str
+    display_name: str | None = None
+    is_primary: bool = False
+    valid: bool | None = None
+    expires_at: int | None = None  # Unix seconds
+    links: tuple[LinkedAccount, ...] = ()
