@@ -1,0 +1,163 @@
+"""The OpenSea API v2 adapter: holdings pages, per-NFT detail and collection facts.
+
+Wire contract: UPSTREAMS.md §1. Every call goes through :func:`providers.base.fetch_json`,
+so statuses and transport failures arrive as :mod:`providers.errors`; this module adds the
+shape checks (a body that is not what the contract promises is :class:`ProviderBadData`)
+and keeps the API key out of every exception text, even when the upstream echoes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from providers.base import fetch_json
+from providers.errors import ProviderBadData, ProviderBadRequest, ProviderError
+from providers.mapping import lower_address, mapping
+from providers.models import Chain, CollectionInfo, HoldingsPage, NFTRecord, TokenStandard
+from providers.opensea.mapping import (
+    CHAINS,
+    SOURCE,
+    chain_segment,
+    next_cursor,
+    owners_quantity,
+    to_collection_info,
+    to_nft_detail,
+    to_nft_record,
+)
+
+__all__ = ["OpenSeaSource"]
+
+OWNERS_PAGE_LIMIT = 100  # the /owners endpoint's maximum
+OWNERS_MAX_PAGES = 20  # 2,000 holders: past that the balance stays unknown, not guessed
+_REDACTED = "[redacted]"
+
+
+class OpenSeaSource:
+    """:class:`~providers.base.NFTSource` and :class:`~providers.base.NFTDetailSource`
+    over OpenSea API v2.
+
+    Raises :class:`~providers.errors.ProviderError` subclasses only: a 400 on
+    list-by-account is :class:`ProviderBadRequest` (some clients read it as "empty wallet";
+    we do not invent emptiness).
+    """
+
+    name = SOURCE
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        base_url: str,
+        api_key: str | None,
+        page_limit: int = 200,
+    ) -> None:
+        self._client = client
+        self._api_root = base_url.rstrip("/") + "/api/v2"
+        self._api_key = api_key or None
+        self._page_limit = page_limit
+        self._headers = {"accept": "application/json"}
+        if self._api_key is not None:
+            self._headers["x-api-key"] = self._api_key
+
+    def supports(self, chain: Chain) -> bool:
+        return chain in CHAINS
+
+    async def fetch_holdings_page(
+        self, owner: str, chain: Chain, cursor: str | None
+    ) -> HoldingsPage:
+        """One list-by-account page; ``next_cursor`` is ``None`` on the last page."""
+        wallet = _wallet(owner)
+        params: dict[str, Any] = {"limit": self._page_limit}
+        if cursor:
+            params["next"] = cursor  # opaque: passed back verbatim (httpx URL-encodes it)
+        body = await self._get(f"/chain/{chain_segment(chain)}/account/{wallet}/nfts", params)
+        rows = mapping(body).get("nfts")
+        if not isinstance(rows, list):
+            raise ProviderBadData(SOURCE, "list-by-account body has no 'nfts' list")
+        records = (to_nft_record(row, chain, wallet) for row in rows)
+        return HoldingsPage(
+            records=tuple(record for record in records if record is not None),
+            next_cursor=next_cursor(body),
+        )
+
+    async def fetch_nft_detail(self, owner: str, record: NFTRecord) -> NFTRecord:
+        """Get-NFT for ``record``: traits, rank, owners and ``owner``'s exact quantity."""
+        wallet = _wallet(owner)
+        path = _nft_path(record)
+        raw_nft = mapping(await self._get(path, {})).get("nft")
+        detail = to_nft_detail(raw_nft, record.chain, wallet)
+        if detail is None:
+            raise ProviderBadData(SOURCE, "get-NFT body has no usable 'nft' object")
+        needs_owners_walk = (
+            mapping(raw_nft).get("owners") is None
+            and detail.token_standard is TokenStandard.ERC1155
+        )
+        if needs_owners_walk:
+            detail = replace(detail, quantity=await self._owner_quantity(path, wallet))
+        return detail
+
+    async def fetch_collection(self, chain: Chain, slug: str) -> CollectionInfo:
+        """Get-collection by slug (slugs are global on OpenSea; ``chain`` is not needed)."""
+        body = await self._get(f"/collections/{quote(slug, safe='')}", {})
+        info = to_collection_info(body)
+        if info is None:
+            raise ProviderBadData(SOURCE, "get-collection body has no 'collection' slug")
+        return info
+
+    async def _owner_quantity(self, nft_path: str, wallet: str) -> int | None:
+        """Walk ``/owners`` (bounded) until ``wallet`` shows up; ``None`` if it never does."""
+        cursor: str | None = None
+        for _ in range(OWNERS_MAX_PAGES):
+            params: dict[str, Any] = {"limit": OWNERS_PAGE_LIMIT}
+            if cursor:
+                params["next"] = cursor
+            body = await self._get(f"{nft_path}/owners", params)
+            if not isinstance(mapping(body).get("owners"), list):
+                raise ProviderBadData(SOURCE, "owners body has no 'owners' list")
+            quantity, next_page = owners_quantity(body, wallet)
+            if quantity is not None:
+                return quantity
+            if next_page is None or next_page == cursor:
+                return None
+            cursor = next_page
+        return None
+
+    async def _get(self, path: str, params: Mapping[str, Any]) -> Any:
+        try:
+            return await fetch_json(
+                self._client,
+                SOURCE,
+                "GET",
+                self._api_root + path,
+                params=params,
+                headers=self._headers,
+            )
+        except ProviderError as exc:
+            raise self._redacted(exc) from None
+
+    def _redacted(self, exc: ProviderError) -> ProviderError:
+        """``exc`` with the API key scrubbed from its text (an upstream may echo it back)."""
+        key = self._api_key
+        if key and key in exc.message:
+            exc.message = exc.message.replace(key, _REDACTED)
+            exc.args = (f"{exc.provider}: {exc.message}",)
+        return exc
+
+
+def _wallet(owner: str) -> str:
+    wallet = lower_address(owner)
+    if wallet is None:
+        raise ProviderBadRequest(SOURCE, "owner is not an EVM address")
+    return wallet
+
+
+def _nft_path(record: NFTRecord) -> str:
+    contract = lower_address(record.contract_address)
+    if contract is None or not (record.token_id.isascii() and record.token_id.isdecimal()):
+        raise ProviderBadRequest(SOURCE, "record has no usable contract/token id")
+    return f"/chain/{chain_segment(record.chain)}/contract/{contract}/nfts/{record.token_id}"
