@@ -1,0 +1,498 @@
+"""The Alchemy NFT API v3 emulator: the sandbox world as Alchemy shows it.
+
+Routes (the key is a path segment, as upstream)::
+
+    /nft/v3/{apiKey}/{method}             network from the Host's first label
+                                          (eth-mainnet.alchemy.sandbox -> eth-mainnet)
+    /{network}/nft/v3/{apiKey}/{method}   network as a path prefix (loopback servers)
+
+Methods: getNFTsForOwner, getNFTMetadata, getOwnersForNFT, getOwnersForContract,
+summarizeNFTAttributes, computeRarity. Only NFTs the world marks ``in_alchemy`` exist here.
+
+Wire habits copied from the vendor (UPSTREAMS.md §2): checksummed contract addresses,
+``openSeaMetadata`` with a capital S (and no ``collectionSlug`` where Alchemy lacks it),
+``isSpam`` ``null`` for some collections, ``balance`` as an exact decimal string, opaque
+page keys that expire (``page_key_ttl`` seconds), ``null`` ``pageKey`` on the last page,
+and plain-text error bodies ("Must be authenticated!", "Page key is not found or
+expired, ...").
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from hashlib import sha256
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from providers.alchemy.mapping import network_chain
+from providers.models import Chain, TokenStandard
+from providers.sandbox.faults import Emulator, FaultInjector, FaultSwitches
+from providers.sandbox.world import SandboxCollection, SandboxNFT, World
+from providers.sandbox.world import world as sandbox_world
+
+__all__ = ["EXPIRED_PAGE_KEY_TEXT", "alchemy_emulator"]
+
+EXPIRED_PAGE_KEY_TEXT = "Page key is not found or expired, please try again with a valid page key"
+UNAUTHENTICATED_TEXT = "Must be authenticated!"
+MAX_PAGE_SIZE = 100
+TIME_LAST_UPDATED = "2025-02-03T04:05:06.789Z"
+_VALID_AT_BLOCKS = {
+    Chain.ETHEREUM: 21_800_000,
+    Chain.POLYGON: 67_500_000,
+    Chain.BASE: 26_100_000,
+    Chain.ARBITRUM: 305_000_000,
+    Chain.OPTIMISM: 131_700_000,
+}
+_FILTERS = {"SPAM", "AIRDROPS"}
+
+
+class _BadRequest(Exception):
+    """A 400 with a plain-text body, as Alchemy answers malformed requests."""
+
+
+@dataclass(frozen=True, slots=True)
+class _PageState:
+    chain: Chain
+    owner: str
+    query: tuple[Any, ...]  # the filters the walk started with
+    offset: int
+    expires_at: float
+
+
+class _AlchemyApp:
+    """Request handling; one instance per emulator (it owns the page-key table)."""
+
+    def __init__(
+        self,
+        data: World,
+        api_keys: set[str] | None,
+        page_key_ttl: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self.world = data
+        self.api_keys = api_keys
+        self.page_key_ttl = page_key_ttl
+        self.clock = clock
+        self.page_keys: dict[str, _PageState] = {}
+        self.methods: dict[str, Callable[[Chain, Request], dict[str, Any]]] = {
+            "getNFTsForOwner": self.get_nfts_for_owner,
+            "getNFTMetadata": self.get_nft_metadata,
+            "getOwnersForNFT": self.get_owners_for_nft,
+            "getOwnersForContract": self.get_owners_for_contract,
+            "summarizeNFTAttributes": self.summarize_nft_attributes,
+            "computeRarity": self.compute_rarity,
+        }
+
+    async def dispatch(self, request: Request) -> Response:
+        params = request.path_params
+        if self.api_keys is not None and params["api_key"] not in self.api_keys:
+            return PlainTextResponse(UNAUTHENTICATED_TEXT, status_code=401)
+        network = params.get("network") or _host_label(request)
+        chain = network_chain(network)
+        if chain is None:
+            return PlainTextResponse(f"Unsupported network: {network}", status_code=400)
+        handler = self.methods.get(params["method"])
+        if handler is None:
+            return PlainTextResponse(f"Unknown method: {params['method']}", status_code=404)
+        try:
+            return JSONResponse(handler(chain, request))
+        except _BadRequest as exc:
+            return PlainTextResponse(str(exc), status_code=400)
+
+    # -- getNFTsForOwner -------------------------------------------------------------
+
+    def get_nfts_for_owner(self, chain: Chain, request: Request) -> dict[str, Any]:
+        query = request.query_params
+        owner = _address_param(query.get("owner"), "owner")
+        page_size = _page_size(query.get("pageSize"))
+        contracts = _list_param(request, "contractAddresses")
+        excludes = _filters(_list_param(request, "excludeFilters"), "exclude")
+        includes = _filters(_list_param(request, "includeFilters"), "include")
+        if excludes and includes:
+            raise _BadRequest("excludeFilters and includeFilters may not be used together")
+        walk = (frozenset(c.lower() for c in contracts), excludes, includes)
+        offset = self._offset(query.get("pageKey"), chain, owner, walk)
+        nfts = self._owned(chain, owner, walk)
+        page = nfts[offset : offset + page_size]
+        with_metadata = query.get("withMetadata", "true").lower() != "false"
+        render = _owned_nft if with_metadata else _owned_base_nft
+        more = offset + page_size < len(nfts)
+        return {
+            "ownedNfts": [render(nft, chain, owner) for nft in page],
+            "totalCount": len(nfts),
+            "validAt": _valid_at(chain),
+            "pageKey": self._issue_page_key(chain, owner, walk, offset + page_size)
+            if more
+            else None,
+        }
+
+    def _owned(self, chain: Chain, owner: str, walk: tuple[Any, ...]) -> list[SandboxNFT]:
+        contracts, excludes, includes = walk
+        # World.holdings is already in Alchemy's order: by contract address, then token id.
+        nfts = [n for n in self.world.holdings(owner, chain) if n.in_alchemy]
+        if contracts:
+            nfts = [n for n in nfts if n.contract in contracts]
+        if "SPAM" in excludes:
+            nfts = [n for n in nfts if not n.collection.is_spam]
+        if "SPAM" in includes:
+            nfts = [n for n in nfts if n.collection.is_spam]
+        if "AIRDROPS" in includes:
+            nfts = []  # the world has no airdrops
+        return nfts
+
+    def _offset(self, page_key: str | None, chain: Chain, owner: str, walk: tuple[Any, ...]) -> int:
+        if not page_key:
+            return 0
+        state = self.page_keys.get(page_key)
+        if state is None or self.clock() >= state.expires_at:
+            raise _BadRequest(EXPIRED_PAGE_KEY_TEXT)
+        if (state.chain, state.owner, state.query) != (chain, owner, walk):
+            raise _BadRequest(EXPIRED_PAGE_KEY_TEXT)
+        return state.offset
+
+    def _issue_page_key(self, chain: Chain, owner: str, walk: tuple[Any, ...], offset: int) -> str:
+        now = self.clock()
+        # Forget keys past their life, so a long-running sandbox does not grow.
+        self.page_keys = {k: s for k, s in self.page_keys.items() if s.expires_at > now}
+        key = str(uuid.uuid4())
+        self.page_keys[key] = _PageState(chain, owner, walk, offset, now + self.page_key_ttl)
+        return key
+
+    # -- single NFTs and collections -----------------------------------------------
+
+    def get_nft_metadata(self, chain: Chain, request: Request) -> dict[str, Any]:
+        contract = _address_param(request.query_params.get("contractAddress"), "contractAddress")
+        token_id = _token_id_param(request.query_params.get("tokenId"))
+        nft = self._nft(chain, contract, token_id)
+        if nft is None:
+            # Alchemy answers 200 for a token it cannot load; the failure is in raw.error.
+            return _missing_nft(contract, token_id, self.world.collection(chain, contract))
+        return _nft(nft, chain)
+
+    def get_owners_for_nft(self, chain: Chain, request: Request) -> dict[str, Any]:
+        contract = _address_param(request.query_params.get("contractAddress"), "contractAddress")
+        token_id = _token_id_param(request.query_params.get("tokenId"))
+        nft = self._nft(chain, contract, token_id)
+        owners = sorted(nft.holders) if nft is not None else []
+        return {"owners": [to_checksum_address(o) for o in owners], "pageKey": None}
+
+    def get_owners_for_contract(self, chain: Chain, request: Request) -> dict[str, Any]:
+        query = request.query_params
+        collection = self._collection(chain, query.get("contractAddress"))
+        balances: dict[str, list[dict[str, str]]] = {}
+        for nft in self._collection_nfts(collection):
+            for holder, quantity in nft.holders.items():
+                entry = {"tokenId": nft.token_id, "balance": str(quantity)}
+                balances.setdefault(holder, []).append(entry)
+        # Lower-case here, unlike getOwnersForNFT: the vendor's examples differ the same way.
+        owners = sorted(balances)
+        if query.get("withTokenBalances", "false").lower() != "true":
+            return {"owners": owners, "pageKey": None}
+        rows = [{"ownerAddress": o, "tokenBalances": balances[o]} for o in owners]
+        return {"owners": rows, "pageKey": None}
+
+    def summarize_nft_attributes(self, chain: Chain, request: Request) -> dict[str, Any]:
+        collection = self._collection(chain, request.query_params.get("contractAddress"))
+        summary: dict[str, dict[str, int]] = {}
+        for nft in self._collection_nfts(collection):
+            for kind, value in nft.traits:
+                counts = summary.setdefault(kind, {})
+                counts[str(value)] = counts.get(str(value), 0) + 1
+        return {
+            "summary": summary,
+            "totalSupply": str(collection.total_supply),
+            "contractAddress": to_checksum_address(collection.contract),
+        }
+
+    def compute_rarity(self, chain: Chain, request: Request) -> dict[str, Any]:
+        contract = _address_param(request.query_params.get("contractAddress"), "contractAddress")
+        token_id = _token_id_param(request.query_params.get("tokenId"))
+        nft = self._nft(chain, contract, token_id)
+        if nft is None:
+            raise _BadRequest(f"Token {token_id} not found for contract {contract}")
+        siblings = list(self._collection_nfts(nft.collection))
+        counts = Counter(trait for sibling in siblings for trait in sibling.traits)
+        rarities = [
+            {"traitType": kind, "value": value, "prevalence": counts[(kind, value)] / len(siblings)}
+            for kind, value in nft.traits
+        ]
+        return {"rarities": rarities}
+
+    def _nft(self, chain: Chain, contract: str, token_id: str) -> SandboxNFT | None:
+        nft = self.world.nft(chain, contract, token_id)
+        return nft if nft is not None and nft.in_alchemy else None
+
+    def _collection(self, chain: Chain, contract: str | None) -> SandboxCollection:
+        address = _address_param(contract, "contractAddress")
+        collection = self.world.collection(chain, address)
+        if collection is None:
+            raise _BadRequest(f"Contract {address} is not an NFT contract on this network")
+        return collection
+
+    def _collection_nfts(self, collection: SandboxCollection) -> Iterable[SandboxNFT]:
+        return (n for n in self.world.collection_nfts(collection) if n.in_alchemy)
+
+
+def alchemy_emulator(
+    world: World | None = None,
+    *,
+    api_keys: set[str] | None = None,
+    page_key_ttl: float = 900.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> Emulator:
+    """The Alchemy emulator over ``world`` (default: the bundled sandbox world).
+
+    ``api_keys``: when a set, any other key gets 401 "Must be authenticated!". Page keys
+    live ``page_key_ttl`` seconds by ``clock`` (``0`` makes every page key expire at once).
+    """
+    data = world if world is not None else sandbox_world()
+    handler = _AlchemyApp(data, api_keys, page_key_ttl, clock)
+    routes = [
+        Route("/nft/v3/{api_key}/{method}", handler.dispatch),
+        Route("/{network}/nft/v3/{api_key}/{method}", handler.dispatch),
+    ]
+    switches = FaultSwitches()
+    return Emulator("alchemy", FaultInjector(Starlette(routes=routes), switches), switches)
+
+
+# -- request parsing -----------------------------------------------------------------
+
+
+def _host_label(request: Request) -> str:
+    host = request.headers.get("host", "")
+    return host.split(":", 1)[0].split(".", 1)[0]
+
+
+def _address_param(value: str | None, name: str) -> str:
+    text = (value or "").strip()
+    if len(text) != 42 or not text.startswith("0x"):
+        raise _BadRequest(f"{name} is not a valid address: {text!r}")
+    try:
+        int(text[2:], 16)
+    except ValueError:
+        raise _BadRequest(f"{name} is not a valid address: {text!r}") from None
+    return text.lower()
+
+
+def _token_id_param(value: str | None) -> str:
+    text = (value or "").strip()
+    try:
+        number = int(text, 16) if text.lower().startswith("0x") else int(text, 10)
+    except ValueError:
+        raise _BadRequest(f"tokenId is not a valid token id: {text!r}") from None
+    if number < 0:
+        raise _BadRequest(f"tokenId is not a valid token id: {text!r}")
+    return str(number)
+
+
+def _page_size(value: str | None) -> int:
+    if value is None:
+        return MAX_PAGE_SIZE
+    if not value.strip().isdigit() or not 1 <= int(value) <= MAX_PAGE_SIZE:
+        raise _BadRequest(f"pageSize must be between 1 and {MAX_PAGE_SIZE}, got {value!r}")
+    return int(value)
+
+
+def _list_param(request: Request, name: str) -> list[str]:
+    """Array params: ``name[]=a&name[]=b`` (docs, SDK) and ``name=a&name=b`` (Go clients)."""
+    query = request.query_params
+    return [v for v in query.getlist(name + "[]") + query.getlist(name) if v]
+
+
+def _filters(values: list[str], kind: str) -> frozenset[str]:
+    unknown = [v for v in values if v not in _FILTERS]
+    if unknown:
+        raise _BadRequest(f"Invalid {kind} filters: {unknown}")
+    return frozenset(values)
+
+
+# -- rendering -----------------------------------------------------------------------
+
+
+def _owned_base_nft(nft: SandboxNFT, chain: Chain, owner: str) -> dict[str, Any]:
+    return {
+        "contractAddress": to_checksum_address(nft.contract),
+        "tokenId": nft.token_id,
+        "balance": str(nft.holders[owner]),
+    }
+
+
+def _owned_nft(nft: SandboxNFT, chain: Chain, owner: str) -> dict[str, Any]:
+    return {**_nft(nft, chain), "balance": str(nft.holders[owner])}
+
+
+def _nft(nft: SandboxNFT, chain: Chain) -> dict[str, Any]:
+    """The full v3 NFT object (getNFTMetadata; plus ``balance`` in getNFTsForOwner)."""
+    collection = nft.collection
+    body: dict[str, Any] = {
+        "contract": _contract(collection),
+        "tokenId": nft.token_id,
+        "tokenType": collection.standard.value,
+        "name": nft.name,
+        "description": nft.description,
+        "tokenUri": _gateway_url(_token_uri(nft)),
+        "image": _image(nft),
+    }
+    if nft.animation is not None:
+        body["animation"] = {
+            "cachedUrl": None,  # the sandbox has no rendition: clients fall back to originalUrl
+            "contentType": "video/mp4",
+            "size": None,
+            "originalUrl": nft.animation,
+        }
+    body["raw"] = {"tokenUri": _token_uri(nft), "metadata": _raw_metadata(nft), "error": None}
+    body["collection"] = _collection_ref(collection)
+    body["timeLastUpdated"] = TIME_LAST_UPDATED
+    return body
+
+
+def _contract(collection: SandboxCollection) -> dict[str, Any]:
+    seed = _seed(collection.contract)
+    return {
+        "address": to_checksum_address(collection.contract),
+        "name": collection.name,
+        "symbol": "".join(word[0] for word in collection.name.split()).upper(),
+        "totalSupply": str(collection.total_supply),
+        "tokenType": collection.standard.value,
+        "contractDeployer": to_checksum_address(_derived_address("deployer", collection)),
+        "deployedBlockNumber": 12_000_000 + seed % 5_000_000,
+        "openSeaMetadata": _opensea_metadata(collection, seed),
+        "isSpam": _is_spam(collection, seed),
+        "spamClassifications": _spam_classifications(collection),
+    }
+
+
+def _opensea_metadata(collection: SandboxCollection, seed: int) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "floorPrice": None if collection.is_spam else round(0.01 + (seed % 500) / 100, 4),
+        "collectionName": collection.name,
+    }
+    if collection.alchemy_has_slug:
+        metadata["collectionSlug"] = collection.slug
+    metadata.update(
+        {
+            "safelistRequestStatus": "not_requested" if collection.is_spam else "verified",
+            "imageUrl": None,
+            "description": f"{collection.name}, a sandbox collection.",
+            "externalUrl": f"https://{collection.slug}.sandbox.invalid",
+            "twitterUsername": None,
+            "discordUrl": None,
+            "bannerImageUrl": None,
+            "lastIngestedAt": "2025-02-01T12:00:00.000Z",
+        }
+    )
+    return metadata
+
+
+def _is_spam(collection: SandboxCollection, seed: int) -> bool | None:
+    if collection.is_spam:
+        return True
+    # Like the live API, many honest contracts carry null ("not classified") not false.
+    return None if seed % 3 == 0 else False
+
+
+def _spam_classifications(collection: SandboxCollection) -> list[str]:
+    if not collection.is_spam:
+        return []
+    if collection.standard is TokenStandard.ERC1155:
+        return ["MostlyHoneyPotOwners", "OwnedByMostHoneyPots"]
+    return ["Erc721TooManyOwners", "Erc721DishonestTotalSupply"]
+
+
+def _image(nft: SandboxNFT) -> dict[str, Any]:
+    # The "cached" media is the world's data: URI, so the gallery renders offline.
+    svg = base64.b64decode(nft.image.split(",", 1)[1])
+    return {
+        "cachedUrl": nft.image,
+        "thumbnailUrl": nft.image,
+        "pngUrl": nft.image,
+        "contentType": "image/svg+xml",
+        "size": len(svg),
+        "originalUrl": nft.original_image,
+    }
+
+
+def _raw_metadata(nft: SandboxNFT) -> dict[str, Any]:
+    metadata: dict[str, Any] = {}
+    if nft.name is not None:
+        metadata["name"] = nft.name
+    if nft.description is not None:
+        metadata["description"] = nft.description
+    metadata["image"] = nft.original_image
+    if nft.animation is not None:
+        metadata["animation_url"] = nft.animation
+    # Numbers stay numbers: token JSON in the wild does that.
+    metadata["attributes"] = [{"trait_type": kind, "value": value} for kind, value in nft.traits]
+    return metadata
+
+
+def _collection_ref(collection: SandboxCollection) -> dict[str, Any]:
+    ref: dict[str, Any] = {"name": collection.name}
+    if collection.alchemy_has_slug:
+        ref["slug"] = collection.slug
+    ref["externalUrl"] = f"https://{collection.slug}.sandbox.invalid"
+    ref["bannerImageUrl"] = None
+    return ref
+
+
+def _missing_nft(
+    contract: str, token_id: str, collection: SandboxCollection | None
+) -> dict[str, Any]:
+    return {
+        "contract": _contract(collection)
+        if collection is not None
+        else {"address": to_checksum_address(contract), "tokenType": "NOT_A_CONTRACT"},
+        "tokenId": token_id,
+        "tokenType": collection.standard.value if collection is not None else "UNKNOWN",
+        "name": None,
+        "description": None,
+        "tokenUri": None,
+        "image": {
+            "cachedUrl": None,
+            "thumbnailUrl": None,
+            "pngUrl": None,
+            "contentType": None,
+            "size": None,
+            "originalUrl": None,
+        },
+        "raw": {"tokenUri": None, "metadata": {}, "error": "Token does not exist"},
+        "timeLastUpdated": TIME_LAST_UPDATED,
+    }
+
+
+def _token_uri(nft: SandboxNFT) -> str:
+    return nft.original_image.rsplit(".", 1)[0] + ".json"
+
+
+def _gateway_url(uri: str) -> str:
+    # Alchemy's top-level tokenUri is the resolved (gateway) form of raw.tokenUri.
+    if uri.startswith("ipfs://"):
+        return "https://ipfs.io/ipfs/" + uri.removeprefix("ipfs://")
+    return uri
+
+
+def _valid_at(chain: Chain) -> dict[str, Any]:
+    block = _VALID_AT_BLOCKS[chain]
+    return {
+        "blockNumber": block,
+        "blockHash": "0x" + sha256(f"{chain}:{block}".encode()).hexdigest(),
+        "blockTimestamp": "2025-02-08T10:00:11Z",
+    }
+
+
+def _seed(text: str) -> int:
+    return int(sha256(text.encode()).hexdigest()[:8], 16)
+
+
+def _derived_address(label: str, collection: SandboxCollection) -> str:
+    return "0x" + sha256(f"{label}:{collection.contract}".encode()).hexdigest()[:40]
