@@ -1,0 +1,67 @@
+"""Etherscan public name tags as the gateway's NameTag source.
+
+Etherscan's key is a query parameter, so every error text leaving this module is scrubbed of
+it (``fetch_json`` already keeps URLs out; this also covers a body that echoes the key).
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from providers.base import fetch_json
+from providers.errors import ProviderError, ProviderRateLimited
+from providers.mapping import lower_address
+from providers.models import DID
+from providers.nametag.mapping import PROVIDER, to_name_tags
+
+__all__ = ["EtherscanNameTagSource"]
+
+_REDACTED = "<redacted>"
+
+
+class EtherscanNameTagSource:
+    """:class:`~providers.base.DIDSource` over Etherscan's ``getaddresstag`` (Pro Plus tier)."""
+
+    name = PROVIDER
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        base_url: str = "https://api.etherscan.io",
+        api_key: str | None = None,
+    ) -> None:
+        self._client = client
+        self._url = base_url.rstrip("/") + "/v2/api"
+        self._api_key = api_key or None
+
+    async def fetch_dids(self, address: str) -> tuple[DID, ...]:
+        """Public name tags of ``address`` on Ethereum mainnet.
+
+        Returns ``()`` without calling when no key is configured or ``address`` is not an EVM
+        address.
+        """
+        owner = lower_address(address)
+        if self._api_key is None or owner is None:
+            return ()
+        params = {
+            "chainid": "1",
+            "module": "nametag",
+            "action": "getaddresstag",
+            "address": owner,
+            "apikey": self._api_key,
+        }
+        try:
+            body = await fetch_json(self._client, PROVIDER, "GET", self._url, params=params)
+            return to_name_tags(body, owner)
+        except ProviderError as exc:
+            raise self._redacted(exc) from None
+
+    def _redacted(self, exc: ProviderError) -> ProviderError:
+        key = self._api_key
+        if key is None or key not in exc.message:
+            return exc
+        message = exc.message.replace(key, _REDACTED)
+        if isinstance(exc, ProviderRateLimited):
+            return ProviderRateLimited(exc.provider, message, exc.retry_after)
+        return type(exc)(exc.provider, message)

@@ -1,0 +1,96 @@
+"""Next.ID Proof Service bodies -> :class:`~providers.models.DID` values.
+
+Pure functions, no I/O. ``GET /v1/proof`` answers (UPSTREAMS.md §4.2)::
+
+    {"pagination": {"total", "per", "current", "next"},     # next = 0 on the last page
+     "ids": [{"persona", "avatar", "alias", "last_arweave_id", "activated_at",
+              "proofs": [{"platform", "identity", "alt_id", "created_at",
+                          "last_checked_at", "is_valid", "invalid_reason"}]}]}
+
+Timestamps are strings of Unix seconds (``"0"`` when unknown); older answers carry only
+``avatar`` and may lack ``last_arweave_id``, ``alias`` and ``activated_at``. Errors are
+``{"message": "..."}`` with a 4xx/5xx status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from providers.errors import ProviderBadData
+from providers.mapping import first_text, mapping, parse_int, text_or_none
+from providers.models import DID, DIDType, LinkedAccount
+
+__all__ = ["PROVIDER", "error_message", "to_link", "to_persona", "to_personas"]
+
+PROVIDER = "nextid"
+
+
+def to_personas(body: Any) -> tuple[list[DID], int]:
+    """The personas of one ``/v1/proof`` page and the next page number (``0`` = no more).
+
+    Raises :class:`ProviderBadData` when the body has no ``ids`` list.
+    """
+    envelope = mapping(body)
+    ids = envelope.get("ids")
+    if not isinstance(ids, list):
+        detail = error_message(body)
+        suffix = f": {detail}" if detail else ""
+        raise ProviderBadData(PROVIDER, "answer has no ids list" + suffix)
+    personas = [did for item in ids if (did := to_persona(item)) is not None]
+    next_page = parse_int(mapping(envelope.get("pagination")).get("next")) or 0
+    return personas, next_page
+
+
+def to_persona(item: Any) -> DID | None:
+    """One persona as a DID; ``None`` when it names no public key."""
+    entry = mapping(item)
+    persona = first_text(entry.get("persona"), entry.get("avatar"))
+    if persona is None:
+        return None
+    proofs = [proof for proof in _list(entry.get("proofs")) if isinstance(proof, Mapping)]
+    links = tuple(link for proof in proofs if (link := to_link(proof)) is not None)
+    return DID(
+        type=DIDType.NEXTID,
+        identity=persona.strip(),
+        source=PROVIDER,
+        display_name=_twitter_name(links),
+        valid=any(link.valid for link in links),
+        links=links,
+    )
+
+
+def to_link(proof: Mapping[str, Any]) -> LinkedAccount | None:
+    """One proof as a linked account; ethereum identities lower-case."""
+    platform = text_or_none(proof.get("platform"))
+    identity = text_or_none(proof.get("identity"))
+    if platform is None or identity is None:
+        return None
+    platform = platform.strip().lower()
+    identity = identity.strip()
+    if platform == "ethereum":
+        identity = identity.lower()
+    is_valid = proof.get("is_valid")
+    return LinkedAccount(
+        platform=platform,
+        identity=identity,
+        valid=is_valid if isinstance(is_valid, bool) else None,
+        checked_at=parse_int(proof.get("last_checked_at")) or None,  # "0" means never
+    )
+
+
+def error_message(body: Any) -> str | None:
+    """The text of a ``{"message": ...}`` error body."""
+    return text_or_none(mapping(body).get("message"))
+
+
+def _twitter_name(links: tuple[LinkedAccount, ...]) -> str | None:
+    # A proven handle is the best name; a stale proof's handle still beats a bare key.
+    twitter = [link for link in links if link.platform == "twitter"]
+    valid = [link for link in twitter if link.valid]
+    chosen = valid or twitter
+    return chosen[0].identity if chosen else None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

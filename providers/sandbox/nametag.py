@@ -1,0 +1,108 @@
+"""Emulator of Etherscan's public name tag endpoint (UPSTREAMS.md §5), serving sandbox tags.
+
+``GET /v2/api?chainid=1&module=nametag&action=getaddresstag&address=<a[,b...]>&apikey=<k>``.
+Like Etherscan it always answers HTTP 200 with a ``status`` envelope: ``"1"`` with rows, or
+``"0"`` with ``"NOTOK"`` and an error text in ``result`` (missing/invalid key, bad chain id,
+bad action, bad address), or ``"0"`` / ``"No matching records found"`` / ``[]`` when no
+address is tagged. Only chain 1 has tags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from providers.sandbox.faults import Emulator, FaultInjector, FaultSwitches
+from providers.sandbox.identities import Identities, NameTag, identities
+
+__all__ = [
+    "INVALID_KEY",
+    "MISSING_KEY",
+    "RATE_LIMITED",
+    "nametag_emulator",
+]
+
+MISSING_KEY = "Missing/Invalid API Key"
+INVALID_KEY = "Invalid API Key"
+RATE_LIMITED = "Max rate limit reached, please use API Key for higher rate limit"
+_BAD_CHAIN = (
+    "Missing or unsupported chainid parameter (required for v2 api), "
+    "please see chainlist for the list of supported chainids"
+)
+_BAD_ACTION = "Error! Missing Or invalid Action name"
+_BAD_ADDRESS = "Error! Invalid address format"
+_MAX_ADDRESSES = 100
+_HEX = frozenset("0123456789abcdef")
+
+
+def _notok(text: str) -> JSONResponse:
+    return JSONResponse({"status": "0", "message": "NOTOK", "result": text})
+
+
+def _no_records() -> JSONResponse:
+    return JSONResponse({"status": "0", "message": "No matching records found", "result": []})
+
+
+def _is_address(value: str) -> bool:
+    return len(value) == 42 and value.startswith("0x") and set(value[2:]) <= _HEX
+
+
+def _row(tag: NameTag) -> dict[str, Any]:
+    return {
+        "address": tag.address,
+        "nametag": tag.nametag,
+        "internal_nametag": "",
+        "url": tag.url,
+        "shortdescription": "",
+        "notes_1": "",
+        "notes_2": "",
+        "labels": list(tag.labels),
+        "labels_slug": list(tag.labels_slug),
+        "reputation": 0,
+        "other_attributes": [],
+        "lastupdatedtimestamp": tag.lastupdatedtimestamp,
+    }
+
+
+class _Etherscan:
+    def __init__(self, data: Identities, api_keys: Collection[str] | None) -> None:
+        self.data = data
+        self.api_keys = api_keys
+
+    async def api(self, request: Request) -> JSONResponse:
+        params = request.query_params
+        chain_id = params.get("chainid", "")
+        if not chain_id.isdigit():
+            return _notok(_BAD_CHAIN)
+        key = params.get("apikey", "")
+        if not key:
+            return _notok(MISSING_KEY)
+        if self.api_keys is not None and key not in self.api_keys:
+            return _notok(INVALID_KEY)
+        if params.get("module") != "nametag" or params.get("action") != "getaddresstag":
+            return _notok(_BAD_ACTION)
+        addresses = [a.strip().lower() for a in params.get("address", "").split(",")]
+        if not 1 <= len(addresses) <= _MAX_ADDRESSES or not all(map(_is_address, addresses)):
+            return _notok(_BAD_ADDRESS)
+        tags = [tag for a in addresses if (tag := self.data.name_tag(a))] if chain_id == "1" else []
+        if not tags:
+            return _no_records()
+        return JSONResponse({"status": "1", "message": "OK", "result": [_row(t) for t in tags]})
+
+
+def nametag_emulator(
+    data: Identities | None = None, *, api_keys: Collection[str] | None = None
+) -> Emulator:
+    """The Etherscan name tag emulator (name ``"nametag"``).
+
+    ``api_keys`` lists the keys it accepts; ``None`` accepts any non-empty key.
+    """
+    service = _Etherscan(data if data is not None else identities(), api_keys)
+    app = Starlette(routes=[Route("/v2/api", service.api, methods=["GET"])])
+    switches = FaultSwitches()
+    return Emulator("nametag", FaultInjector(app, switches), switches)
