@@ -1,0 +1,45 @@
+"""The embedded sandbox: emulators of every upstream over one bundled data set.
+
+:func:`build_sandbox` gives the emulators (each with its fault switches) and an httpx
+transport that routes the sandbox hosts to them in process. The production adapters talk
+to it unchanged: only their base URLs point at ``*.sandbox`` hosts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from providers.sandbox.alchemy import alchemy_emulator
+from providers.sandbox.faults import Emulator, FaultSwitches
+from providers.sandbox.opensea import opensea_emulator
+from providers.sandbox.transport import SandboxTransport
+from providers.sandbox.world import World, world
+
+__all__ = ["HOSTS", "Sandbox", "build_sandbox"]
+
+# Emulator name -> the host suffix it answers on.
+HOSTS = {
+    "opensea": "opensea.sandbox",
+    "alchemy": "alchemy.sandbox",
+}
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    emulators: dict[str, Emulator]
+
+    def transport(self) -> SandboxTransport:
+        return SandboxTransport({HOSTS[name]: emu.app for name, emu in self.emulators.items()})
+
+    def faults(self, name: str) -> FaultSwitches:
+        return self.emulators[name].faults
+
+
+def build_sandbox(data: World | None = None) -> Sandbox:
+    data = data or world()
+    return Sandbox(
+        emulators={
+            "opensea": opensea_emulator(data),
+            "alchemy": alchemy_emulator(data),
+        }
+    )

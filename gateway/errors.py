@@ -1,0 +1,91 @@
+"""Errors a client sees, each with a stable code.
+
+Both faces render the same tree: REST as ``{"error": {"code", "message"}}`` with the
+status below, GraphQL as an error with ``extensions.code``::
+
+    GatewayError                      500  INTERNAL (never raised on purpose)
+    ├── InvalidInput                  422  INVALID_INPUT and the more precise codes below
+    │   ├── InvalidAddress            422  INVALID_ADDRESS
+    │   ├── InvalidName               422  INVALID_NAME
+    │   ├── InvalidPagination         422  INVALID_PAGINATION
+    │   ├── InvalidCursor             422  INVALID_CURSOR
+    │   └── InvalidUserId             422  INVALID_USER_ID
+    ├── BadRequest                    400  BAD_REQUEST (malformed JSON, body not an object)
+    ├── NameNotFound                  404  NAME_NOT_FOUND (unknown or expired name)
+    └── UpstreamUnavailable           503  UPSTREAM_UNAVAILABLE (every provider failed)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BadRequest",
+    "GatewayError",
+    "InvalidAddress",
+    "InvalidCursor",
+    "InvalidInput",
+    "InvalidName",
+    "InvalidPagination",
+    "InvalidUserId",
+    "NameNotFound",
+    "UpstreamUnavailable",
+]
+
+
+class GatewayError(Exception):
+    status = 500
+    code = "INTERNAL"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_json(self) -> dict[str, object]:
+        error: dict[str, object] = {"code": self.code, "message": self.message}
+        if self.field:
+            error["field"] = self.field
+        return {"error": error}
+
+
+class InvalidInput(GatewayError):
+    status = 422
+    code = "INVALID_INPUT"
+
+
+class InvalidAddress(InvalidInput):
+    code = "INVALID_ADDRESS"
+
+
+class InvalidName(InvalidInput):
+    code = "INVALID_NAME"
+
+
+class InvalidPagination(InvalidInput):
+    code = "INVALID_PAGINATION"
+
+
+class InvalidCursor(InvalidInput):
+    code = "INVALID_CURSOR"
+
+
+class InvalidUserId(InvalidInput):
+    code = "INVALID_USER_ID"
+
+
+class BadRequest(GatewayError):
+    status = 400
+    code = "BAD_REQUEST"
+
+
+class NameNotFound(GatewayError):
+    status = 404
+    code = "NAME_NOT_FOUND"
+
+
+class UpstreamUnavailable(GatewayError):
+    status = 503
+    code = "UPSTREAM_UNAVAILABLE"
+
+    def __init__(self, message: str, *, retry_after: int = 30) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,0 +1,133 @@
+"""Merging: many providers' records of one NFT become one holding (pure, no I/O).
+
+Records are grouped by :attr:`NFTRecord.key`. Each field is taken from the first provider
+in that field's priority list that knows it (``None`` means "does not know"), falling back
+to any other provider, and the winner is recorded in :attr:`Holding.provenance`.
+
+The spam verdict combines every provider's signal: any provider calling it spam makes it
+spam; it is "not spam" when at least one provider says so and none disagrees; unknown
+signals count as not spam for filtering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from providers.models import NFTKey, NFTRecord, TokenStandard
+
+__all__ = ["MERGED_FIELDS", "Holding", "SpamFilter", "merge_holding", "with_record"]
+
+# Fields merged by priority. Identity fields (chain, contract, token id) are shared by
+# construction; ``is_spam`` is combined, not prioritised.
+MERGED_FIELDS: tuple[str, ...] = (
+    "token_standard",
+    "name",
+    "description",
+    "image",
+    "animation_url",
+    "collection_name",
+    "collection_slug",
+    "collection_opensea_slug",
+    "traits",
+    "rarity",
+    "owner_addresses",
+    "quantity",
+)
+
+
+class SpamFilter(StrEnum):
+    EXCLUDE = "exclude"
+    INCLUDE = "include"
+    ONLY = "only"
+
+    def admits(self, is_spam: bool) -> bool:
+        if self is SpamFilter.INCLUDE:
+            return True
+        return is_spam is (self is SpamFilter.ONLY)
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """One NFT in one wallet, merged across providers.
+
+    ``nft`` carries the merged field values (its ``source`` is ``"merged"`` and its
+    ``quantity`` is the wallet's balance); ``records`` are the providers' own views it was
+    merged from; ``provenance`` maps each known field to the provider that supplied it.
+    """
+
+    nft: NFTRecord
+    records: tuple[NFTRecord, ...]
+    provenance: tuple[tuple[str, str], ...]
+
+    @property
+    def key(self) -> NFTKey:
+        return self.nft.key
+
+    @property
+    def quantity(self) -> int | None:
+        return self.nft.quantity
+
+    def counted_quantity(self) -> tuple[int, bool]:
+        """``(quantity, known)``: an ERC-721 in the wallet is held once; an unknown
+        ERC-1155 balance shows as 1 with ``known`` False, never silently."""
+        quantity = self.nft.quantity
+        if quantity is not None:
+            return quantity, True
+        return 1, self.nft.token_standard is TokenStandard.ERC721
+
+    @property
+    def is_spam(self) -> bool:
+        return bool(self.nft.is_spam)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(record.source for record in self.records)
+
+    def source_of(self, field_name: str) -> str | None:
+        return dict(self.provenance).get(field_name)
+
+    def record_from(self, source: str) -> NFTRecord | None:
+        return next((r for r in self.records if r.source == source), None)
+
+
+def merge_holding(records: Sequence[NFTRecord], priority: Mapping[str, Sequence[str]]) -> Holding:
+    """Merge one key's records (one per provider; a later record of a provider wins)."""
+    by_source = {record.source: record for record in records}
+    first = records[0]
+    values: dict[str, object] = {}
+    provenance: list[tuple[str, str]] = []
+    for field_name in MERGED_FIELDS:
+        for source in _ranked_sources(priority.get(field_name, ()), by_source):
+            value = getattr(by_source[source], field_name)
+            if value is not None:
+                values[field_name] = value
+                provenance.append((field_name, source))
+                break
+    signals = [r.is_spam for r in by_source.values() if r.is_spam is not None]
+    merged = NFTRecord(
+        source="merged",
+        chain=first.chain,
+        contract_address=first.contract_address,
+        token_id=first.token_id,
+        is_spam=any(signals) if signals else None,
+    )
+    return Holding(
+        nft=replace(merged, **values),  # type: ignore[arg-type]
+        records=tuple(by_source.values()),
+        provenance=tuple(provenance),
+    )
+
+
+def with_record(
+    holding: Holding, record: NFTRecord, priority: Mapping[str, Sequence[str]]
+) -> Holding:
+    """``holding`` re-merged with ``record`` replacing that provider's earlier view."""
+    others = [r for r in holding.records if r.source != record.source]
+    return merge_holding([*others, record], priority)
+
+
+def _ranked_sources(preferred: Iterable[str], available: Mapping[str, NFTRecord]) -> list[str]:
+    ranked = [source for source in preferred if source in available]
+    return ranked + [source for source in available if source not in ranked]

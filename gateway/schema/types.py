@@ -1,0 +1,173 @@
+"""GraphQL object types, each built from a domain value with ``from_domain``."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import NewType
+
+import strawberry
+
+from gateway.merging import Holding
+from gateway.merging import SpamFilter as DomainSpamFilter
+from gateway.service import ProviderReport
+from gateway.validation import checksum
+from providers.models import Chain as DomainChain
+from providers.models import NFTRecord
+
+__all__ = [
+    "Asset",
+    "BIG_INT_SCALAR",
+    "BigInt",
+    "Chain",
+    "FieldSource",
+    "NFT",
+    "ProviderStatus",
+    "Rarity",
+    "SpamFilter",
+    "Trait",
+]
+
+INT32_MAX = 2**31 - 1
+
+BigInt = NewType("BigInt", int)
+
+BIG_INT_SCALAR = strawberry.scalar(
+    name="BigInt",
+    description="An exact integer of any size, serialised as a decimal string "
+    "(GraphQL Int is 32-bit; ERC-1155 balances are not).",
+    serialize=str,
+    parse_value=lambda value: int(str(value)),
+)
+
+
+@strawberry.enum(description="EVM chains the gateway reads.")
+class Chain(Enum):
+    ETHEREUM = "ethereum"
+    POLYGON = "polygon"
+    BASE = "base"
+    ARBITRUM = "arbitrum"
+    OPTIMISM = "optimism"
+
+    def to_domain(self) -> DomainChain:
+        return DomainChain(self.value)
+
+
+@strawberry.enum(description="Which NFTs to list by their combined spam verdict.")
+class SpamFilter(Enum):
+    EXCLUDE = "exclude"
+    INCLUDE = "include"
+    ONLY = "only"
+
+    def to_domain(self) -> DomainSpamFilter:
+        return DomainSpamFilter(self.value)
+
+
+@strawberry.type
+class Trait:
+    type: str
+    value: str
+
+
+@strawberry.type
+class Rarity:
+    rank: int | None
+    score: float | None
+    total: int | None
+
+
+@strawberry.type(description="Which provider supplied a merged field.")
+class FieldSource:
+    field: str
+    provider: str
+
+
+@strawberry.type(description="An NFT, merged across providers.")
+class NFT:
+    blockchain: str = strawberry.field(description="Upper-case short chain name, e.g. ETH.")
+    chain: Chain
+    contract_address: str = strawberry.field(description="EIP-55 checksummed.")
+    token_id: str = strawberry.field(description="Decimal string.")
+    token_standard: str | None
+    name: str | None
+    description: str | None
+    image: str | None
+    animation_url: str | None
+    collection_name: str | None
+    collection_slug: str | None
+    collection_opensea_slug: str | None
+    owner_addresses: list[str] | None
+    traits: list[Trait]
+    rarity: Rarity | None
+    is_spam: bool
+    sources: list[str] = strawberry.field(description="Every provider that reported it.")
+    provenance: list[FieldSource]
+
+    @classmethod
+    def from_domain(cls, holding: Holding) -> NFT:
+        nft: NFTRecord = holding.nft
+        rarity = nft.rarity
+        return cls(
+            blockchain=nft.chain.short_name,
+            chain=Chain(nft.chain.value),
+            contract_address=checksum(nft.contract_address),
+            token_id=nft.token_id,
+            token_standard=nft.token_standard.value if nft.token_standard else None,
+            name=nft.name,
+            description=nft.description,
+            image=nft.image,
+            animation_url=nft.animation_url,
+            collection_name=nft.collection_name,
+            collection_slug=nft.collection_slug,
+            collection_opensea_slug=nft.collection_opensea_slug,
+            owner_addresses=None
+            if nft.owner_addresses is None
+            else [checksum(a) for a in nft.owner_addresses],
+            traits=[Trait(type=t.type, value=t.value) for t in nft.traits or ()],
+            rarity=None
+            if rarity is None
+            else Rarity(rank=rarity.rank, score=rarity.score, total=rarity.total),
+            is_spam=holding.is_spam,
+            sources=list(holding.sources),
+            provenance=[FieldSource(field=f, provider=p) for f, p in holding.provenance],
+        )
+
+
+@strawberry.type(description="An NFT and how many of it the wallet holds.")
+class Asset:
+    nft: NFT
+    quantity: BigInt = strawberry.field(
+        description="Exact balance (a decimal string); 1 when unknown, see quantityKnown."
+    )
+    quantity_int: int | None = strawberry.field(
+        description="The balance as an Int when it fits in 32 bits, else null."
+    )
+    quantity_known: bool
+
+    @classmethod
+    def from_domain(cls, holding: Holding) -> Asset:
+        value, known = holding.counted_quantity()
+        return cls(
+            nft=NFT.from_domain(holding),
+            quantity=BigInt(value),
+            quantity_int=value if value <= INT32_MAX else None,
+            quantity_known=known,
+        )
+
+
+@strawberry.type(description="How one provider did for this answer.")
+class ProviderStatus:
+    provider: str
+    status: str = strawberry.field(description="ok, partial or failed.")
+    error_kind: str | None
+    error_message: str | None
+    failed_chains: list[str]
+
+    @classmethod
+    def from_domain(cls, report: ProviderReport) -> ProviderStatus:
+        return cls(
+            provider=report.provider,
+            status=report.status,
+            error_kind=report.error_kind,
+            error_message=report.error_message,
+            failed_chains=list(report.failed_chains),
+        )

@@ -1,0 +1,51 @@
+"""Input validation shared by every face. Each check raises a :mod:`gateway.errors` error
+with a stable code before anything reaches a provider."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from eth_utils.address import is_checksum_address, to_checksum_address
+
+from gateway.errors import InvalidAddress, InvalidPagination, InvalidUserId
+
+__all__ = ["checksum", "parse_address", "parse_positive_int", "parse_user_id"]
+
+_HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_USER_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
+_MAX_DIGITS = 9  # page and size are small numbers: longer digit strings are noise
+
+
+def parse_address(value: Any, *, field: str = "wallet_address") -> str:
+    """A lower-case EVM address. Mixed case must be a valid EIP-55 checksum."""
+    if not isinstance(value, str) or not _HEX_ADDRESS.fullmatch(value):
+        raise InvalidAddress("expected a 0x-prefixed, 40-hex-digit EVM address", field=field)
+    body = value[2:]
+    if body != body.lower() and body != body.upper() and not is_checksum_address(value):
+        raise InvalidAddress("mixed-case address fails its EIP-55 checksum", field=field)
+    return value.lower()
+
+
+def parse_positive_int(value: Any, *, field: str, maximum: int) -> int:
+    """An int in ``1..maximum``; a string of digits is accepted too (form-minded clients)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= _MAX_DIGITS:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidPagination(f"{field} must be an integer", field=field)
+    if not 1 <= value <= maximum:
+        raise InvalidPagination(f"{field} must be between 1 and {maximum}", field=field)
+    return value
+
+
+def parse_user_id(value: Any) -> str:
+    if not isinstance(value, str) or not _USER_ID.fullmatch(value):
+        raise InvalidUserId(
+            "user_id must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ -", field="user_id"
+        )
+    return value
+
+
+def checksum(address: str) -> str:
+    """The EIP-55 form of a lower-case address, for display."""
+    return str(to_checksum_address(address))
