@@ -32,6 +32,9 @@ from providers.opensea.mapping import (
 
 __all__ = ["OpenSeaSource"]
 
+# The 2026 spec allows list limits up to 200; the 2024 one capped them at 50. A server that
+# refuses our limit (a 400 naming it) gets 50 from then on.
+LEGACY_PAGE_LIMIT = 50
 OWNERS_PAGE_LIMIT = 100  # the /owners endpoint's maximum
 OWNERS_MAX_PAGES = 20  # 2,000 holders: past that the balance stays unknown, not guessed
 _REDACTED = "[redacted]"
@@ -72,10 +75,17 @@ class OpenSeaSource:
     ) -> HoldingsPage:
         """One list-by-account page; ``next_cursor`` is ``None`` on the last page."""
         wallet = _wallet(owner)
+        path = f"/chain/{chain_segment(chain)}/account/{wallet}/nfts"
         params: dict[str, Any] = {"limit": self._page_limit}
         if cursor:
             params["next"] = cursor  # opaque: passed back verbatim (httpx URL-encodes it)
-        body = await self._get(f"/chain/{chain_segment(chain)}/account/{wallet}/nfts", params)
+        try:
+            body = await self._get(path, params)
+        except ProviderBadRequest as exc:
+            if self._page_limit <= LEGACY_PAGE_LIMIT or "limit" not in exc.message.lower():
+                raise
+            self._page_limit = params["limit"] = LEGACY_PAGE_LIMIT
+            body = await self._get(path, params)
         rows = mapping(body).get("nfts")
         if not isinstance(rows, list):
             raise ProviderBadData(SOURCE, "list-by-account body has no 'nfts' list")

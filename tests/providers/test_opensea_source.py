@@ -113,6 +113,17 @@ async def test_paging_the_whale_yields_every_opensea_nft_once(
     assert all(r.owner_addresses == (WHALE_WALLET,) for r in records)
 
 
+async def test_a_server_capping_limit_at_50_is_paged_with_50() -> None:
+    legacy = opensea_emulator(limit_max=50)  # the 2024 API: limit 1..50
+    transport = httpx.ASGITransport(app=legacy.app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        source = OpenSeaSource(client, base_url=BASE_URL, api_key=API_KEY)
+        records, pages = await walk(source, WHALE_WALLET, Chain.ETHEREUM)
+
+    assert sorted(r.key for r in records) == sorted(expected_keys(WHALE_WALLET, Chain.ETHEREUM))
+    assert pages == -(-len(records) // 50)
+
+
 async def test_whale_spam_is_flagged_through_is_disabled(source: OpenSeaSource) -> None:
     records, _ = await walk(source, WHALE_WALLET, Chain.POLYGON)  # its spam lives there
     spam_slugs = {c.slug for c in world().collections.values() if c.is_spam}
