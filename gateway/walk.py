@@ -167,6 +167,7 @@ class WalletWalk:
                     if restarts >= MAX_RESTARTS:
                         raise
                     restarts, cursor = restarts + 1, None  # records dedupe on the way again
+                    seen.clear()
                     continue
                 report.latency_ms += (time.monotonic() - started) * 1000
                 report.pages += 1

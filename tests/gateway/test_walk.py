@@ -1,0 +1,156 @@
+"""The wallet walk's order: deterministic whatever the providers' timing, never shifting."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.merging import SpamFilter
+from gateway.settings import DEFAULT_FIELD_PRIORITY
+from gateway.walk import WalletWalk
+from providers.errors import ProviderCursorExpired, ProviderUnavailable
+from providers.models import Chain, HoldingsPage, NFTRecord
+
+OWNER = "0x" + "1" * 40
+CONTRACT = "0x" + "c" * 40
+
+
+class FakeSource:
+    """Serves fixed pages of token ids, each after its own delay (or an error)."""
+
+    def __init__(
+        self, name: str, pages: list[list[int]], delays: list[float] | None = None
+    ) -> None:
+        self.name = name
+        self.pages = pages
+        self.delays = delays or [0.0] * len(pages)
+        self.fail_at: int | None = None
+        self.expire_at: int | None = None
+        self.calls = 0
+
+    def supports(self, chain: Chain) -> bool:
+        return True
+
+    async def fetch_holdings_page(
+        self, owner: str, chain: Chain, cursor: str | None
+    ) -> HoldingsPage:
+        index = int(cursor or 0)
+        self.calls += 1
+        await asyncio.sleep(self.delays[index])
+        if self.fail_at == index:
+            raise ProviderUnavailable(self.name, "HTTP 503")
+        if self.expire_at == index:
+            self.expire_at = None
+            raise ProviderCursorExpired(self.name, "page key expired")
+        records = tuple(
+            NFTRecord(
+                source=self.name,
+                chain=chain,
+                contract_address=CONTRACT,
+                token_id=str(t),
+                is_spam=t >= 900,
+            )
+            for t in self.pages[index]
+        )
+        more = index + 1 < len(self.pages)
+        return HoldingsPage(records=records, next_cursor=str(index + 1) if more else None)
+
+
+def walk_of(*sources: FakeSource, chains: tuple[Chain, ...] = (Chain.ETHEREUM,)) -> WalletWalk:
+    return WalletWalk(
+        OWNER, list(sources), chains, DEFAULT_FIELD_PRIORITY, cap=10_000, provider_deadline=5
+    )
+
+
+def order(walk: WalletWalk, spam: SpamFilter = SpamFilter.INCLUDE) -> list[str]:
+    return [h.key.token_id for h in walk.visible(spam)]
+
+
+async def test_rounds_interleave_streams_in_configured_order() -> None:
+    opensea = FakeSource("opensea", [[1, 2], [5]])
+    alchemy = FakeSource("alchemy", [[3, 1], [4], [6]])
+    walk = walk_of(opensea, alchemy)
+    await walk.run()
+    # round 0: opensea 1 2, alchemy 3 (1 is merged in place); round 1: 5, 4; round 2: 6
+    assert order(walk) == ["1", "2", "3", "5", "4", "6"]
+    assert walk.exact
+    assert walk.visible(SpamFilter.INCLUDE)[0].sources == ("opensea", "alchemy")
+
+
+@settings(max_examples=25, deadline=None)
+@given(delays=st.lists(st.sampled_from([0.0, 0.001, 0.003]), min_size=6, max_size=6))
+def test_the_order_does_not_depend_on_timing(delays: list[float]) -> None:
+    pages_a = [[1, 2, 3], [4, 5], [6]]
+    pages_b = [[5, 7], [1, 8], [9]]
+    walk = walk_of(
+        FakeSource("opensea", pages_a, delays[:3]), FakeSource("alchemy", pages_b, delays[3:])
+    )
+    asyncio.run(walk.run())
+    assert order(walk) == ["1", "2", "3", "5", "7", "4", "8", "6", "9"]
+
+
+async def test_a_page_is_served_from_the_committed_prefix_before_the_walk_ends() -> None:
+    slow_tail = FakeSource("alchemy", [[1, 2, 3], [4], [5]], delays=[0.0, 0.0, 0.5])
+    walk = walk_of(slow_tail)
+    task = asyncio.create_task(walk.run())
+    await walk.wait_for(3, SpamFilter.EXCLUDE, exact_wait=0)
+    assert not walk.complete
+    assert order(walk)[:3] == ["1", "2", "3"]
+    assert not walk.exact
+    await task
+    assert order(walk) == ["1", "2", "3", "4", "5"]  # what was served did not move
+
+
+async def test_spam_filters_select_from_the_same_order() -> None:
+    walk = walk_of(FakeSource("alchemy", [[1, 900, 2, 901]]))
+    await walk.run()
+    assert order(walk, SpamFilter.EXCLUDE) == ["1", "2"]
+    assert order(walk, SpamFilter.ONLY) == ["900", "901"]
+    assert walk.best_total(SpamFilter.EXCLUDE) == 2
+
+
+async def test_a_failing_stream_keeps_the_others_and_is_reported() -> None:
+    broken = FakeSource("opensea", [[1], [2]])
+    broken.fail_at = 1
+    walk = walk_of(broken, FakeSource("alchemy", [[3], [4]]))
+    await walk.run()
+    assert order(walk) == ["1", "3", "4"]
+    assert [r.status for r in walk.reports] == ["failed", "ok"]
+    assert walk.reports[0].error_kind == "unavailable"
+    assert not walk.exact and not walk.all_failed
+
+
+async def test_an_expired_cursor_restarts_the_stream_without_duplicates() -> None:
+    source = FakeSource("alchemy", [[1, 2], [3], [4]])
+    source.expire_at = 2
+    walk = walk_of(source)
+    await walk.run()
+    assert order(walk) == ["1", "2", "3", "4"]
+    assert walk.exact
+
+
+async def test_a_looping_cursor_ends_the_stream_as_truncated() -> None:
+    class Looping(FakeSource):
+        async def fetch_holdings_page(
+            self, owner: str, chain: Chain, cursor: str | None
+        ) -> HoldingsPage:
+            page = await super().fetch_holdings_page(owner, chain, None)
+            return HoldingsPage(records=page.records, next_cursor="same")
+
+    walk = walk_of(Looping("alchemy", [[1, 2]]))
+    await walk.run()
+    assert order(walk) == ["1", "2"]
+    assert walk.reports[0].status == "truncated"
+    assert not walk.exact
+
+
+@pytest.mark.parametrize(
+    "chains", [(Chain.ETHEREUM, Chain.POLYGON), (Chain.POLYGON, Chain.ETHEREUM)]
+)
+async def test_chains_come_in_configured_order(chains: tuple[Chain, ...]) -> None:
+    walk = walk_of(FakeSource("alchemy", [[1]]), chains=chains)
+    await walk.run()
+    assert [h.key.chain for h in walk.visible(SpamFilter.INCLUDE)] == list(chains)
