@@ -76,7 +76,9 @@ class Settings(BaseSettings):
     # -- paging and walks -----------------------------------------------------------
     max_page_size: int = Field(default=100, ge=1, le=100)
     walk_cap: int = Field(default=10_000, ge=1)
-    exact_total_wait: float = Field(default=3.0, ge=0)
+    # A page waits this long for the walk to finish so `total` is exact (clients page by it);
+    # past it, a page is served as soon as its prefix is known. 0 favours first-page latency.
+    exact_total_wait: float = Field(default=8.0, ge=0)
     detail_concurrency: int = Field(default=8, ge=1)
 
     # -- caching --------------------------------------------------------------------
