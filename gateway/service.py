@@ -9,21 +9,30 @@ The faces call :meth:`NFTService.list_holdings` with validated input. It
 3. enriches only the holdings on that slice with per-NFT detail and collection facts
    (cached, concurrent, capped), and
 4. returns the slice with per-provider reports: a failing provider costs its own data only.
+
+Across replicas (Redis configured), one replica walks a wallet and the others wait for its
+snapshot (:meth:`SharedCache.lead_or_wait`), so identical cold requests anywhere make one
+upstream call per upstream page, and every replica pages the same order. A fully read
+walk is also kept ``stale_ttl`` seconds as a stale copy: when every provider fails, that
+copy is served, marked stale with its age, instead of a 503.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
-from gateway.caching import SharedCache, cache_key
+from gateway.caching import Lease, SharedCache, cache_key
 from gateway.codec import decode_collection, decode_record, encode_collection, encode_record
 from gateway.errors import UpstreamUnavailable
-from gateway.media import normalize_media_url
 from gateway.merging import Holding, SpamFilter, with_record
+from gateway.resilience import CacheCooldowns, GuardPolicy, ProviderGuards
+from gateway.sanitize import present_nft
 from gateway.settings import Settings
 from gateway.walk import StreamReport, WalletWalk
 from providers.base import NFTDetailSource, NFTSource
@@ -33,6 +42,8 @@ from providers.models import Chain, CollectionInfo, NFTRecord, Rarity, TokenStan
 __all__ = ["HoldingsSlice", "NFTService", "ProviderReport"]
 
 MAX_CACHED_WALKS = 512
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +67,14 @@ class HoldingsSlice:
     total_is_exact: bool
     has_more: bool
     providers: tuple[ProviderReport, ...]
+    stale: bool = False  # every provider failed: this is an older snapshot
+    stale_age_seconds: int | None = None
 
 
 @dataclass(slots=True)
 class _WalkEntry:
     walk: WalletWalk
-    task: asyncio.Task[None]
+    task: asyncio.Task[None] | None  # None: restored from another replica's snapshot
     created: float
 
 
@@ -72,13 +85,24 @@ class NFTService:
         detail_sources: Sequence[NFTDetailSource],
         cache: SharedCache,
         settings: Settings,
+        *,
+        guards: ProviderGuards | None = None,
     ) -> None:
         self._sources = list(sources)
         self._details = {source.name: source for source in detail_sources}
         self._cache = cache
         self._settings = settings
+        self._guards = guards or ProviderGuards(
+            GuardPolicy.from_settings(settings), cooldowns=CacheCooldowns(cache)
+        )
         self._walks: OrderedDict[tuple[str, tuple[Chain, ...]], _WalkEntry] = OrderedDict()
+        self._opening: dict[tuple[str, tuple[Chain, ...]], asyncio.Task[WalletWalk]] = {}
         self._detail_slots = asyncio.Semaphore(settings.detail_concurrency)
+
+    @property
+    def guards(self) -> ProviderGuards:
+        """The per-provider guards (shared with the other services of this app)."""
+        return self._guards
 
     @property
     def provider_names(self) -> list[str]:
@@ -99,17 +123,20 @@ class NFTService:
         Raises :class:`UpstreamUnavailable` only when every provider failed.
         """
         chain_set = tuple(chains or self._settings.chains)
-        walk = self._walk_for(owner, chain_set)
+        stale_age: int | None = None
+        walk: WalletWalk | None
         try:
             async with asyncio.timeout(self._settings.request_deadline):
+                walk = await self._walk_for(owner, chain_set)
                 await walk.wait_for(
                     offset + limit + 1, spam, exact_wait=self._settings.exact_total_wait
                 )
         except TimeoutError:
-            pass  # serve what is committed; the answer says the total is not exact
-        if walk.all_failed:
+            walk = self._known_walk(owner, chain_set)  # serve what is committed, not exact
+        if walk is None or walk.all_failed:
             self._forget(owner, chain_set)
-            raise UpstreamUnavailable("every NFT provider failed for this wallet")
+            walk, stale_age = await self._stale_walk(owner, chain_set)
+            enrich = False  # the providers just failed: do not ask them for details
         visible = walk.visible(spam)
         page = visible[offset : offset + limit]
         detail_reports: list[tuple[str, ProviderError]] = []
@@ -122,25 +149,65 @@ class NFTService:
             total_is_exact=walk.exact,
             has_more=offset + limit < len(visible) or not walk.complete,
             providers=_summarise(walk.reports, detail_reports, self.provider_names),
+            stale=stale_age is not None,
+            stale_age_seconds=stale_age,
         )
 
+    async def enrich_holdings(
+        self, owner: str, holdings: Sequence[Holding]
+    ) -> tuple[list[Holding], list[tuple[str, ProviderError]]]:
+        """Detail for holdings listed (unenriched) for ``owner``, and the failed detail calls.
+
+        For callers that page over several wallets at once (the identity view).
+        """
+        failures: list[tuple[str, ProviderError]] = []
+        enriched = await self._enrich(owner, holdings, failures)
+        return [self._present(holding) for holding in enriched], failures
+
     async def aclose(self) -> None:
-        for entry in self._walks.values():
-            entry.task.cancel()
-        await asyncio.gather(*(e.task for e in self._walks.values()), return_exceptions=True)
+        tasks: list[asyncio.Task[Any]] = [e.task for e in self._walks.values() if e.task]
+        tasks += self._opening.values()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._walks.clear()
 
     # -- walks ---------------------------------------------------------------------------
 
-    def _walk_for(self, owner: str, chains: tuple[Chain, ...]) -> WalletWalk:
+    async def _walk_for(self, owner: str, chains: tuple[Chain, ...]) -> WalletWalk:
+        """The wallet's walk: a local one, another replica's snapshot, or a new walk.
+
+        Concurrent callers in this process share one lookup (one task per wallet)."""
+        walk = self._known_walk(owner, chains)
+        if walk is not None:
+            return walk
+        key = (owner, chains)
+        opening = self._opening.get(key)
+        if opening is None:
+            # A task of its own: a caller that gives up does not cancel the others' lookup.
+            opening = self._opening[key] = asyncio.create_task(self._open_walk(owner, chains))
+            opening.add_done_callback(lambda _: self._opening.pop(key, None))
+        return await asyncio.shield(opening)
+
+    def _known_walk(self, owner: str, chains: tuple[Chain, ...]) -> WalletWalk | None:
         key = (owner, chains)
         entry = self._walks.get(key)
-        now = time.monotonic()
-        if entry is not None and (
-            not entry.walk.complete or now - entry.created < self._settings.snapshot_ttl
-        ):
+        if entry is None:
+            return None
+        fresh = time.monotonic() - entry.created < self._settings.snapshot_ttl
+        if not entry.walk.complete or fresh:
             self._walks.move_to_end(key)
             return entry.walk
+        return None
+
+    async def _open_walk(self, owner: str, chains: tuple[Chain, ...]) -> WalletWalk:
+        found, lease = await self._cache.lead_or_wait(_snapshot_key(owner, chains))
+        if found is not None:
+            restored = self._restore(found)
+            if restored is not None:
+                walk, age = restored
+                self._remember(owner, chains, _WalkEntry(walk, None, time.monotonic() - age))
+                return walk
         walk = WalletWalk(
             owner,
             self._sources,
@@ -148,12 +215,61 @@ class NFTService:
             self._settings.field_priority,
             cap=self._settings.walk_cap,
             provider_deadline=self._settings.provider_deadline,
+            guards=self._guards,
         )
-        self._walks[key] = _WalkEntry(walk, asyncio.create_task(walk.run()), now)
+        task = asyncio.create_task(self._run_walk(walk, chains, lease))
+        self._remember(owner, chains, _WalkEntry(walk, task, time.monotonic()))
+        return walk
+
+    async def _run_walk(
+        self, walk: WalletWalk, chains: tuple[Chain, ...], lease: Lease | None
+    ) -> None:
+        """Walk, then publish the snapshot (for other replicas and stale-if-error)."""
+        try:
+            await walk.run()
+            if not walk.all_failed:
+                await self._publish(walk, chains)
+        finally:
+            if lease is not None:
+                await lease.release()
+
+    async def _publish(self, walk: WalletWalk, chains: tuple[Chain, ...]) -> None:
+        data = {**walk.snapshot(), "stored_at": time.time()}
+        settings = self._settings
+        snapshot_key = _snapshot_key(walk.owner, chains)
+        await self._cache.set(snapshot_key, data, settings.snapshot_ttl, background=True)
+        if not walk.any_failed:  # only a fully read walk is worth serving when all fail
+            stale_key = _stale_key(walk.owner, chains)
+            await self._cache.set(stale_key, data, settings.stale_ttl, background=True)
+
+    async def _stale_walk(self, owner: str, chains: tuple[Chain, ...]) -> tuple[WalletWalk, int]:
+        """The last fully read snapshot and its age, or :class:`UpstreamUnavailable`."""
+        found = await self._cache.get(_stale_key(owner, chains))
+        restored = self._restore(found) if found is not None else None
+        if restored is None:
+            raise UpstreamUnavailable(
+                "every NFT provider failed for this wallet",
+                retry_after=self._settings.unavailable_retry_after,
+            )
+        walk, age = restored
+        return walk, int(age)
+
+    def _restore(self, data: Any) -> tuple[WalletWalk, float] | None:
+        """A snapshot as a complete walk and its age in seconds; ``None`` if unreadable."""
+        try:
+            walk = WalletWalk.restore(data, self._settings.field_priority)
+            age = max(0.0, time.time() - float(data["stored_at"]))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            logger.warning("a wallet snapshot in the cache does not decode: ignored")
+            return None
+        return walk, age
+
+    def _remember(self, owner: str, chains: tuple[Chain, ...], entry: _WalkEntry) -> None:
+        self._walks[(owner, chains)] = entry
         while len(self._walks) > MAX_CACHED_WALKS:
             _, oldest = self._walks.popitem(last=False)
-            oldest.task.cancel()
-        return walk
+            if oldest.task is not None:
+                oldest.task.cancel()
 
     def _forget(self, owner: str, chains: tuple[Chain, ...]) -> None:
         self._walks.pop((owner, chains), None)
@@ -190,8 +306,10 @@ class NFTService:
 
     async def _detail(self, source: NFTDetailSource, owner: str, record: NFTRecord) -> NFTRecord:
         async def fetch() -> NFTRecord:
-            async with self._detail_slots, asyncio.timeout(self._settings.provider_deadline):
-                return await source.fetch_nft_detail(owner, record)
+            async with self._detail_slots:
+                return await self._guards.call(
+                    source.name, "detail", lambda: source.fetch_nft_detail(owner, record)
+                )
 
         key = cache_key(
             "detail", source.name, record.chain, record.contract_address, record.token_id, owner
@@ -213,8 +331,10 @@ class NFTService:
             return None
 
         async def fetch() -> CollectionInfo:
-            async with self._detail_slots, asyncio.timeout(self._settings.provider_deadline):
-                return await source.fetch_collection(record.chain, slug)
+            async with self._detail_slots:
+                return await self._guards.call(
+                    source.name, "collection", lambda: source.fetch_collection(record.chain, slug)
+                )
 
         try:
             info, _ = await self._cache.get_or_fetch(
@@ -231,22 +351,16 @@ class NFTService:
     # -- presentation --------------------------------------------------------------------
 
     def _present(self, holding: Holding) -> Holding:
-        """Media URLs as clients may use them (``ipfs://`` rewritten, unsafe ones dropped)."""
-        settings = self._settings
-        nft = holding.nft
+        """The holding as clients may see it: hostile metadata made safe (gateway/sanitize.py)."""
+        return replace(holding, nft=present_nft(holding.nft, self._settings))
 
-        def media(url: str | None) -> str | None:
-            return normalize_media_url(
-                url,
-                ipfs_gateway=settings.ipfs_gateway,
-                arweave_gateway=settings.arweave_gateway,
-                max_data_uri_bytes=settings.max_data_uri_bytes,
-            )
 
-        return replace(
-            holding,
-            nft=replace(nft, image=media(nft.image), animation_url=media(nft.animation_url)),
-        )
+def _snapshot_key(owner: str, chains: Sequence[Chain]) -> str:
+    return cache_key("snapshot", owner, ",".join(chain.value for chain in chains))
+
+
+def _stale_key(owner: str, chains: Sequence[Chain]) -> str:
+    return cache_key("stale", owner, ",".join(chain.value for chain in chains))
 
 
 def _needs_detail(holding: Holding) -> bool:

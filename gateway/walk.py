@@ -15,6 +15,11 @@ pages over:
 Committed positions never change, so page ``k`` is final as soon as its prefix is
 committed: page 1 of a big wallet does not wait for the whole walk. Streams fetch
 concurrently and independently; the order does not depend on their timing.
+
+A finished walk is saved as a JSON snapshot (:meth:`WalletWalk.snapshot`) and restored with
+:meth:`WalletWalk.restore`, so other replicas, and stale-if-error answers, page the very
+same order without walking again. Every page call goes through the provider's guard
+(:mod:`gateway.resilience`): deadline, retries, cool-down, breaker, bulkhead.
 """
 
 from __future__ import annotations
@@ -23,9 +28,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
+from gateway.codec import decode_record, encode_record
 from gateway.merging import Holding, SpamFilter, merge_holding
+from gateway.resilience import ProviderGuards
 from providers.base import NFTSource
 from providers.errors import ProviderCursorExpired, ProviderError
 from providers.models import Chain, HoldingsPage, NFTKey, NFTRecord
@@ -38,6 +46,8 @@ _COMMITTED = HoldingsPage(records=())
 
 # A stream whose cursor expired restarts from its first page at most this often.
 MAX_RESTARTS = 2
+# Bump when the snapshot's JSON shape changes (old snapshots then read as misses).
+SNAPSHOT_VERSION = 1
 
 
 @dataclass(slots=True)
@@ -76,11 +86,14 @@ class WalletWalk:
         *,
         cap: int,
         provider_deadline: float,
+        guards: ProviderGuards | None = None,
     ) -> None:
         self.owner = owner
         self._priority = priority
         self._cap = cap
         self._deadline = provider_deadline
+        self._guards = guards
+        self._restored_reports: list[StreamReport] = []
         self._streams = [
             _Stream(source, chain, StreamReport(source.name, chain))
             for chain in chains
@@ -99,16 +112,21 @@ class WalletWalk:
 
     @property
     def reports(self) -> list[StreamReport]:
-        return [stream.report for stream in self._streams]
+        return [stream.report for stream in self._streams] or self._restored_reports
 
     @property
     def all_failed(self) -> bool:
-        return bool(self._streams) and all(s.report.status == "failed" for s in self._streams)
+        reports = self.reports
+        return bool(reports) and all(r.status == "failed" for r in reports)
+
+    @property
+    def any_failed(self) -> bool:
+        return any(r.status == "failed" for r in self.reports)
 
     @property
     def exact(self) -> bool:
         """True once the walk ended with every stream read to its end."""
-        return self.complete and all(s.report.status == "ok" for s in self._streams)
+        return self.complete and all(r.status == "ok" for r in self.reports)
 
     def visible(self, spam: SpamFilter) -> list[Holding]:
         """Committed holdings the filter admits, in walk order."""
@@ -121,7 +139,7 @@ class WalletWalk:
         if self.complete or spam is not SpamFilter.EXCLUDE:
             return visible
         # While walking, a provider's own count (it includes spam) bounds what will come.
-        counts = [s.report.total_count for s in self._streams if s.report.total_count]
+        counts = [r.total_count for r in self.reports if r.total_count]
         return max([visible, *counts]) if counts else visible
 
     async def wait_for(self, needed: int, spam: SpamFilter, *, exact_wait: float) -> None:
@@ -159,10 +177,7 @@ class WalletWalk:
             while True:
                 started = time.monotonic()
                 try:
-                    async with asyncio.timeout(self._deadline):
-                        page = await stream.source.fetch_holdings_page(
-                            self.owner, stream.chain, cursor
-                        )
+                    page = await self._fetch_page(stream, cursor)
                 except ProviderCursorExpired:
                     if restarts >= MAX_RESTARTS:
                         raise
@@ -197,6 +212,17 @@ class WalletWalk:
             stream.done = True
             await self._commit()
 
+    async def _fetch_page(self, stream: _Stream, cursor: str | None) -> HoldingsPage:
+        source, chain = stream.source, stream.chain
+        if self._guards is None:
+            async with asyncio.timeout(self._deadline):
+                return await source.fetch_holdings_page(self.owner, chain, cursor)
+        return await self._guards.call(
+            source.name,
+            "holdings",
+            lambda: source.fetch_holdings_page(self.owner, chain, cursor),
+        )
+
     async def _commit(self) -> None:
         """Commit every round that all streams have delivered (or ended before)."""
         async with self._progress:
@@ -221,3 +247,41 @@ class WalletWalk:
                 self._order.append(key)
             known[record.source] = record
             self._holdings[key] = merge_holding(list(known.values()), self._priority)
+
+    # -- snapshots -----------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The committed holdings (each with every provider's record) and the reports, as
+        JSON-ready data; :meth:`restore` rebuilds an equal, complete walk from it."""
+        return {
+            "version": SNAPSHOT_VERSION,
+            "owner": self.owner,
+            "holdings": [
+                [encode_record(record) for record in self._records[key].values()]
+                for key in self._order
+            ],
+            "reports": [_report_json(report) for report in self.reports],
+        }
+
+    @classmethod
+    def restore(cls, data: Mapping[str, Any], priority: Mapping[str, Sequence[str]]) -> WalletWalk:
+        """A complete walk from :meth:`snapshot`'s data. Raises ``ValueError`` (or
+        ``KeyError``/``TypeError``) when the data is not a snapshot of this version."""
+        if data.get("version") != SNAPSHOT_VERSION:
+            raise ValueError("not a wallet snapshot of this version")
+        walk = cls(str(data["owner"]), (), (), priority, cap=0, provider_deadline=0.0)
+        for records in data["holdings"]:
+            walk._add([decode_record(record) for record in records])
+        walk._restored_reports = [_report_from_json(report) for report in data["reports"]]
+        walk.complete = True
+        return walk
+
+
+def _report_json(report: StreamReport) -> dict[str, Any]:
+    data = asdict(report)
+    data["chain"] = report.chain.value
+    return data
+
+
+def _report_from_json(data: Mapping[str, Any]) -> StreamReport:
+    return StreamReport(**{**data, "chain": Chain(data["chain"])})

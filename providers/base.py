@@ -17,9 +17,11 @@ import orjson
 
 from providers.errors import (
     ProviderBadData,
+    ProviderConnectTimeout,
     ProviderError,
     ProviderRateLimited,
     ProviderTimeout,
+    ProviderTransient,
     ProviderUnavailable,
     error_for_status,
 )
@@ -36,6 +38,9 @@ __all__ = [
 
 # An upstream body larger than this (decoded) is refused: it also stops gzip bombs.
 MAX_BODY_BYTES = 5 * 1024 * 1024
+# ``X-RateLimit-Reset`` values above this are Unix times; smaller ones are delays in seconds
+# (vendors use both).
+_EPOCH_THRESHOLD = 1_000_000_000
 
 
 @runtime_checkable
@@ -83,19 +88,21 @@ class NameResolver(Protocol):
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from ``Retry-After`` (seconds or HTTP-date) or ``X-RateLimit-Reset``."""
-    value = headers.get("retry-after")
+    """Seconds to wait from ``Retry-After`` (seconds or HTTP-date) or ``X-RateLimit-Reset``
+    (a Unix time or a delay in seconds). ``None`` when neither says anything usable; the
+    caller caps the value (an upstream may ask for a year)."""
+    value = (headers.get("retry-after") or "").strip()
     if value:
-        value = value.strip()
-        if value.isdigit():
+        if value.isascii() and value.isdigit():
             return float(value)
         try:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time())
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             pass
-    reset = headers.get("x-ratelimit-reset")
-    if reset and reset.strip().isdigit():
-        return max(0.0, float(reset) - time())
+    reset = (headers.get("x-ratelimit-reset") or "").strip()
+    if reset.isascii() and reset.isdigit():
+        seconds = float(reset)
+        return max(0.0, seconds - time()) if seconds > _EPOCH_THRESHOLD else seconds
     return None
 
 
@@ -122,10 +129,14 @@ async def fetch_json(
             body = await _read_capped(response, provider)
         finally:
             await response.aclose()
+    except httpx.ConnectTimeout as exc:
+        raise ProviderConnectTimeout(provider, type(exc).__name__) from None
     except httpx.TimeoutException as exc:
         raise ProviderTimeout(provider, type(exc).__name__) from None
-    except httpx.TransportError as exc:
+    except (httpx.UnsupportedProtocol, httpx.ProxyError) as exc:
         raise ProviderUnavailable(provider, type(exc).__name__) from None
+    except httpx.TransportError as exc:  # refused, reset (also mid-body), protocol errors
+        raise ProviderTransient(provider, type(exc).__name__) from None
 
     if response.status_code >= 400 or response.status_code in (599,):
         detail = body[:200].decode("utf-8", "replace").strip() if error_detail else ""

@@ -5,7 +5,9 @@ report a provider's failure without knowing its wire format::
 
     ProviderError                  any failure of one upstream call; names the provider
     ├── ProviderTimeout            no complete answer within the deadline
+    │   └── ProviderConnectTimeout no connection within the connect timeout (transient)
     ├── ProviderUnavailable        connection refused or reset, 5xx, circuit open
+    │   └── ProviderTransient      connect error, reset, 502/503/504: worth another try
     ├── ProviderRateLimited        429 (or OpenSea's 599); carries ``retry_after`` seconds
     ├── ProviderAuthError          401 / 403: the key is missing, wrong or out of quota
     ├── ProviderNotFound           404 or the upstream's own "does not exist" answer
@@ -13,8 +15,9 @@ report a provider's failure without knowing its wire format::
     │   └── ProviderCursorExpired  the upstream forgot our cursor: restart that walk
     └── ProviderBadData            the body is not what the contract promises
 
-``kind`` is a stable short string used in reports, headers and metrics. Messages never
-contain request URLs: the Alchemy key is part of the URL path.
+:class:`TransientError` marks the failures a retry may cure (the two subclasses above; a
+429 is retried on its own terms). ``kind`` is a stable short string used in reports, headers
+and metrics. Messages never contain request URLs: the Alchemy key is part of the URL path.
 """
 
 from __future__ import annotations
@@ -25,12 +28,15 @@ __all__ = [
     "ProviderAuthError",
     "ProviderBadData",
     "ProviderBadRequest",
+    "ProviderConnectTimeout",
     "ProviderCursorExpired",
     "ProviderError",
     "ProviderNotFound",
     "ProviderRateLimited",
     "ProviderTimeout",
+    "ProviderTransient",
     "ProviderUnavailable",
+    "TransientError",
     "error_for_status",
 ]
 
@@ -50,6 +56,19 @@ class ProviderTimeout(ProviderError):
 
 class ProviderUnavailable(ProviderError):
     kind = "unavailable"
+
+
+class TransientError:
+    """Marker: the upstream never answered this attempt (or said "try again"), so a retry
+    may succeed. Kept as a type so it survives adapters that re-create errors by type."""
+
+
+class ProviderConnectTimeout(ProviderTimeout, TransientError):
+    pass
+
+
+class ProviderTransient(ProviderUnavailable, TransientError):
+    pass
 
 
 class ProviderRateLimited(ProviderError):
@@ -87,6 +106,9 @@ _STATUS_ERRORS: Mapping[int, type[ProviderError]] = {
     404: ProviderNotFound,
     429: ProviderRateLimited,
     599: ProviderRateLimited,  # OpenSea's SDK treats 599 as a rate limit
+    502: ProviderTransient,
+    503: ProviderTransient,
+    504: ProviderTransient,
 }
 
 

@@ -36,7 +36,13 @@ from starlette.routing import Route
 
 from providers.alchemy.mapping import network_chain
 from providers.models import Chain, TokenStandard
-from providers.sandbox.faults import Emulator, FaultInjector, FaultSwitches
+from providers.sandbox.faults import (
+    CursorHooks,
+    Emulator,
+    FaultInjector,
+    FaultSwitches,
+    ForcedResponse,
+)
 from providers.sandbox.world import SandboxCollection, SandboxNFT, World
 from providers.sandbox.world import world as sandbox_world
 
@@ -262,7 +268,17 @@ def alchemy_emulator(
         Route("/{network}/nft/v3/{api_key}/{method}", handler.dispatch),
     ]
     switches = FaultSwitches()
-    return Emulator("alchemy", FaultInjector(Starlette(routes=routes), switches), switches)
+    app = FaultInjector(Starlette(routes=routes), switches, cursors=CURSOR_HOOKS)
+    return Emulator("alchemy", app, switches)
+
+
+# For the cursor faults: Alchemy's page key is ``pageKey`` both ways; a forgotten one is
+# a plain-text 400.
+CURSOR_HOOKS = CursorHooks(
+    param="pageKey",
+    field="pageKey",
+    expired=ForcedResponse(400, EXPIRED_PAGE_KEY_TEXT.encode(), content_type="text/plain"),
+)
 
 
 # -- request parsing -----------------------------------------------------------------

@@ -33,7 +33,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from providers.mapping import lower_address
 from providers.models import Chain, TokenStandard
 from providers.opensea.mapping import chain_from_segment, chain_segment
-from providers.sandbox.faults import Emulator, FaultInjector, FaultSwitches
+from providers.sandbox.faults import (
+    CursorHooks,
+    Emulator,
+    FaultInjector,
+    FaultSwitches,
+    ForcedResponse,
+)
 from providers.sandbox.world import SandboxCollection, SandboxNFT, World
 from providers.sandbox.world import world as sandbox_world
 
@@ -77,7 +83,17 @@ def opensea_emulator(
     ]
     app = _ApiKeyGate(Starlette(routes=routes), api_keys)
     faults = FaultSwitches()
-    return Emulator(name="opensea", app=FaultInjector(app, faults), faults=faults)
+    return Emulator(
+        name="opensea", app=FaultInjector(app, faults, cursors=CURSOR_HOOKS), faults=faults
+    )
+
+
+# For the cursor faults: OpenSea's cursor is ``next`` both ways; an unknown one is a 400.
+CURSOR_HOOKS = CursorHooks(
+    param="next",
+    field="next",
+    expired=ForcedResponse(400, b'{"errors": ["next: Invalid cursor"]}'),
+)
 
 
 class _ApiKeyGate:

@@ -1,0 +1,268 @@
+"""The shared cache: one acceptance suite over the memory and the Redis backends.
+
+The Redis cases use the real server on 127.0.0.1:6379, database 13, under a key prefix of
+their own (``nftgw-test-<random>``), and delete only their own keys afterwards. They never
+skip: CI starts Redis first (.ci/run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import orjson
+import pytest
+from redis.asyncio import Redis
+
+from gateway.caching import BoundedMemoryCache, RedisLayer, SharedCache
+
+REDIS_URL = "redis://127.0.0.1:6379/13"
+
+Factory = Callable[[], SharedCache]
+
+
+@pytest.fixture
+async def raw_redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def namespace(raw_redis: Redis) -> AsyncIterator[str]:
+    prefix = f"nftgw-test-{secrets.token_hex(6)}"
+    yield prefix
+    keys = [key async for key in raw_redis.scan_iter(match=f"{prefix}:*")]
+    if keys:
+        await raw_redis.delete(*keys)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def replicas(request: pytest.FixtureRequest, namespace: str) -> AsyncIterator[Factory]:
+    """Builds caches that share what a deployment shares: nothing (memory) or Redis."""
+    made: list[SharedCache] = []
+
+    def build() -> SharedCache:
+        redis = RedisLayer.from_url(REDIS_URL) if request.param == "redis" else None
+        cache = SharedCache(
+            BoundedMemoryCache(), namespace=namespace, redis=redis, heartbeat_seconds=0.1
+        )
+        made.append(cache)
+        return cache
+
+    yield build
+    for cache in made:
+        await cache.close()
+
+
+def same(value: Any) -> Any:
+    return value
+
+
+async def test_values_round_trip_as_json(replicas: Factory) -> None:
+    cache = replicas()
+    value = {"name": "Ape #1", "quantity": str(2**64 + 7), "traits": [["eyes", "laser"]]}
+    await cache.set("v1:detail:x", value, ttl=60)
+    assert await cache.get("v1:detail:x") == value
+    assert await cache.get("v1:detail:missing") is None
+
+
+async def test_every_key_needs_a_ttl(replicas: Factory) -> None:
+    with pytest.raises(ValueError):
+        await replicas().set("v1:detail:x", {"a": 1}, ttl=0)
+
+
+async def test_identical_concurrent_misses_fetch_once(replicas: Factory) -> None:
+    cache = replicas()
+    fetches = [0]
+
+    async def fetch() -> dict[str, int]:
+        fetches[0] += 1
+        await asyncio.sleep(0.05)
+        return {"n": 1}
+
+    results = await asyncio.gather(
+        *(cache.get_or_fetch("v1:k", fetch, ttl=60, encode=same, decode=same) for _ in range(50))
+    )
+    assert fetches[0] == 1
+    assert all(value == {"n": 1} for value, _ in results)
+    assert (await cache.get_or_fetch("v1:k", fetch, ttl=60, encode=same, decode=same))[1]
+
+
+async def test_failures_are_never_cached(replicas: Factory) -> None:
+    cache = replicas()
+    fetches = [0]
+
+    async def flaky() -> dict[str, int]:
+        fetches[0] += 1
+        if fetches[0] == 1:
+            raise RuntimeError("upstream down")
+        return {"n": 2}
+
+    with pytest.raises(RuntimeError):
+        await cache.get_or_fetch("v1:k", flaky, ttl=60, encode=same, decode=same)
+    assert await cache.get("v1:k") is None
+    value, hit = await cache.get_or_fetch("v1:k", flaky, ttl=60, encode=same, decode=same)
+    assert (value, hit, fetches[0]) == ({"n": 2}, False, 2)
+
+
+async def test_a_stored_shape_that_no_longer_decodes_is_a_miss(replicas: Factory) -> None:
+    cache = replicas()
+    await cache.set("v1:k", {"old": "shape"}, ttl=60)
+
+    def decode(data: Any) -> int:
+        return int(data["n"])
+
+    async def fetch() -> int:
+        return 7
+
+    assert await cache.get_or_fetch(
+        "v1:k", fetch, ttl=60, encode=lambda n: {"n": n}, decode=decode
+    ) == (7, False)
+
+
+async def test_memory_stays_bounded_by_entries_and_bytes() -> None:
+    memory = BoundedMemoryCache(max_entries=100, max_bytes=10_000)
+    cache = SharedCache(memory)
+    for wallet in range(1_000):
+        await cache.set(f"v1:snapshot:{wallet}", {"pad": "x" * 50}, ttl=60)
+    assert len(memory) <= 100 and memory.bytes <= 10_000
+    assert await cache.get("v1:snapshot:999") is not None  # the newest survive
+    assert await cache.get("v1:snapshot:0") is None
+    await cache.set("v1:too-big", {"pad": "x" * 20_000}, ttl=60)
+    assert await cache.get("v1:too-big") is None and memory.bytes <= 10_000
+
+
+async def test_memory_evicts_the_least_recently_used() -> None:
+    cache = SharedCache(BoundedMemoryCache(max_entries=2))
+    await cache.set("v1:a", 1, ttl=60)
+    await cache.set("v1:b", 2, ttl=60)
+    assert await cache.get("v1:a") == 1  # a is now the most recent
+    await cache.set("v1:c", 3, ttl=60)
+    assert await cache.get("v1:b") is None and await cache.get("v1:a") == 1
+
+
+# -- Redis only: what replicas share ------------------------------------------------------
+
+
+@pytest.fixture
+async def redis_replicas(namespace: str) -> AsyncIterator[Factory]:
+    made: list[SharedCache] = []
+
+    def build() -> SharedCache:
+        cache = SharedCache(
+            BoundedMemoryCache(),
+            namespace=namespace,
+            redis=RedisLayer.from_url(REDIS_URL),
+            heartbeat_seconds=0.1,
+            wait_seconds=5.0,
+        )
+        made.append(cache)
+        return cache
+
+    yield build
+    for cache in made:
+        await cache.close()
+
+
+async def test_redis_keys_are_namespaced_json_with_a_ttl(
+    redis_replicas: Factory, raw_redis: Redis, namespace: str
+) -> None:
+    cache = redis_replicas()
+
+    async def fetch() -> dict[str, int]:
+        return {"n": 1}
+
+    await cache.get_or_fetch("v1:detail:a", fetch, ttl=60, encode=same, decode=same)
+    await cache.set("v1:snapshot:b", {"holdings": []}, ttl=30)
+    keys = [key async for key in raw_redis.scan_iter(match=f"{namespace}:*")]
+    assert {k.decode() for k in keys} == {f"{namespace}:v1:detail:a", f"{namespace}:v1:snapshot:b"}
+    for key in keys:
+        assert 0 < await raw_redis.pttl(key) <= 60_000
+        orjson.loads(await raw_redis.get(key))  # JSON, never pickle
+
+
+async def test_replicas_share_one_fetch(redis_replicas: Factory) -> None:
+    fetches = [0]
+
+    async def fetch() -> dict[str, int]:
+        fetches[0] += 1
+        await asyncio.sleep(0.3)
+        return {"n": 3}
+
+    caches = [redis_replicas() for _ in range(3)]
+    results = await asyncio.gather(
+        *(
+            cache.get_or_fetch("v1:k", fetch, ttl=60, encode=same, decode=same)
+            for cache in caches
+            for _ in range(20)
+        )
+    )
+    assert fetches[0] == 1
+    assert {value["n"] for value, _ in results} == {3}
+
+
+async def test_a_dead_leader_does_not_wedge_the_others(redis_replicas: Factory) -> None:
+    leader, other = redis_replicas(), redis_replicas()
+    found, lease = await leader.lead_or_wait("v1:k")
+    assert found is None and lease is not None and lease.owned
+    lease._heart.cancel()  # type: ignore[union-attr]  # the process died: no heartbeat, no release
+
+    async def fetch() -> dict[str, int]:
+        return {"n": 4}
+
+    async with asyncio.timeout(3):  # takes over once the heartbeat expires
+        value, _ = await other.get_or_fetch("v1:k", fetch, ttl=60, encode=same, decode=same)
+    assert value == {"n": 4}
+
+
+async def test_undecodable_bytes_in_redis_are_a_miss(
+    redis_replicas: Factory, raw_redis: Redis, namespace: str
+) -> None:
+    await raw_redis.set(f"{namespace}:v1:k", b"\x80\x04\x95pickle?", px=60_000)
+    assert await redis_replicas().get("v1:k") is None
+
+
+async def test_redis_down_falls_back_to_memory() -> None:
+    cache = SharedCache(
+        BoundedMemoryCache(), redis=RedisLayer.from_url("redis://127.0.0.1:1/13")
+    )  # nothing listens on port 1
+
+    async def fetch() -> dict[str, int]:
+        return {"n": 5}
+
+    async with asyncio.timeout(2):
+        assert await cache.get_or_fetch("v1:k", fetch, ttl=60, encode=same, decode=same) == (
+            {"n": 5},
+            False,
+        )
+        assert await cache.get("v1:k") == {"n": 5}  # from the memory layer
+    await cache.close()
+
+
+async def test_a_redis_that_never_answers_costs_its_short_timeout() -> None:
+    done = asyncio.Event()
+    writers: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        await done.wait()  # reads nothing, answers nothing
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    cache = SharedCache(
+        BoundedMemoryCache(), redis=RedisLayer.from_url(f"redis://127.0.0.1:{port}/13")
+    )
+    async with asyncio.timeout(2):
+        await cache.set("v1:k", {"n": 6}, ttl=60)
+        assert await cache.get("v1:k") == {"n": 6}
+        assert await cache.get("v1:other") is None
+    await cache.close()
+    done.set()
+    for writer in writers:
+        writer.close()
+        await writer.wait_closed()
+    server.close()
+    await server.wait_closed()

@@ -1,0 +1,273 @@
+"""The per-provider guard on its own: retries, budgets, cool-downs, breaker, bulkhead.
+
+Upstream calls are plain coroutines here (the end-to-end faults are in test_faults.py);
+the breaker runs on a fake clock so "30 s later" costs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from gateway.caching import BoundedMemoryCache, SharedCache
+from gateway.resilience import (
+    CacheCooldowns,
+    CircuitBreaker,
+    CircuitOpen,
+    CoolingDown,
+    GuardPolicy,
+    Overloaded,
+    ProviderGuards,
+)
+from providers.errors import (
+    ProviderBadData,
+    ProviderError,
+    ProviderNotFound,
+    ProviderRateLimited,
+    ProviderTimeout,
+    ProviderTransient,
+    ProviderUnavailable,
+)
+
+FAST = GuardPolicy(deadline=2.0, backoff_base=0.001, backoff_cap=0.005, queue_wait=0.05)
+
+
+class Recorder:
+    """A GuardObserver that keeps everything it sees."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+        self.states: list[tuple[str, str]] = []
+
+    def upstream_call(self, provider: str, operation: str, outcome: str, seconds: float) -> None:
+        self.calls.append((provider, operation, outcome))
+
+    def breaker_state(self, provider: str, state: str) -> None:
+        self.states.append((provider, state))
+
+
+def failing(
+    *errors: ProviderError, result: str = "ok"
+) -> tuple[Callable[[], Awaitable[str]], list[int]]:
+    """A call that raises ``errors`` in turn, then returns ``result``; and its call count."""
+    count = [0]
+
+    async def call() -> str:
+        count[0] += 1
+        if count[0] <= len(errors):
+            raise errors[count[0] - 1]
+        return result
+
+    return call, count
+
+
+def guards(policy: GuardPolicy = FAST, **kwargs: object) -> ProviderGuards:
+    return ProviderGuards(policy, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_a_transient_burst_is_retried_and_answered() -> None:
+    call, count = failing(ProviderTransient("p", "HTTP 503"), ProviderTransient("p", "reset"))
+    assert await guards().call("p", "op", call) == "ok"
+    assert count[0] == 3
+
+
+async def test_retries_stop_after_two() -> None:
+    call, count = failing(*[ProviderTransient("p", "HTTP 502")] * 5)
+    with pytest.raises(ProviderTransient):
+        await guards().call("p", "op", call)
+    assert count[0] == 3
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ProviderUnavailable("p", "HTTP 500"),
+        ProviderBadData("p", "not JSON"),
+        ProviderNotFound("p", "HTTP 404"),
+        ProviderTimeout("p", "ReadTimeout"),
+    ],
+)
+async def test_errors_a_retry_cannot_cure_are_not_retried(error: ProviderError) -> None:
+    call, count = failing(error)
+    with pytest.raises(type(error)):
+        await guards().call("p", "op", call)
+    assert count[0] == 1
+
+
+async def test_the_deadline_covers_every_attempt() -> None:
+    async def hangs() -> str:
+        await asyncio.sleep(60)
+        return "never"
+
+    policy = GuardPolicy(deadline=0.05)
+    with pytest.raises(ProviderTimeout):
+        await guards(policy).call("p", "op", hangs)
+
+
+async def test_a_short_retry_after_is_honoured_within_the_deadline() -> None:
+    call, count = failing(ProviderRateLimited("p", "HTTP 429", retry_after=0.01))
+    assert await guards().call("p", "op", call) == "ok"
+    assert count[0] == 2
+
+
+async def test_a_long_retry_after_sets_a_cooldown_shared_through_the_cache() -> None:
+    cache = SharedCache(BoundedMemoryCache())
+    first = guards(cooldowns=CacheCooldowns(cache))
+    call, count = failing(ProviderRateLimited("p", "HTTP 429", retry_after=1e9))
+    with pytest.raises(ProviderRateLimited):
+        await first.call("p", "op", call)
+    assert count[0] == 1  # no waiting, no retry: the wait is past the deadline
+
+    # Another replica (its own guards, the same shared cache) does not call at all.
+    other = guards(cooldowns=CacheCooldowns(cache))
+    healthy, calls = failing()
+    with pytest.raises(CoolingDown) as raised:
+        await other.call("p", "op", healthy)
+    assert calls[0] == 0
+    assert raised.value.retry_after is not None and 250 < raised.value.retry_after <= 300
+    await cache.close()
+
+
+async def test_retries_respect_the_budget() -> None:
+    policy = GuardPolicy(
+        deadline=2.0,
+        backoff_base=0.05,
+        backoff_cap=0.05,
+        retry_budget_floor=3,
+        breaker_min_calls=1000,  # keep the breaker out of this
+    )
+    shared = guards(policy)
+    gate = asyncio.Event()
+    attempts = [0]
+
+    async def always_503() -> str:
+        attempts[0] += 1
+        await gate.wait()
+        raise ProviderTransient("p", "HTTP 503")
+
+    tasks = [asyncio.create_task(shared.call("p", "op", always_503)) for _ in range(10)]
+    await asyncio.sleep(0.01)
+    gate.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(isinstance(r, ProviderTransient) for r in results)
+    # Without a budget: 10 calls x 3 attempts. With 20 % of 10 (floor 3) retrying at once,
+    # far fewer retries go out.
+    assert 10 < attempts[0] < 30
+
+
+async def test_the_bulkhead_caps_calls_in_flight_and_fails_fast() -> None:
+    in_flight = [0]
+    peak = [0]
+
+    async def slow() -> str:
+        in_flight[0] += 1
+        peak[0] = max(peak[0], in_flight[0])
+        await asyncio.sleep(0.2)
+        in_flight[0] -= 1
+        return "ok"
+
+    shared = guards(GuardPolicy(max_in_flight=16, queue_wait=0.02))
+    results = await asyncio.gather(
+        *(shared.call("p", "op", slow) for _ in range(40)), return_exceptions=True
+    )
+    assert peak[0] == 16
+    assert sum(r == "ok" for r in results) == 16
+    assert all(isinstance(r, Overloaded) for r in results if r != "ok")
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_breaker_opens_at_half_failures_and_probes_back() -> None:
+    clock = FakeClock()
+    states: list[str] = []
+    breaker = CircuitBreaker(GuardPolicy(), clock=clock, on_change=states.append)
+    for ok in [True, False] * 4:
+        breaker.record(ok)
+    assert breaker.state == "closed"  # 8 calls: below the minimum of 10
+    breaker.record(True)
+    breaker.record(False)
+    assert breaker.state == "open"
+    assert not breaker.allow()
+
+    clock.now += 30
+    assert [breaker.allow() for _ in range(4)] == [True, True, True, False]  # 3 probes
+    breaker.record(True)
+    breaker.record(False)  # one probe fails: open again, for twice as long
+    assert breaker.state == "open"
+    clock.now += 30
+    assert not breaker.allow()
+    clock.now += 30
+    assert breaker.allow()
+    for _ in range(3):
+        breaker.record(True)
+    assert breaker.state == "closed"
+    assert states == ["open", "half_open", "open", "half_open", "closed"]
+
+
+def test_the_breaker_open_time_doubles_up_to_the_cap() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(GuardPolicy(), clock=clock)
+    for _ in range(10):
+        breaker.record(False)
+    waits = []
+    for _ in range(6):
+        waits.append(round(breaker.retry_in()))
+        clock.now += breaker.retry_in()
+        assert breaker.allow()
+        breaker.record(False)
+    assert waits == [30, 60, 120, 240, 300, 300]
+
+
+def test_old_failures_leave_the_window() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(GuardPolicy(), clock=clock)
+    for _ in range(9):
+        breaker.record(False)
+    clock.now += 31
+    breaker.record(False)
+    assert breaker.state == "closed"
+
+
+async def test_an_open_breaker_fails_fast_and_is_observed() -> None:
+    recorder = Recorder()
+    shared = guards(GuardPolicy(deadline=1.0, max_retries=0), observer=recorder)
+    for _ in range(10):
+        call, _ = failing(ProviderUnavailable("p", "HTTP 500"))
+        with pytest.raises(ProviderUnavailable):
+            await shared.call("p", "op", call)
+    call, count = failing()
+    started = time.monotonic()
+    with pytest.raises(CircuitOpen):
+        await shared.call("p", "op", call)
+    assert count[0] == 0 and time.monotonic() - started < 1.0
+    assert ("p", "open") in recorder.states
+    assert recorder.calls[-1] == ("p", "op", "circuit_open")
+    assert recorder.calls[0] == ("p", "op", "unavailable")
+
+
+async def test_rate_limits_do_not_open_the_breaker() -> None:
+    shared = guards(GuardPolicy(max_retries=0))
+    for _ in range(20):
+        call, _ = failing(ProviderRateLimited("p", "HTTP 429"))
+        with pytest.raises(ProviderRateLimited):
+            await shared.call("p", "op", call)
+    assert shared.for_provider("p").breaker.state == "closed"
+
+
+async def test_providers_have_separate_guards() -> None:
+    shared = guards(GuardPolicy(max_retries=0))
+    for _ in range(10):
+        call, _ = failing(ProviderUnavailable("a", "HTTP 500"))
+        with pytest.raises(ProviderUnavailable):
+            await shared.call("a", "op", call)
+    call, _ = failing()
+    assert await shared.call("b", "op", call) == "ok"
