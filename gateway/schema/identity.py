@@ -1,0 +1,251 @@
+"""Names wherever a wallet is accepted, and ``identity(name)``: one identity's wallets and NFTs.
+
+``wallet(address: "alice.bit")`` is the wallet at the name's *first* address (its first
+address record; its owner when it has none): a ``Wallet`` is one address. ``identity(name:)``
+is the whole identity: every wallet it links (how each is linked) and the NFTs of all of
+them as one list, each NFT once and labelled with the wallets holding it, paged like a
+wallet (``nfts`` by page, ``nftConnection`` by cursor). The order is documented in
+:mod:`gateway.identity`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+from strawberry.types import Info
+
+from gateway.identity import LinkedHolding, LinkedHoldingsSlice, LinkedIdentity
+from gateway.identity import LinkedWallet as DomainLinkedWallet
+from gateway.names import parse_wallet_input
+from gateway.schema.context import Context
+from gateway.schema.dids import unix_time
+from gateway.schema.nfts import (
+    ENRICHED_FIELDS,
+    PageInfo,
+    Wallet,
+    _selects_any,
+    decode_cursor,
+    encode_cursor,
+    wallet_for,
+)
+from gateway.schema.types import INT32_MAX, NFT, BigInt, Chain, ProviderStatus, SpamFilter
+from gateway.validation import checksum, parse_positive_int
+
+__all__ = ["Identity", "identity_for", "wallet_for_input"]
+
+MAX_PAGE = 1_000_000
+
+
+@strawberry.enum(description="What an identity name is.")
+class IdentityKind(Enum):
+    DOTBIT = "dotbit"
+    NEXTID_PERSONA = "nextid_persona"
+    PLATFORM = "platform"
+
+
+@strawberry.enum(description="How a wallet belongs to an identity.")
+class WalletLinkKind(Enum):
+    DOTBIT_RECORD = "dotbit_record"
+    NEXTID_PROOF = "nextid_proof"
+
+
+@strawberry.type(description="One reason a wallet belongs to the identity.")
+class WalletLink:
+    kind: WalletLinkKind
+    via: str = strawberry.field(description="The .bit name or the Next.ID persona key.")
+    checked_at: datetime | None = strawberry.field(description="When Next.ID last checked it.")
+
+
+@strawberry.type(description="A wallet the identity links, and how.")
+class LinkedWallet:
+    address: str = strawberry.field(description="EIP-55 checksummed.")
+    links: list[WalletLink]
+    wallet: Wallet
+
+    @classmethod
+    def from_domain(cls, linked: DomainLinkedWallet) -> LinkedWallet:
+        links = [
+            WalletLink(
+                kind=WalletLinkKind(link.kind.value),
+                via=link.via,
+                checked_at=unix_time(link.checked_at),
+            )
+            for link in linked.links
+        ]
+        wallet = wallet_for(linked.address)
+        return cls(address=wallet.address, links=links, wallet=wallet)
+
+
+@strawberry.type(description="A linked wallet holding an NFT, and how many of it.")
+class AssetHolder:
+    address: str = strawberry.field(description="EIP-55 checksummed.")
+    quantity: BigInt
+    quantity_int: int | None
+    quantity_known: bool
+
+
+@strawberry.type(description="An NFT of an identity: the sum over the linked wallets holding it.")
+class IdentityAsset:
+    nft: NFT
+    quantity: BigInt = strawberry.field(description="Summed over the wallets holding it.")
+    quantity_int: int | None
+    quantity_known: bool = strawberry.field(description="False if any wallet's is unknown.")
+    wallets: list[AssetHolder] = strawberry.field(description="In the identity's wallet order.")
+
+    @classmethod
+    def from_domain(cls, linked: LinkedHolding) -> IdentityAsset:
+        quantity, known = linked.counted_quantity()
+        holders = []
+        for share in linked.shares:
+            value, share_known = share.holding.counted_quantity()
+            holders.append(
+                AssetHolder(
+                    address=checksum(share.address),
+                    quantity=BigInt(value),
+                    quantity_int=_small(value),
+                    quantity_known=share_known,
+                )
+            )
+        return cls(
+            nft=NFT.from_domain(linked.holding),
+            quantity=BigInt(quantity),
+            quantity_int=_small(quantity),
+            quantity_known=known,
+            wallets=holders,
+        )
+
+
+@strawberry.type(description="One page of an identity's NFTs over all its linked wallets.")
+class IdentityNFTPage:
+    total: int = strawberry.field(description="Distinct NFTs over all linked wallets.")
+    total_is_exact: bool
+    page: int
+    size: int
+    has_next_page: bool
+    assets: list[IdentityAsset]
+    providers: list[ProviderStatus]
+
+
+@strawberry.type
+class IdentityAssetEdge:
+    cursor: str
+    node: IdentityAsset
+
+
+@strawberry.type(description="An identity's NFTs as a Relay-style connection.")
+class IdentityAssetConnection:
+    edges: list[IdentityAssetEdge]
+    page_info: PageInfo
+    total_count: int
+    total_is_exact: bool
+    providers: list[ProviderStatus]
+
+
+@strawberry.type(description="A name or persona, the wallets it links, and their NFTs together.")
+class Identity:
+    name: str = strawberry.field(description="Canonical: alice.bit, 0x02…, twitter:alice.")
+    kind: IdentityKind
+    wallets: list[LinkedWallet] = strawberry.field(description="In the order NFTs are merged.")
+    addresses: strawberry.Private[tuple[str, ...]]
+
+    @strawberry.field(description="The union of the linked wallets' NFTs by page (1-based).")
+    async def nfts(
+        self,
+        info: Info[Context, None],
+        page: int = 1,
+        size: int = 20,
+        chains: list[Chain] | None = None,
+        spam: SpamFilter = SpamFilter.EXCLUDE,
+    ) -> IdentityNFTPage:
+        page = parse_positive_int(page, field="page", maximum=MAX_PAGE)
+        size = parse_positive_int(size, field="size", maximum=info.context.settings.max_page_size)
+        result = await _list(info, self.addresses, (page - 1) * size, size, chains, spam)
+        return IdentityNFTPage(
+            total=result.total,
+            total_is_exact=result.total_is_exact,
+            page=page,
+            size=size,
+            has_next_page=result.has_more,
+            assets=[IdentityAsset.from_domain(h) for h in result.holdings],
+            providers=[ProviderStatus.from_domain(r) for r in result.providers],
+        )
+
+    @strawberry.field(description="The union of the linked wallets' NFTs (first/after).")
+    async def nft_connection(
+        self,
+        info: Info[Context, None],
+        first: int = 20,
+        after: str | None = None,
+        chains: list[Chain] | None = None,
+        spam: SpamFilter = SpamFilter.EXCLUDE,
+    ) -> IdentityAssetConnection:
+        first = parse_positive_int(
+            first, field="first", maximum=info.context.settings.max_page_size
+        )
+        offset = 0 if after is None else decode_cursor(after) + 1
+        result = await _list(info, self.addresses, offset, first, chains, spam)
+        edges = [
+            IdentityAssetEdge(cursor=encode_cursor(offset + i), node=IdentityAsset.from_domain(h))
+            for i, h in enumerate(result.holdings)
+        ]
+        return IdentityAssetConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=result.has_more,
+                has_previous_page=offset > 0,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=result.total,
+            total_is_exact=result.total_is_exact,
+            providers=[ProviderStatus.from_domain(r) for r in result.providers],
+        )
+
+    @classmethod
+    def from_domain(cls, identity: LinkedIdentity) -> Identity:
+        return cls(
+            name=identity.ref.text,
+            kind=IdentityKind(identity.ref.kind.value),
+            wallets=[LinkedWallet.from_domain(wallet) for wallet in identity.wallets],
+            addresses=identity.addresses,
+        )
+
+
+async def identity_for(info: Info[Context, None], name: str) -> Identity:
+    """``Query.identity``: validate, find the linked wallets, convert."""
+    linked = await info.context.identities.linked_wallets(name, field="name")
+    return Identity.from_domain(linked)
+
+
+async def wallet_for_input(info: Info[Context, None], address: str) -> Wallet:
+    """``Query.wallet``: an address, or a name standing for its first address."""
+    target = parse_wallet_input(address, field="address")
+    if target.name is not None:
+        resolved = await info.context.identities.resolve(target.name, field="address")
+        return wallet_for(resolved[0])
+    assert target.address is not None
+    return wallet_for(target.address)
+
+
+async def _list(
+    info: Info[Context, None],
+    addresses: tuple[str, ...],
+    offset: int,
+    limit: int,
+    chains: list[Chain] | None,
+    spam: SpamFilter,
+) -> LinkedHoldingsSlice:
+    return await info.context.identities.list_holdings(
+        addresses,
+        offset=offset,
+        limit=limit,
+        chains=[c.to_domain() for c in chains] if chains else None,
+        spam=spam.to_domain(),
+        enrich=_selects_any(info.selected_fields, ENRICHED_FIELDS),
+    )
+
+
+def _small(value: int) -> int | None:
+    return value if value <= INT32_MAX else None
