@@ -1,0 +1,112 @@
+"""Secrets out of every log record; one record per line.
+
+The Alchemy key is a URL path segment, and httpx logs every request URL at INFO;
+Strawberry logs resolver errors with tracebacks; exceptions may quote URLs. Filters on
+loggers only see records logged on that very logger (not its children), and handler
+filters miss handlers added later (uvicorn's, pytest's), so the redaction sits in the log
+record factory: every record of every logger passes through it once, at creation, after
+the level check. It
+
+* replaces every registered secret in the message and in the traceback text (when a
+  traceback holds a secret, ``exc_text`` gets the redacted text and ``exc_info`` is
+  cleared, so no formatter can render the original), and
+* escapes CR, LF and other control characters in the message, so a client-supplied value
+  (a path, a header) cannot forge a second log line.
+
+:func:`install_log_redaction` is called by the app factory with ``Settings.secrets()``;
+it is idempotent and secrets only accumulate (several apps in one process, as in tests).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any
+
+__all__ = ["REDACTED", "RedactingFilter", "install_log_redaction", "redact", "redact_bytes"]
+
+REDACTED = "[REDACTED]"
+MIN_SECRET_LENGTH = 4  # shorter "secrets" would redact ordinary words
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+_lock = threading.Lock()
+_secrets: tuple[str, ...] = ()
+_secret_bytes: tuple[bytes, ...] = ()
+_installed = False
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret replaced by :data:`REDACTED`."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact_bytes(body: bytes) -> bytes:
+    """A response body with every registered secret replaced: the last line of defence
+    when an upstream echoes a key into an error text the answer quotes."""
+    for secret in _secret_bytes:
+        if secret in body:
+            body = body.replace(secret, REDACTED.encode())
+    return body
+
+
+def install_log_redaction(secrets: Iterable[str]) -> None:
+    """Register ``secrets`` and make sure the redacting record factory is installed."""
+    global _secrets, _secret_bytes, _installed
+    with _lock:
+        known = set(_secrets) | {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}
+        # Longest first, so a secret containing another is replaced whole.
+        _secrets = tuple(sorted(known, key=len, reverse=True))
+        _secret_bytes = tuple(secret.encode() for secret in _secrets)
+        if not _installed:
+            logging.setLogRecordFactory(_redacting_factory(logging.getLogRecordFactory()))
+            _installed = True
+
+
+def _redacting_factory(
+    make_record: Callable[..., logging.LogRecord],
+) -> Callable[..., logging.LogRecord]:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        _clean(record)
+        return record
+
+    return factory
+
+
+def _clean(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string: leave it to logging's own error path
+        return
+    cleaned = _CONTROL.sub(_escape, redact(message))
+    if cleaned != message or record.args:
+        record.msg = cleaned
+        record.args = None
+    if record.exc_info and record.exc_info[0] is not None:
+        text = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+        redacted = redact(text)
+        if redacted != text:  # only then: formatters keep full fidelity otherwise
+            record.exc_text = redacted
+            record.exc_info = None
+    elif record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+
+
+def _escape(match: re.Match[str]) -> str:
+    return repr(match.group())[1:-1]
+
+
+class RedactingFilter(logging.Filter):
+    """The same cleaning as a handler filter, for handlers fed by another record factory."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        _clean(record)
+        return True

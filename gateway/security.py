@@ -1,0 +1,153 @@
+"""HTTP guards shared by both faces: bodies, content types, JSON depth, headers and CORS.
+
+A public gateway meets scanners and browsers driven by other sites. The rules here:
+
+* Bodies are read with a byte cap (413) and must be ``application/json`` (415). Browsers
+  send ``text/plain``, form and multipart POSTs cross-origin without a CORS preflight (the
+  "simple requests" CSRF rides on), so refusing them leaves no way to POST from another
+  site without the CORS allowlist agreeing.
+* JSON is parsed by orjson (which refuses nesting past 1024 levels instead of raising
+  ``RecursionError`` like the standard library) and then checked against a much smaller
+  depth limit, because deep values also cost recursion in everything that walks them.
+* Every response gets ``X-Content-Type-Options: nosniff`` and, unless a handler chose a
+  cache policy itself, ``Cache-Control: no-store``: answers are per user and per wallet.
+* CORS is an explicit allowlist (``NFTGW_CORS_ORIGINS``); credentials are never allowed, so
+  ``*`` can never be echoed back with cookies (Starlette reflects the Origin in that case).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.errors import BadRequest, GatewayError
+from gateway.settings import Settings
+
+__all__ = [
+    "SECURITY_HEADERS",
+    "BodyTooLarge",
+    "SecurityHeadersMiddleware",
+    "UnsupportedMediaType",
+    "cors_middleware",
+    "decode_json_body",
+    "exceeds_depth",
+    "media_type",
+    "read_body",
+    "read_json_object",
+]
+
+SECURITY_HEADERS: Mapping[str, str] = {"X-Content-Type-Options": "nosniff"}
+JSON_MEDIA_TYPE = "application/json"
+
+
+class UnsupportedMediaType(GatewayError):
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
+class BodyTooLarge(GatewayError):
+    status = 413
+    code = "BODY_TOO_LARGE"
+
+
+def media_type(request: Request) -> str:
+    """The request's media type, lower-case, without parameters (``""`` when absent)."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def read_body(request: Request, *, max_bytes: int) -> bytes:
+    """The raw body, refused with 413 as soon as it passes ``max_bytes`` (declared or sent)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise BodyTooLarge(f"the body may be at most {max_bytes} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise BodyTooLarge(f"the body may be at most {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode_json_body(body: bytes | str, *, max_depth: int, what: str = "the body") -> Any:
+    """JSON text as Python values; :class:`BadRequest` when malformed or nested too deeply."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BadRequest(f"{what} is not valid JSON") from None
+    if exceeds_depth(data, max_depth):
+        raise BadRequest(f"{what} is nested more than {max_depth} levels deep")
+    return data
+
+
+async def read_json_object(request: Request, *, max_bytes: int, max_depth: int) -> dict[str, Any]:
+    """The request body as a JSON object, with 415, 413 and 400 errors for everything else."""
+    if media_type(request) != JSON_MEDIA_TYPE:
+        raise UnsupportedMediaType("send the body as Content-Type: application/json")
+    data = decode_json_body(await read_body(request, max_bytes=max_bytes), max_depth=max_depth)
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object")
+    return data
+
+
+def exceeds_depth(value: Any, limit: int) -> bool:
+    """Whether containers nest deeper than ``limit`` (iterative: no recursion to exhaust)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+class SecurityHeadersMiddleware:
+    """Adds ``nosniff`` to every response and ``no-store`` unless a handler set a policy."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+                if "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def cors_middleware(settings: Settings) -> Middleware | None:
+    """CORS for the configured origins only; none configured means no CORS headers at all."""
+    if not settings.cors_origins:
+        return None
+    return Middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type", "Accept", "X-API-Key"],
+        expose_headers=["X-NFTGW-Providers", "Retry-After"],
+        allow_credentials=False,
+        max_age=600,
+    )

@@ -1,0 +1,184 @@
+"""The canary sweep: with canary API keys that really travel to the emulators and every
+logger at DEBUG, succeeding and failing requests leave no key in any response body or
+header, log record, cache key or value, or metric."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from gateway.app import create_app
+from gateway.redaction import REDACTED, redact
+from providers.sandbox import Sandbox
+from providers.sandbox.world import SMALL_WALLET
+from tests.conftest import sandbox_settings
+
+CANARIES = {
+    "opensea_api_key": "canary-opensea-5f1e2d9c",
+    "alchemy_api_key": "canary-alchemy-9a8b7c6d",
+    "nametag_api_key": "canary-nametag-3c4d5e6f",
+}
+CLIENT_KEY = "canary-client-7e6f5a4b"
+ALL_CANARIES = [*CANARIES.values(), CLIENT_KEY]
+
+PAGE_QUERY = """query ($a: String!) { wallet(address: $a) { nfts(page: 1, size: 20) {
+  total assets { quantity nft { name image traits { type value } rarity { rank } } }
+  providers { provider status errorKind errorMessage } } } }"""
+
+
+class CapturingHandler(logging.Handler):
+    """Every record, formatted the way a handler would write it, plus its raw parts."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        self.texts: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.texts.append(self.format(record))
+        self.texts.append(repr(record.__dict__))
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """The sandbox, recording every upstream request; can fail a few as a network would."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.requests: list[str] = []
+        self.connect_errors = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(f"{request.url} {dict(request.headers)}")
+        if self.connect_errors:
+            self.connect_errors -= 1
+            raise httpx.ConnectError(f"cannot connect to {request.url}", request=request)
+        return await self.inner.handle_async_request(request)
+
+
+@pytest.fixture
+def capture() -> Iterator[CapturingHandler]:
+    handler = CapturingHandler()
+    root = logging.getLogger()
+    loggers = [root] + [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)]
+    levels = [(lg, lg.level, lg.disabled) for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.DEBUG)
+        lg.disabled = False
+    root.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        for lg, level, disabled in levels:
+            lg.setLevel(level)
+            lg.disabled = disabled
+
+
+def cache_contents(state: Any) -> list[str]:
+    """Keys and values of every in-memory cache the app's services hold."""
+    texts: list[str] = []
+    for service_name in ("nft_service", "identity_service"):
+        service = getattr(state, service_name, None)
+        cache = getattr(service, "_cache", None)
+        backend = getattr(cache, "_backend", None)
+        # The memory backend's own table (its attribute name is the cache module's business).
+        store = (
+            next(
+                (v for v in vars(backend).values() if isinstance(v, dict) and v),
+                None,
+            )
+            if backend is not None and hasattr(backend, "__dict__")
+            else None
+        )
+        assert isinstance(store, dict), f"no memory cache found on {service_name}"
+        texts += [f"{key!r} {value!r}" for key, value in store.items()]
+    assert texts, "the requests should have cached something"
+    return texts
+
+
+async def test_no_canary_key_leaks_anywhere(sandbox: Sandbox, capture: CapturingHandler) -> None:
+    settings = sandbox_settings(
+        **CANARIES, client_api_keys=CLIENT_KEY, log_level="DEBUG", rate_limit="off"
+    )
+    upstream = RecordingTransport(sandbox.transport())
+    app = create_app(settings, transport=upstream)
+    seen: list[str] = []
+    echo = b'{"error": "invalid key %s"}'
+
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        headers = {"x-api-key": CLIENT_KEY}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://gw", headers=headers
+        ) as client:
+
+            async def call(method: str, path: str, **kwargs: Any) -> httpx.Response:
+                response = await client.request(method, path, **kwargs)
+                seen.append(f"{response.status_code} {response.headers!r} {response.text}")
+                return response
+
+            nfts = {"wallet_address": SMALL_WALLET, "page": 1, "size": 20}
+            assert (await call("POST", "/users/u1/nfts", json=nfts)).status_code == 200
+            await call(
+                "POST", "/graphql", json={"query": PAGE_QUERY, "variables": {"a": SMALL_WALLET}}
+            )
+            await call("POST", "/users/u1/dids", json={"wallet_address": SMALL_WALLET})
+            await call("POST", "/users/u1/dids", json={"wallet_address": "alice.bit"})
+
+            # Failures: upstreams that echo the key back, refuse it, rate-limit, vanish.
+            other = "0x" + "4" * 40
+            alchemy, opensea = sandbox.faults("alchemy"), sandbox.faults("opensea")
+            alchemy.fail_next(401, body=echo % CANARIES["alchemy_api_key"].encode(), times=20)
+            opensea.fail_next(500, body=echo % CANARIES["opensea_api_key"].encode(), times=20)
+            await call("POST", "/users/u1/nfts", json={**nfts, "wallet_address": other})
+            await call("POST", "/graphql", json={"query": PAGE_QUERY, "variables": {"a": other}})
+            alchemy.reset()
+            opensea.reset()
+            alchemy.fail_next(429, headers={"Retry-After": "1"}, times=20)
+            upstream.connect_errors = 50
+            third = "0x" + "6" * 40
+            await call("POST", "/users/u1/nfts", json={**nfts, "wallet_address": third})
+            upstream.connect_errors = 0
+            await call("POST", "/users/u1/nfts", json={**nfts, "page": 0})
+            await call(
+                "POST", "/users/u1/nfts", content=b"{", headers={"content-type": "application/json"}
+            )
+            await call("GET", "/graphql", params={"query": "{ nope }"})
+            await call("GET", "/metrics")
+            await call("GET", "/openapi.json")
+        # A client that sends a wrong key: the answer must not echo what it sent either.
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as stranger:
+            response = await stranger.post("/users/u1/nfts", json=nfts)
+            seen.append(f"{response.status_code} {response.headers!r} {response.text}")
+
+        caches = cache_contents(app.state)
+
+    # The canaries really travelled: the Alchemy key in URL paths, OpenSea's in headers.
+    travelled = " ".join(upstream.requests)
+    for name in ("opensea_api_key", "alchemy_api_key"):
+        assert CANARIES[name] in travelled, f"{name} never reached an emulator"
+
+    logs = capture.texts
+    assert any("HTTP Request" in text for text in logs), "httpx request logs were captured"
+    haystacks = {"responses": seen, "logs": logs, "cache": caches}
+    hits = {
+        (where, canary)
+        for where, texts in haystacks.items()
+        for text in texts
+        for canary in ALL_CANARIES
+        if canary in text
+    }
+    assert hits == set(), hits
+    assert any(REDACTED in text for text in logs), "the key-bearing URLs were redacted"
+
+
+def test_redact_replaces_every_registered_secret() -> None:
+    from gateway.redaction import install_log_redaction
+
+    install_log_redaction(["canary-unit-0001", "abc"])  # too short to register: "abc"
+    assert redact("GET /nft/v3/canary-unit-0001/x abc") == f"GET /nft/v3/{REDACTED}/x abc"
