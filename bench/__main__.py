@@ -1,0 +1,392 @@
+"""``python -m bench`` (``make bench``): the six figures of issue 6, measured in one run.
+
+Everything runs over loopback in separate processes: the sandbox emulators
+(``providers.sandbox.server``) with a set latency, the gateway (uvicorn, one worker) pointed
+at them through its ordinary base URL settings, a bare orjson app serving the very JSON the
+gateway answers (the yardstick, harness only), and the load driver (``bench.driver``).
+Every figure is a ratio of two numbers measured in the same run; throughput figures are
+medians of several rounds. Bounded: each load round has a fixed duration and request cap,
+each process a start timeout, and the whole run stays within a few minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from providers.sandbox.world import HUGE_WALLET, SMALL_WALLET, TINY_WALLET, WHALE_WALLET
+
+HOST = "127.0.0.1"
+START_TIMEOUT = 30.0
+PAGE_QUERY = """query Page($a: String!) {
+  wallet(address: $a) {
+    address
+    nfts(page: 1, size: 50) {
+      total totalIsExact page size hasNextPage
+      assets {
+        quantity quantityInt quantityKnown
+        nft { blockchain chain contractAddress tokenId tokenStandard name description image
+              animationUrl collectionName collectionSlug collectionOpenseaSlug ownerAddresses
+              traits { type value } rarity { rank score total } isSpam sources
+              provenance { field provider } }
+      }
+      providers { provider status errorKind errorMessage failedChains }
+    }
+  }
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def process(args: Sequence[str], env: dict[str, str] | None = None) -> Iterator[None]:
+    """A child process, terminated (then killed) on the way out."""
+    child = subprocess.Popen(
+        [sys.executable, *args],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        yield
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        if child.returncode not in (0, -15) and child.stderr is not None:
+            sys.stderr.write(child.stderr.read().decode(errors="replace")[-2000:])
+        if child.stderr is not None:
+            child.stderr.close()
+
+
+def wait_ready(url: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"{url} did not come up within {START_TIMEOUT} s")
+
+
+def gateway_env(emulator_port: int) -> dict[str, str]:
+    base = f"http://{HOST}:{emulator_port}"
+    return {
+        "NFTGW_SANDBOX": "off",
+        "NFTGW_OPENSEA_API_KEY": "bench",
+        "NFTGW_ALCHEMY_API_KEY": "bench",
+        "NFTGW_OPENSEA_BASE_URL": f"{base}/opensea",
+        "NFTGW_ALCHEMY_BASE_URL": f"{base}/alchemy/{{network}}",
+        "NFTGW_LOG_LEVEL": "WARNING",
+    }
+
+
+@contextlib.contextmanager
+def gateway(emulator_port: int, **extra: str) -> Iterator[int]:
+    port = free_port()
+    env = {**gateway_env(emulator_port), **extra}
+    with process(["-m", "gateway", "serve", "--port", str(port)], env):
+        wait_ready(f"http://{HOST}:{port}/healthz")
+        yield port
+
+
+def drive(port: int, path: str, body: bytes, args: argparse.Namespace) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile(suffix=".json") as file:
+        file.write(body)
+        file.flush()
+        command = [
+            sys.executable, "-m", "bench.driver", "--port", str(port), "--path", path,
+            "--method", "POST", "--body-file", file.name, "--connections",
+            str(args.connections), "--duration", str(args.duration),
+            "--max-requests", str(args.max_requests),
+        ]  # fmt: skip
+        output = subprocess.run(
+            command, check=True, capture_output=True, timeout=args.duration + 30
+        ).stdout
+    result: dict[str, float] = json.loads(output)
+    if result["errors"] or not result["requests"]:
+        raise SystemExit(f"load on {path} failed: {result}")
+    return result
+
+
+# -- figures 1 and 2: warm throughput against the bare route ------------------------------
+
+
+def warm_figures(emulator_port: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    graphql_body = json.dumps({"query": PAGE_QUERY, "variables": {"a": WHALE_WALLET}}).encode()
+    rest_body = json.dumps({"wallet_address": WHALE_WALLET, "page": 1, "size": 50}).encode()
+    rest_path = "/users/bench/nfts"
+    # warm means warm: the walk stays cached for the whole measurement
+    with gateway(emulator_port, NFTGW_SNAPSHOT_TTL="3600") as port:
+        url = f"http://{HOST}:{port}"
+        _wait_for_complete_walk(url, graphql_body)
+        answers = {}
+        requests = (("graphql", "/graphql", graphql_body), ("rest", rest_path, rest_body))
+        for name, path, body in requests:
+            headers = {"content-type": "application/json"}
+            response = httpx.post(url + path, content=body, timeout=60.0, headers=headers)
+            response.raise_for_status()
+            answers[name] = response.content
+            (work / f"{name}.json").write_bytes(response.content)
+        graphql_answer = json.loads(answers["graphql"])
+        assert "errors" not in graphql_answer, graphql_answer["errors"]
+        assets = graphql_answer["data"]["wallet"]["nfts"]["assets"]
+        bare_port = free_port()
+        bare_args = ["-m", "bench.bare", "--port", str(bare_port)]
+        bare_args += [f"--body={name}={work / f'{name}.json'}" for name in answers]
+        with process(bare_args):
+            wait_ready(f"http://{HOST}:{bare_port}/graphql")
+            targets = {
+                "graphql": (port, "/graphql", graphql_body),
+                "rest": (port, rest_path, rest_body),
+                "bare_graphql": (bare_port, "/graphql", graphql_body),
+                "bare_rest": (bare_port, "/rest", rest_body),
+            }
+            warm = argparse.Namespace(**{**vars(args), "duration": 1.0})
+            for target in targets.values():
+                drive(*target, warm)
+            rounds: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
+            for _ in range(args.rounds):
+                for name, target in targets.items():
+                    rounds[name].append(drive(*target, args))
+    med = {
+        name: {key: statistics.median(r[key] for r in results) for key in results[0]}
+        for name, results in rounds.items()
+    }
+    return {
+        "assets": len(assets),
+        "fields": _count_leaves(graphql_answer["data"]),
+        "bytes": len(answers["graphql"]),
+        "median": med,
+        "graphql_vs_bare": med["graphql"]["rps"] / med["bare_graphql"]["rps"],
+        "rest_vs_bare": med["rest"]["rps"] / med["bare_rest"]["rps"],
+        "rest_p99_vs_p50": med["rest"]["p99_ms"] / med["rest"]["p50_ms"],
+        "graphql_p99_vs_p50": med["graphql"]["p99_ms"] / med["graphql"]["p50_ms"],
+    }
+
+
+def _wait_for_complete_walk(url: str, graphql_body: bytes) -> None:
+    """Ask until the wallet's walk is complete (``totalIsExact``), so rounds measure a
+    warm gateway and not a walk still running beside them."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        response = httpx.post(url + "/graphql", content=graphql_body, timeout=60.0,
+                              headers={"content-type": "application/json"})  # fmt: skip
+        page = response.json()["data"]["wallet"]["nfts"]
+        if page["totalIsExact"]:
+            return
+        time.sleep(0.5)
+    raise SystemExit("the benchmark wallet's walk did not complete in 120 s")
+
+
+def _count_leaves(value: Any) -> int:
+    if isinstance(value, dict):
+        return sum(_count_leaves(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_count_leaves(v) for v in value) or 1
+    return 1
+
+
+# -- figures 3, 4 and 5: cold requests against a fresh gateway ----------------------------
+
+
+async def _rest_page(client: httpx.AsyncClient, wallet: str, size: int = 20) -> float:
+    started = time.perf_counter()
+    response = await client.post(
+        "/users/bench/nfts", json={"wallet_address": wallet, "page": 1, "size": size}
+    )
+    response.raise_for_status()
+    return time.perf_counter() - started
+
+
+async def _round_trip(emulator_port: int) -> float:
+    """One upstream call as the gateway makes it (a list page), median of ten."""
+    path = f"/alchemy/eth-mainnet/nft/v3/bench/getNFTsForOwner?owner={TINY_WALLET}&pageSize=100"
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{emulator_port}") as client:
+        await client.get(path)
+        times = []
+        for _ in range(10):
+            started = time.perf_counter()
+            (await client.get(path)).raise_for_status()
+            times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+async def _calls(client: httpx.AsyncClient, reset: bool = False) -> int:
+    if reset:
+        await client.post("/_sandbox/reset-calls")
+        return 0
+    counts = (await client.get("/_sandbox/calls")).json()
+    return int(sum(counts.values()))
+
+
+def cold_figures(emulator_port: int, args: argparse.Namespace) -> dict[str, Any]:
+    tiny: list[float] = []
+    huge: list[float] = []
+    for _ in range(args.cold_rounds):
+        with gateway(emulator_port) as port:
+
+            async def one_round(gateway_port: int = port) -> tuple[float, float]:
+                async with httpx.AsyncClient(
+                    base_url=f"http://{HOST}:{gateway_port}", timeout=60.0
+                ) as client:
+                    await _rest_page(client, "0x" + "3" * 40)  # connections and imports warm
+                    small = await _rest_page(client, TINY_WALLET)
+                    big = await _rest_page(client, HUGE_WALLET)
+                    return small, big
+
+            small, big = asyncio.run(one_round())
+            tiny.append(small)
+            huge.append(big)
+    round_trip = asyncio.run(_round_trip(emulator_port))
+    single, herd = asyncio.run(_herd(emulator_port, args))
+    return {
+        "round_trip_ms": 1000 * round_trip,
+        "tiny_cold_ms": 1000 * statistics.median(tiny),
+        "huge_cold_ms": 1000 * statistics.median(huge),
+        "cold_vs_round_trip": statistics.median(tiny) / round_trip,
+        "huge_vs_tiny": statistics.median(huge) / statistics.median(tiny),
+        "calls_one_request": single,
+        "calls_100_concurrent": herd,
+        "herd_ratio": herd / max(single, 1),
+    }
+
+
+async def _herd(emulator_port: int, args: argparse.Namespace) -> tuple[int, int]:
+    """Upstream calls for one cold request, then for 100 concurrent identical ones."""
+    counts = []
+    for concurrency in (1, 100):
+        with gateway(emulator_port) as port:
+            async with (
+                httpx.AsyncClient(base_url=f"http://{HOST}:{emulator_port}") as control,
+                httpx.AsyncClient(
+                    base_url=f"http://{HOST}:{port}",
+                    timeout=60.0,
+                    limits=httpx.Limits(max_connections=100),
+                ) as client,
+            ):
+                await _rest_page(client, "0x" + "3" * 40)
+                await asyncio.sleep(0.5)  # let the warm-up's own calls finish
+                await _calls(control, reset=True)
+                await asyncio.gather(
+                    *(_rest_page(client, SMALL_WALLET) for _ in range(concurrency))
+                )
+                await asyncio.sleep(args.latency * 4 + 0.5)  # background calls land too
+                counts.append(await _calls(control))
+    return counts[0], counts[1]
+
+
+# -- the table ----------------------------------------------------------------------------
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as info:
+        names = (line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+        model = next(names, model)
+    return f"{os.cpu_count()} cores ({model}), Python {sys.version.split()[0]}"
+
+
+def table(warm: dict[str, Any], cold: dict[str, Any], memory: dict[str, Any], args: Any) -> str:
+    med = warm["median"]
+    per_nft = memory["per_nft"]["bytes_per_nft"]
+    rss = memory["wallets"]["rss_growth_at"]
+    last = list(rss)[-1]
+    rows = [
+        ("1. GraphQL 50-NFT page / bare orjson route (throughput)",
+         f"{warm['graphql_vs_bare']:.3f}", ">= 0.5",
+         f"{med['graphql']['rps']:.0f} vs {med['bare_graphql']['rps']:.0f} req/s"),
+        ("2. REST page / bare orjson route (throughput)",
+         f"{warm['rest_vs_bare']:.3f}", ">= 0.8",
+         f"{med['rest']['rps']:.0f} vs {med['bare_rest']['rps']:.0f} req/s"),
+        ("2b. REST p99 / p50 at 16 connections",
+         f"{warm['rest_p99_vs_p50']:.2f}", "<= 3",
+         f"p50 {med['rest']['p50_ms']:.1f} ms, p99 {med['rest']['p99_ms']:.1f} ms"),
+        ("3. cold page latency / one upstream round trip",
+         f"{cold['cold_vs_round_trip']:.2f}", "<= 2.2",
+         f"{cold['tiny_cold_ms']:.0f} ms vs {cold['round_trip_ms']:.0f} ms"),
+        ("4. upstream calls, 100 concurrent cold / one request",
+         f"{cold['herd_ratio']:.2f}", "1.0",
+         f"{cold['calls_100_concurrent']} vs {cold['calls_one_request']} calls"),
+        ("5. page-1 cold latency, 10,000-NFT / 20-NFT wallet",
+         f"{cold['huge_vs_tiny']:.2f}", "<= 2",
+         f"{cold['huge_cold_ms']:.0f} ms vs {cold['tiny_cold_ms']:.0f} ms"),
+        ("6. memory per cached NFT",
+         f"{per_nft / 1024:.2f} KB", "<= 2 KB",
+         f"{memory['per_nft']['nfts']} NFTs walked and held"),
+        (f"6b. RSS growth at {' / '.join(rss)} distinct wallets",
+         f"{rss[last] / 2**20:.0f} MB", "bounded",
+         " / ".join(f"{int(v) / 2**20:.0f}" for v in rss.values()) + " MB"),
+    ]  # fmt: skip
+    width = max(len(r[0]) for r in rows)
+    lines = [
+        f"machine: {machine()}",
+        f"emulator latency {args.latency * 1000:.0f} ms, {args.connections} connections, "
+        f"{args.rounds} rounds x {args.duration:.0f} s (medians); page: {warm['assets']} NFTs, "
+        f"{warm['fields']} leaf values, {warm['bytes']} bytes",
+        "",
+        f"{'figure'.ljust(width)}  {'value':>9}  {'goal':>8}  measured",
+    ]
+    lines += [f"{r[0].ljust(width)}  {r[1]:>9}  {r[2]:>8}  {r[3]}" for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--latency", type=float, default=0.05, help="emulator latency, s")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds per load round")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--max-requests", type=int, default=200_000)
+    parser.add_argument("--cold-rounds", type=int, default=3)
+    parser.add_argument("--wallets", type=int, default=100_000, help="figure 6b's wallet count")
+    parser.add_argument("--json", type=Path, help="also write every number here")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    emulator_port = free_port()
+    emulator = ["-m", "providers.sandbox.server", "--port", str(emulator_port)]
+    emulator += ["--latency", str(args.latency)]
+    with tempfile.TemporaryDirectory() as tmp, process(emulator):
+        wait_ready(f"http://{HOST}:{emulator_port}/_sandbox/calls")
+        print("warm throughput ...", file=sys.stderr)
+        warm = warm_figures(emulator_port, args, Path(tmp))
+        print("cold latency and upstream calls ...", file=sys.stderr)
+        cold = cold_figures(emulator_port, args)
+    print("memory ...", file=sys.stderr)
+    memory = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "bench.memory", "--wallets", str(args.wallets)],
+            check=True,
+            capture_output=True,
+            timeout=600,
+        ).stdout
+    )
+    print(table(warm, cold, memory, args))
+    print(f"\n(bench took {time.monotonic() - started:.0f} s)")
+    if args.json:
+        args.json.write_text(json.dumps({"warm": warm, "cold": cold, "memory": memory}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,340 @@
+"""The compiled execution path answers exactly what graphql-core answers.
+
+Differential tests: hypothesis generates documents over the schema (aliases, merged
+fields, named and inline fragments with type conditions, ``@include``/``@skip`` with
+variables and literals, ``__typename``) and both paths run them against the same data;
+the JSON (key order included) and the errors must be identical. A small synthetic schema
+adds the cases the sandbox data never produces: a ``None`` in a non-null field, values of
+the wrong type, an ``Int`` out of range, nullable list items, enums and ``BigInt``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import orjson
+import pytest
+import strawberry
+from asgi_lifespan import LifespanManager
+from graphql import GraphQLObjectType, get_named_type
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+
+from gateway.app import create_app
+from gateway.schema import Query, schema
+from gateway.schema.compiled import CompiledSchema
+from gateway.schema.context import Context
+from gateway.schema.types import BIG_INT_SCALAR, BigInt
+from providers.sandbox import build_sandbox
+from providers.sandbox.world import EMPTY_WALLET, SMALL_WALLET, WHALE_WALLET
+from tests.conftest import sandbox_settings
+
+CONFIG = StrawberryConfig(scalar_map={BigInt: BIG_INT_SCALAR})
+REFERENCE = strawberry.Schema(query=Query, config=CONFIG, extensions=[ParserCache, ValidationCache])
+
+
+def answer(result: Any) -> tuple[bytes, list[dict[str, Any]]]:
+    """The JSON a client would see (key order matters) and the formatted errors."""
+    return (
+        orjson.dumps(result.data),
+        [error.formatted for error in result.errors or ()],
+    )
+
+
+# -- the document generator --------------------------------------------------------------
+
+
+@dataclass
+class Document:
+    """What a generated document needs beside its selections."""
+
+    fragments: list[str] = field(default_factory=list)
+    variables: dict[str, bool] = field(default_factory=dict)
+    ids: Iterator[int] = field(default_factory=itertools.count)
+
+
+DIRECTIVES = ["", "@include(if: true)", "@skip(if: true)", "@include(if: false)", "VAR"]
+
+
+@st.composite
+def directive(draw: st.DrawFn, doc: Document) -> str:
+    choice = draw(st.sampled_from(DIRECTIVES))
+    if choice != "VAR":
+        return choice
+    name = draw(st.sampled_from(["yes", "no", "maybe"]))
+    doc.variables.setdefault(name, draw(st.booleans()))
+    return f"@{draw(st.sampled_from(['include', 'skip']))}(if: ${name})"
+
+
+@st.composite
+def selection_set(draw: st.DrawFn, type_: GraphQLObjectType, doc: Document, depth: int) -> str:
+    count = draw(st.integers(min_value=1, max_value=4 if depth else 6))
+    items = [draw(selection(type_, doc, depth)) for _ in range(count)]
+    # Directives may skip every item: an empty answer object is valid and compared too.
+    return "{ " + " ".join(items) + " }"
+
+
+@st.composite
+def selection(draw: st.DrawFn, type_: GraphQLObjectType, doc: Document, depth: int) -> str:
+    kind = draw(st.sampled_from(["field", "field", "field", "typename", "inline", "spread"]))
+    where = draw(directive(doc))
+    if kind == "typename":
+        alias = draw(st.sampled_from(["", "kind: ", "t: "]))
+        return f"{alias}__typename {where}"
+    if kind in ("inline", "spread") and depth < 3:
+        body = draw(selection_set(type_, doc, depth + 1))
+        condition = draw(st.sampled_from([f"on {type_.name} ", ""]))
+        if kind == "inline":
+            return f"... {condition}{where} {body}"
+        name = f"F{next(doc.ids)}"
+        doc.fragments.append(f"fragment {name} on {type_.name} {body}")
+        return f"...{name} {where}"
+    name = draw(st.sampled_from(sorted(type_.fields)))
+    # aliases from a small pool per field name, so merges happen and conflicts cannot
+    alias = draw(st.sampled_from(["", f"{name}A: ", f"{name}B: "]))
+    inner = get_named_type(type_.fields[name].type)
+    if isinstance(inner, GraphQLObjectType):
+        if depth >= 4:
+            return f"{alias}{name} {where} {{ __typename }}"
+        return f"{alias}{name} {where} {draw(selection_set(inner, doc, depth + 1))}"
+    return f"{alias}{name} {where}"
+
+
+def render(doc: Document, body: str) -> str:
+    declared = ", ".join(f"${name}: Boolean!" for name in sorted(doc.variables))
+    head = f"query Generated({declared})" if declared else "query Generated"
+    return "\n".join([f"{head} {body}", *doc.fragments])
+
+
+@st.composite
+def wallet_documents(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    doc = Document()
+    page_type = schema._schema.get_type("NFTPage")
+    connection_type = schema._schema.get_type("AssetConnection")
+    assert isinstance(page_type, GraphQLObjectType)
+    assert isinstance(connection_type, GraphQLObjectType)
+    address = draw(st.sampled_from([SMALL_WALLET, SMALL_WALLET, WHALE_WALLET, "0xnothex"]))
+    parts = [f"address {draw(directive(doc))}"]
+    size = draw(st.sampled_from([3, 20, 50, 500]))
+    spam = draw(st.sampled_from(["INCLUDE", "EXCLUDE", "ONLY"]))
+    parts.append(
+        f"nfts(page: 1, size: {size}, spam: {spam}) {draw(selection_set(page_type, doc, 0))}"
+    )
+    if draw(st.booleans()):
+        parts.append(f"c: nftConnection(first: 4) {draw(selection_set(connection_type, doc, 0))}")
+    body = f'{{ wallet(address: "{address}") {{ {" ".join(parts)} }} }}'
+    return render(doc, body), dict(doc.variables)
+
+
+# -- the sandbox, once per module (both paths see the same warm service) -------------------
+
+
+@pytest.fixture(scope="module")
+def run() -> Iterator[Any]:
+    loop = asyncio.new_event_loop()
+    app = create_app(sandbox_settings(), transport=build_sandbox().transport())
+
+    async def start() -> LifespanManager:
+        manager = LifespanManager(app)  # it detects the running loop, so built in one
+        await manager.__aenter__()
+        return manager
+
+    try:
+        manager = loop.run_until_complete(start())
+        context = Context(settings=app.state.settings, nft_service=app.state.nft_service)
+
+        def execute(target: Any, query: str, variables: dict[str, Any]) -> Any:
+            return loop.run_until_complete(target.execute(query, variables, context))
+
+        for wallet in (SMALL_WALLET, WHALE_WALLET, EMPTY_WALLET):  # finish the walks first
+            execute(REFERENCE, f'{{ wallet(address: "{wallet}") {{ nfts {{ total }} }} }}', {})
+        yield execute
+        loop.run_until_complete(manager.__aexit__(None, None, None))
+    finally:
+        loop.close()
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(wallet_documents())
+def test_generated_documents_answer_the_same(run: Any, document: Any) -> None:
+    query, variables = document
+    expected = answer(run(REFERENCE, query, variables))
+    assert answer(run(schema, query, variables)) == expected, query
+
+
+FULL_PAGE = """
+query Page($a: String!, $traits: Boolean!) {
+  wallet(address: $a) {
+    address
+    nfts(page: 1, size: 50, spam: INCLUDE) {
+      total totalIsExact page size hasNextPage
+      assets {
+        quantity quantityInt quantityKnown
+        ...Identity
+        nft { ... on NFT { chain tokenStandard name description image animationUrl }
+              collectionName collectionSlug collectionOpenseaSlug ownerAddresses
+              traits @include(if: $traits) { type value } rarity { rank score total }
+              isSpam sources provenance { field provider } __typename }
+      }
+      providers { provider status errorKind errorMessage failedChains }
+    }
+  }
+}
+fragment Identity on Asset { nft { blockchain contractAddress tokenId } }
+"""
+
+
+@pytest.mark.parametrize("traits", [True, False])
+def test_a_full_page_answers_the_same(run: Any, traits: bool) -> None:
+    variables = {"a": SMALL_WALLET, "traits": traits}
+    compiled = answer(run(schema, FULL_PAGE, variables))
+    assert compiled == answer(run(REFERENCE, FULL_PAGE, variables))
+    assets = orjson.loads(compiled[0])["wallet"]["nfts"]["assets"]
+    assert assets and all(("traits" in a["nft"]) is traits for a in assets)
+
+
+# -- a synthetic schema for the values the sandbox never produces -------------------------
+
+
+@strawberry.enum
+class Color(Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@strawberry.type
+class Leaf:
+    text: str
+    maybe_text: str | None
+    count: int
+    ratio: float | None
+    big: BigInt
+    color: Color
+    tags: list[str | None]
+
+
+@strawberry.type
+class Node:
+    name: str
+    leaf: Leaf
+    maybe_leaf: Leaf | None
+    leaves: list[Leaf]
+    maybe_leaves: list[Leaf | None] | None
+
+
+def good_leaf(i: int) -> Leaf:
+    return Leaf(
+        text=f"t{i}",
+        maybe_text=None if i % 2 else "m",
+        count=i,
+        ratio=None if i % 3 else (i if i else 0.5),  # an int in a Float field: 3.0
+        big=BigInt(2**70 + i),
+        color=Color.RED if i % 2 else Color.BLUE,
+        tags=["a", None, "b"],
+    )
+
+
+def bad_leaves() -> list[Leaf]:
+    broken: list[dict[str, Any]] = [
+        {"text": None},
+        {"count": 2**40},
+        {"count": "7"},
+        {"ratio": float("inf")},
+        {"color": "GREEN"},
+        {"tags": "not-a-list"},
+        {"tags": None},
+    ]
+    leaves = []
+    for i, change in enumerate(broken):
+        leaf = good_leaf(i)
+        for key, value in change.items():
+            object.__setattr__(leaf, key, value)
+        leaves.append(leaf)
+    return leaves
+
+
+@strawberry.type
+class SyntheticQuery:
+    @strawberry.field
+    def node(self, bad: int = -1) -> Node:
+        leaves = [good_leaf(i) for i in range(4)]
+        wrong = bad_leaves()
+        if 0 <= bad < len(wrong):
+            leaves[1] = wrong[bad]
+        return Node(
+            name="n",
+            leaf=leaves[1],
+            maybe_leaf=leaves[1],
+            leaves=leaves,
+            maybe_leaves=[leaves[0], None, leaves[1]],
+        )
+
+    @strawberry.field
+    def maybe_node(self, bad: int = -1) -> Node | None:
+        return self.node(bad)
+
+
+SYNTHETIC_COMPILED = CompiledSchema(query=SyntheticQuery, config=CONFIG)
+SYNTHETIC_REFERENCE = strawberry.Schema(query=SyntheticQuery, config=CONFIG)
+
+
+@st.composite
+def synthetic_documents(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    doc = Document()
+    node_type = SYNTHETIC_COMPILED._schema.get_type("Node")
+    assert isinstance(node_type, GraphQLObjectType)
+    root = draw(st.sampled_from(["node", "maybeNode"]))
+    bad = draw(st.integers(min_value=-1, max_value=len(bad_leaves()) - 1))
+    body = f"{{ {root}(bad: {bad}) {draw(selection_set(node_type, doc, 0))} }}"
+    return render(doc, body), dict(doc.variables)
+
+
+@settings(max_examples=80, deadline=None)
+@given(synthetic_documents())
+def test_wrong_values_give_graphql_cores_errors(document: Any) -> None:
+    query, variables = document
+    expected = answer(SYNTHETIC_REFERENCE.execute_sync(query, variables))
+    compiled = asyncio.run(SYNTHETIC_COMPILED.execute(query, variables))
+    assert answer(compiled) == expected, query
+
+
+def test_every_bad_value_is_an_error_located_like_graphql_core() -> None:
+    query = "{ maybeNode(bad: %d) { leaves { text count ratio color tags big } } }"
+    for bad in range(len(bad_leaves())):
+        expected = answer(SYNTHETIC_REFERENCE.execute_sync(query % bad))
+        compiled = answer(asyncio.run(SYNTHETIC_COMPILED.execute(query % bad)))
+        assert compiled == expected
+        assert compiled[1], f"bad value {bad} should be an error"
+
+
+def test_the_big_int_scalar_is_a_string_and_enums_their_names() -> None:
+    result = asyncio.run(SYNTHETIC_COMPILED.execute("{ node { leaf { big color } } }"))
+    assert result.data == {"node": {"leaf": {"big": str(2**70 + 1), "color": "RED"}}}
+
+
+def test_a_page_takes_the_compiled_path(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.schema import compiled as module
+
+    projected: list[Any] = []
+    original = module.compile_projector
+
+    def recording(*args: Any) -> Any:
+        projector = original(*args)
+        projected.append(projector)
+        return projector
+
+    monkeypatch.setattr(module, "compile_projector", recording)
+    fresh = FULL_PAGE.replace("query Page", "query PageAgain")  # a document not cached yet
+    run(schema, fresh, {"a": SMALL_WALLET, "traits": True})
+    assert projected, "the NFT page should be completed by a projector"
