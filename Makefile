@@ -18,10 +18,13 @@ test: $(VENV)/.installed  ## the whole suite; upstreams are emulated, nothing to
 	$(PY) -m pytest -q
 
 check: $(VENV)/.installed  ## lint, format, types, schema.graphql in sync
-	$(PY) -m ruff check gateway providers tests
-	$(PY) -m ruff format --check gateway providers tests
+	$(PY) -m ruff check gateway providers tests bench
+	$(PY) -m ruff format --check gateway providers tests bench
 	$(PY) -m mypy
 	$(PY) -m gateway export-schema --check
 
 schema: $(VENV)/.installed  ## regenerate schema.graphql from the code
 	$(PY) -m gateway export-schema
+
+bench: $(VENV)/.installed  ## the six figures of issue 6 over loopback (~4 min; not part of test)
+	$(PY) -m bench

@@ -14,18 +14,32 @@ from contextlib import asynccontextmanager
 import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.caching import BoundedMemoryCache, SharedCache
+from gateway.caching import SharedCache, build_shared_cache
 from gateway.errors import GatewayError
-from gateway.rest import error_response, json_response, list_user_nfts
+from gateway.identity import IdentityService
+from gateway.observability import Metrics, RequestContextMiddleware, operate_routes
+from gateway.openapi import openapi_endpoint
+from gateway.ratelimit import ClientAccessMiddleware, build_rate_limiter, rate_limit_redis
+from gateway.redaction import install_log_redaction
+from gateway.resilience import CacheCooldowns, GuardPolicy, ProviderGuards
+from gateway.rest import error_response, json_response, list_user_dids, list_user_nfts
 from gateway.schema import schema
+from gateway.schema.limits import GraphQLLimits
 from gateway.schema.view import GraphQLView
+from gateway.security import SecurityHeadersMiddleware, cors_middleware
 from gateway.service import NFTService
 from gateway.settings import Settings
+from gateway.web import web_routes
 from providers.alchemy import AlchemySource
+from providers.base import DIDSource
+from providers.dotbit import DotBitSource
+from providers.nametag import EtherscanNameTagSource
+from providers.nextid import NextIDSource
 from providers.opensea import OpenSeaSource
 
 __all__ = ["create_app"]
@@ -38,6 +52,8 @@ def create_app(
 ) -> Starlette:
     """A gateway app. ``transport`` replaces the network (tests, the sandbox)."""
     settings = settings or Settings()
+    # Before anything can log: every configured key is redacted from every log record.
+    install_log_redaction(settings.secrets())
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -48,32 +64,78 @@ def create_app(
 
             client_transport = build_sandbox().transport()
             logger.info("no provider keys configured: serving the embedded sandbox")
+        # Built first: the observer for upstream calls, the cache and breakers.
+        app.state.metrics = Metrics()
         async with _http_client(settings, client_transport) as client:
-            cache = SharedCache(BoundedMemoryCache(max_entries=10_000))
+            cache = build_shared_cache(settings)  # memory, plus Redis when configured
+            guards = ProviderGuards(
+                GuardPolicy.from_settings(settings),
+                cooldowns=CacheCooldowns(cache),
+                observer=app.state.metrics,
+            )
+            app.state.guards = guards  # one guard per provider, for every service
             nft_sources, detail_sources = _nft_providers(upstream, client)
-            service = NFTService(nft_sources, detail_sources, cache, settings)
+            service = NFTService(nft_sources, detail_sources, cache, settings, guards=guards)
+            app.state.identity_service = _identity_service(upstream, client, service, cache)
             app.state.settings = settings
             app.state.nft_service = service
             app.state.sandbox = settings.sandbox_enabled
+            # Shared by every replica through Redis when NFTGW_REDIS_URL is set.
+            rate_redis = rate_limit_redis(settings)
+            app.state.rate_limiter = build_rate_limiter(settings, redis=rate_redis)
+            app.state.ready = True
             try:
                 yield
             finally:
+                app.state.ready = False
                 await service.aclose()
                 await cache.close()
+                if rate_redis is not None:
+                    await rate_redis.aclose()
 
     return Starlette(
         routes=[
             Route("/users/{user_id}/nfts", list_user_nfts, methods=["POST"]),
-            Route("/graphql", GraphQLView(schema), methods=["GET", "POST"]),
+            Route("/users/{user_id}/dids", list_user_dids, methods=["POST"]),
+            Route("/graphql", _graphql_view(settings), methods=["GET", "POST"]),
+            Route("/openapi.json", openapi_endpoint, methods=["GET"]),
             Route("/healthz", _healthz, methods=["GET"]),
+            *operate_routes(),
+            *web_routes(),
         ],
         lifespan=lifespan,
+        middleware=_middleware(settings),
         exception_handlers={
             GatewayError: _gateway_error,
             HTTPException: _http_error,
             Exception: _unexpected_error,
         },
     )
+
+
+def _graphql_view(settings: Settings) -> GraphQLView:
+    """GraphQL with its limits; the production profile has no GraphiQL, no introspection."""
+    return GraphQLView(
+        schema,
+        limits=GraphQLLimits.from_settings(settings),
+        max_body_bytes=settings.graphql_max_body_bytes,
+        graphiql=settings.profile != "production",
+    )
+
+
+def _middleware(settings: Settings) -> list[Middleware]:
+    """Outermost first: security headers on every answer (errors and 429s too), CORS,
+    request ids and metrics, then client keys and rate limits right before the routes."""
+    cors = cors_middleware(settings)
+    return [
+        Middleware(SecurityHeadersMiddleware),
+        *([cors] if cors is not None else []),
+        Middleware(RequestContextMiddleware, error_handler=_unexpected_error),
+        Middleware(
+            ClientAccessMiddleware,
+            client_keys=[key.get_secret_value() for key in settings.client_api_keys],
+        ),
+    ]
 
 
 def _http_client(
@@ -111,6 +173,24 @@ def _nft_providers(
             )
         )
     return sources, details
+
+
+def _identity_service(
+    settings: Settings, client: httpx.AsyncClient, nfts: NFTService, cache: SharedCache
+) -> IdentityService:
+    """The DID sources in answer order (.bit, Next.ID, then NameTag when it has a key)."""
+    dotbit = DotBitSource(client, base_url=settings.dotbit_base_url)
+    nextid = NextIDSource(client, base_url=settings.nextid_base_url)
+    sources: list[DIDSource] = [dotbit, nextid]
+    if settings.nametag_api_key is not None:
+        sources.append(
+            EtherscanNameTagSource(
+                client,
+                base_url=settings.nametag_base_url,
+                api_key=settings.nametag_api_key.get_secret_value(),
+            )
+        )
+    return IdentityService(sources, [dotbit], nextid, nfts, cache, settings)
 
 
 async def _healthz(request: Request) -> Response:

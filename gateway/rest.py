@@ -5,6 +5,11 @@ Absent optional NFT fields are rendered as ``null`` (never omitted); ``traits`` 
 when the NFT has none. Two additions strict clients can ignore: ``providers`` (what each
 provider contributed and why one failed) and ``quantity_known`` on each asset; the
 ``X-NFTGW-Providers`` header carries the provider status too.
+
+``POST /users/<user_id>/dids`` answers in the same style (``total``, ``dids``, ``providers``).
+Both routes take a name (``alice.bit``) as ``wallet_address``: the answer then covers every
+address the name points to and adds ``name`` (the name and those addresses); NFT assets of
+a name also say which ``wallets`` hold them.
 """
 
 from __future__ import annotations
@@ -18,35 +23,41 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.errors import BadRequest, GatewayError, InvalidInput
+from gateway.errors import GatewayError, InvalidInput
+from gateway.identity import DIDAnswer, IdentityService, LinkedHolding
 from gateway.merging import Holding
+from gateway.names import parse_wallet_input
+from gateway.redaction import redact_bytes
+from gateway.security import BodyTooLarge, UnsupportedMediaType, read_json_object
 from gateway.service import HoldingsSlice, NFTService, ProviderReport
 from gateway.settings import Settings
-from gateway.validation import checksum, parse_address, parse_positive_int, parse_user_id
+from gateway.validation import checksum, parse_positive_int, parse_user_id
+from providers.mapping import lower_address
+from providers.models import DID
 
 __all__ = [
     "JSONBodyTooLarge",
     "PROVIDERS_HEADER",
     "UnsupportedMediaType",
     "error_response",
+    "did_json",
+    "dids_json",
     "holding_json",
     "json_response",
+    "linked_holding_json",
+    "list_user_dids",
     "list_user_nfts",
+    "name_json",
     "read_json_object",
 ]
 
 PROVIDERS_HEADER = "X-NFTGW-Providers"
+STALE_HEADER = "X-NFTGW-Stale"
 MAX_PAGE = 1_000_000
 
 
-class UnsupportedMediaType(GatewayError):
-    status = 415
-    code = "UNSUPPORTED_MEDIA_TYPE"
-
-
-class JSONBodyTooLarge(GatewayError):
-    status = 413
-    code = "BODY_TOO_LARGE"
+# The body guards live in gateway/security.py (GraphQL uses them too); the old names stay.
+JSONBodyTooLarge = BodyTooLarge
 
 
 class MissingField(InvalidInput):
@@ -58,14 +69,97 @@ async def list_user_nfts(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     service: NFTService = request.app.state.nft_service
     parse_user_id(request.path_params["user_id"])
-    body = await read_json_object(request, max_bytes=16 * 1024)
-    address = parse_address(_required(body, "wallet_address"))
+    body = await read_json_object(
+        request, max_bytes=settings.rest_max_body_bytes, max_depth=settings.max_json_depth
+    )
+    target = parse_wallet_input(_required(body, "wallet_address"))
     page = parse_positive_int(_required(body, "page"), field="page", maximum=MAX_PAGE)
     size = parse_positive_int(_required(body, "size"), field="size", maximum=settings.max_page_size)
-    result = await service.list_holdings(address, offset=(page - 1) * size, limit=size)
-    return json_response(
-        nfts_json(result), headers={PROVIDERS_HEADER: providers_header(result.providers)}
+    if target.name is not None:
+        return await _list_name_nfts(request, target.name, offset=(page - 1) * size, limit=size)
+    assert target.address is not None
+    result = await service.list_holdings(target.address, offset=(page - 1) * size, limit=size)
+    return json_response(nfts_json(result), headers=slice_headers(result))
+
+
+async def _list_name_nfts(request: Request, name: str, *, offset: int, limit: int) -> Response:
+    """A name's NFTs: the union over every address it points to (GraphQL ``identity``)."""
+    identity: IdentityService = request.app.state.identity_service
+    addresses = await identity.resolve(name, field="wallet_address")
+    result = await identity.list_holdings(addresses, offset=offset, limit=limit)
+    content = {
+        "total": result.total,
+        "assets": [linked_holding_json(holding) for holding in result.holdings],
+        "providers": [provider_json(report) for report in result.providers],
+        "name": name_json(name, addresses),
+    }
+    return json_response(content, headers={PROVIDERS_HEADER: providers_header(result.providers)})
+
+
+async def list_user_dids(request: Request) -> Response:
+    """``POST /users/{user_id}/dids`` with ``{"wallet_address"}`` (an address or a name)."""
+    settings: Settings = request.app.state.settings
+    identity: IdentityService = request.app.state.identity_service
+    parse_user_id(request.path_params["user_id"])
+    body = await read_json_object(
+        request, max_bytes=settings.rest_max_body_bytes, max_depth=settings.max_json_depth
     )
+    target = parse_wallet_input(_required(body, "wallet_address"))
+    content: dict[str, Any] = {}
+    if target.name is not None:
+        addresses = await identity.resolve(target.name, field="wallet_address")
+        answer = await identity.dids_of(addresses)
+        content["name"] = name_json(target.name, addresses)
+    else:
+        assert target.address is not None
+        answer = await identity.dids(target.address)
+    content = {**dids_json(answer), **content}
+    return json_response(content, headers={PROVIDERS_HEADER: providers_header(answer.providers)})
+
+
+def dids_json(answer: DIDAnswer) -> dict[str, Any]:
+    return {
+        "total": len(answer.dids),
+        "dids": [did_json(did) for did in answer.dids],
+        "providers": [provider_json(report) for report in answer.providers],
+    }
+
+
+def did_json(did: DID) -> dict[str, Any]:
+    """A DID as documented in the README ("DIDs"); EVM addresses checksummed."""
+    return {
+        "type": did.type.value,
+        "identity": did.identity,
+        "display_name": did.display_name,
+        "is_primary": did.is_primary,
+        "valid": did.valid,
+        "expires_at": did.expires_at,
+        "links": [
+            {
+                "platform": link.platform,
+                "identity": _display_identity(link.platform, link.identity),
+                "valid": link.valid,
+                "checked_at": link.checked_at,
+            }
+            for link in did.links
+        ],
+        "source": did.source,
+    }
+
+
+def linked_holding_json(linked: LinkedHolding) -> dict[str, Any]:
+    """An asset of a name's union: the usual asset, the summed quantity, and its wallets."""
+    quantity, known = linked.counted_quantity()
+    return {
+        **holding_json(linked.holding),
+        "quantity": quantity,
+        "quantity_known": known,
+        "wallets": [_checksum(address) for address in linked.wallets],
+    }
+
+
+def name_json(name: str, addresses: Sequence[str]) -> dict[str, Any]:
+    return {"name": name, "addresses": [_checksum(address) for address in addresses]}
 
 
 def nfts_json(result: HoldingsSlice) -> dict[str, Any]:
@@ -73,7 +167,19 @@ def nfts_json(result: HoldingsSlice) -> dict[str, Any]:
         "total": result.total,
         "assets": [holding_json(holding) for holding in result.holdings],
         "providers": [provider_json(report) for report in result.providers],
+        # Every provider failed and this is an older snapshot (stale-if-error).
+        "stale": result.stale,
+        "stale_age_seconds": result.stale_age_seconds,
     }
+
+
+def slice_headers(result: HoldingsSlice) -> dict[str, str]:
+    """``X-NFTGW-Providers``, plus ``X-NFTGW-Stale`` and ``Age`` on a stale answer."""
+    headers = {PROVIDERS_HEADER: providers_header(result.providers)}
+    if result.stale:
+        age = str(result.stale_age_seconds or 0)
+        headers.update({STALE_HEADER: f"age={age}", "Age": age})
+    return headers
 
 
 def holding_json(holding: Holding) -> dict[str, Any]:
@@ -126,28 +232,6 @@ def providers_header(reports: Sequence[ProviderReport]) -> str:
     return ", ".join(parts)
 
 
-async def read_json_object(request: Request, *, max_bytes: int) -> Mapping[str, Any]:
-    """The request body as a JSON object, with 415, 413 and 400 errors for everything else."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/json":
-        raise UnsupportedMediaType("send the body as Content-Type: application/json")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise JSONBodyTooLarge(f"the body may be at most {max_bytes} bytes")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise JSONBodyTooLarge(f"the body may be at most {max_bytes} bytes")
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise BadRequest("the body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise BadRequest("the body must be a JSON object")
-    return data
-
-
 def json_response(
     content: Any, *, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
@@ -156,7 +240,9 @@ def json_response(
         body = orjson.dumps(content)
     except orjson.JSONEncodeError:
         body = json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
-    return Response(body, status_code=status, headers=headers, media_type="application/json")
+    return Response(
+        redact_bytes(body), status_code=status, headers=headers, media_type="application/json"
+    )
 
 
 def error_response(error: GatewayError) -> Response:
@@ -171,6 +257,11 @@ def _required(body: Mapping[str, Any], field: str) -> Any:
     if body.get(field) is None:
         raise MissingField(f"{field} is required", field=field)
     return body[field]
+
+
+def _display_identity(platform: str, identity: str) -> str:
+    address = lower_address(identity) if platform == "ethereum" else None
+    return _checksum(address) if address else identity
 
 
 @lru_cache(maxsize=65_536)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from providers.models import Chain
@@ -35,6 +35,9 @@ DEFAULT_FIELD_PRIORITY: dict[str, list[str]] = {
 # Hosts the embedded sandbox answers on, routed in process to its emulators.
 SANDBOX_OPENSEA_URL = "http://opensea.sandbox"
 SANDBOX_ALCHEMY_URL = "http://{network}.alchemy.sandbox"
+SANDBOX_DOTBIT_URL = "http://dotbit.sandbox"
+SANDBOX_NEXTID_URL = "http://nextid.sandbox"
+SANDBOX_NAMETAG_URL = "http://nametag.sandbox"
 SANDBOX_API_KEY = "sandbox-key"
 
 
@@ -54,6 +57,11 @@ class Settings(BaseSettings):
     opensea_base_url: str = "https://api.opensea.io"
     alchemy_api_key: SecretStr | None = None
     alchemy_base_url: str = "https://{network}.g.alchemy.com"
+    # DID sources: .bit and Next.ID need no key; NameTag (Etherscan) is off without one.
+    dotbit_base_url: str = "https://indexer-v1.did.id"
+    nextid_base_url: str = "https://proof-service.next.id"
+    nametag_api_key: SecretStr | None = None
+    nametag_base_url: str = "https://api.etherscan.io"
     chains: Annotated[list[Chain], NoDecode] = Field(
         default_factory=lambda: [
             Chain.ETHEREUM,
@@ -85,6 +93,8 @@ class Settings(BaseSettings):
     snapshot_ttl: int = Field(default=60, ge=1)
     enrichment_ttl: int = Field(default=3600, ge=1)
     collection_ttl: int = Field(default=86_400, ge=1)
+    did_ttl: int = Field(default=300, ge=1)
+    name_ttl: int = Field(default=300, ge=1)
 
     # -- deadlines ------------------------------------------------------------------
     request_deadline: float = Field(default=10.0, gt=0)
@@ -92,15 +102,93 @@ class Settings(BaseSettings):
     connect_timeout: float = Field(default=2.0, gt=0)
     read_timeout: float = Field(default=5.0, gt=0)
 
+    # -- resilience (gateway/resilience.py): per-provider guard budgets ----------------
+    retry_max: int = Field(default=2, ge=0, le=5)
+    retry_backoff_base: float = Field(default=0.1, gt=0)
+    retry_backoff_cap: float = Field(default=2.0, gt=0)
+    retry_budget_ratio: float = Field(default=0.2, ge=0, le=1)
+    retry_budget_floor: int = Field(default=3, ge=0)
+    max_retry_after: float = Field(default=300.0, ge=0)
+    breaker_window: int = Field(default=20, ge=1)
+    breaker_min_calls: int = Field(default=10, ge=1)
+    breaker_failure_ratio: float = Field(default=0.5, gt=0, le=1)
+    breaker_window_seconds: float = Field(default=30.0, gt=0)
+    breaker_open_seconds: float = Field(default=30.0, gt=0)
+    breaker_max_open_seconds: float = Field(default=300.0, gt=0)
+    breaker_half_open_probes: int = Field(default=3, ge=1)
+    bulkhead_max_in_flight: int = Field(default=16, ge=1)
+    bulkhead_queue_wait: float = Field(default=0.1, ge=0)
+    unavailable_retry_after: int = Field(default=30, ge=1)
+
+    # -- shared cache (gateway/caching.py) ----------------------------------------------
+    redis_url: SecretStr | None = None
+    redis_namespace: str = Field(default="nftgw", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    redis_op_timeout: float = Field(default=0.1, gt=0)
+    cache_max_entries: int = Field(default=10_000, ge=1)
+    cache_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    stale_ttl: int = Field(default=3600, ge=1)
+    singleflight_lease: float = Field(default=15.0, gt=0)
+    singleflight_wait: float = Field(default=5.0, ge=0)
+    singleflight_heartbeat: float = Field(default=0.5, gt=0)
+
     # -- serving --------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # json: one object per line with the request id (gateway/observability.py); text: humans.
+    log_format: Literal["json", "text"] = "json"
+
+    # -- hostile clients (gateway/security.py, gateway/schema/limits.py) ------------------
+    profile: Literal["default", "production"] = "default"
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    client_api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    rate_limit: Literal["auto", "on", "off"] = "auto"
+    rate_limit_per_minute: int = Field(default=60, ge=1)
+    rate_limit_burst: int = Field(default=20, ge=1)
+    rest_max_body_bytes: int = Field(default=16 * 1024, ge=64)
+    graphql_max_body_bytes: int = Field(default=64 * 1024, ge=64)
+    graphql_max_document_bytes: int = Field(default=16 * 1024, ge=64)
+    graphql_max_variables_bytes: int = Field(default=16 * 1024, ge=2)
+    graphql_max_tokens: int = Field(default=500, ge=1)
+    graphql_max_depth: int = Field(default=8, ge=1)
+    graphql_max_aliases: int = Field(default=15, ge=0)
+    graphql_max_fields: int = Field(default=128, ge=1)
+    graphql_max_root_fields: int = Field(default=5, ge=1)
+    graphql_max_directives: int = Field(default=20, ge=0)
+    max_json_depth: int = Field(default=32, ge=2, le=512)
 
     @field_validator("chains", mode="before")
     @classmethod
     def _split_chains(cls, value: object) -> object:
         return _comma_list(value)
+
+    @field_validator("cors_origins", "client_api_keys", mode="before")
+    @classmethod
+    def _split_lists(cls, value: object) -> object:
+        return _comma_list(value)
+
+    @model_validator(mode="after")
+    def _production_needs_an_explicit_cors_allowlist(self) -> Settings:
+        if self.profile == "production" and "*" in self.cors_origins:
+            raise ValueError("NFTGW_PROFILE=production needs explicit NFTGW_CORS_ORIGINS, not *")
+        return self
+
+    @property
+    def rate_limited(self) -> bool:
+        """``auto`` limits inbound rates in production or when client keys are configured."""
+        if self.rate_limit == "auto":
+            return self.profile == "production" or bool(self.client_api_keys)
+        return self.rate_limit == "on"
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value (any ``SecretStr`` field), for log redaction."""
+        found: list[str] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            for item in value if isinstance(value, list | tuple) else [value]:
+                if isinstance(item, SecretStr) and item.get_secret_value():
+                    found.append(item.get_secret_value())
+        return found
 
     @property
     def sandbox_enabled(self) -> bool:
@@ -113,12 +201,18 @@ class Settings(BaseSettings):
         """These settings with the base URLs and keys actually used (sandbox applied)."""
         if not self.sandbox_enabled:
             return self
+        # Configured keys travel to the emulators (they accept any key): a canary key set
+        # with NFTGW_SANDBOX=on goes everywhere a real key would.
         key = SecretStr(SANDBOX_API_KEY)
         return self.model_copy(
             update={
                 "opensea_base_url": SANDBOX_OPENSEA_URL,
-                "opensea_api_key": key,
+                "opensea_api_key": self.opensea_api_key or key,
                 "alchemy_base_url": SANDBOX_ALCHEMY_URL,
-                "alchemy_api_key": key,
+                "alchemy_api_key": self.alchemy_api_key or key,
+                "dotbit_base_url": SANDBOX_DOTBIT_URL,
+                "nextid_base_url": SANDBOX_NEXTID_URL,
+                "nametag_base_url": SANDBOX_NAMETAG_URL,
+                "nametag_api_key": self.nametag_api_key or key,
             }
         )

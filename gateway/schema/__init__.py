@@ -8,10 +8,11 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
+from gateway.schema.compiled import CompiledSchema
 from gateway.schema.context import Context
-from gateway.schema.nfts import Wallet, wallet_for
+from gateway.schema.identity import Identity, identity_for, wallet_for_input
+from gateway.schema.nfts import Wallet
 from gateway.schema.types import BIG_INT_SCALAR, BigInt
-from gateway.validation import parse_address
 
 __all__ = ["SCHEMA_PATH", "Query", "export_schema", "schema"]
 
@@ -20,14 +21,24 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schema.graphql"
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="A wallet by its EVM address.")
-    def wallet(self, info: Info[Context, None], address: str) -> Wallet:
-        return wallet_for(parse_address(address, field="address"))
+    @strawberry.field(
+        description="A wallet by its EVM address, or by a name (alice.bit: the name's first "
+        "address; identity(name) covers all of them)."
+    )
+    async def wallet(self, info: Info[Context, None], address: str) -> Wallet:
+        return await wallet_for_input(info, address)
+
+    @strawberry.field(
+        description="A .bit name, Next.ID persona key or platform:handle (twitter:alice), "
+        "the wallets it links and their NFTs as one list."
+    )
+    async def identity(self, info: Info[Context, None], name: str) -> Identity:
+        return await identity_for(info, name)
 
 
-schema = strawberry.Schema(
-    query=Query, config=StrawberryConfig(scalar_map={BigInt: BIG_INT_SCALAR})
-)
+# CompiledSchema: strawberry.Schema whose executor projects plain object subtrees without
+# per-field resolver calls (gateway/schema/compiled.py), with parse and validation caches.
+schema = CompiledSchema(query=Query, config=StrawberryConfig(scalar_map={BigInt: BIG_INT_SCALAR}))
 
 
 def export_schema() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.identity import IdentityService
 from gateway.service import NFTService
 from gateway.settings import Settings
 
@@ -14,3 +15,12 @@ __all__ = ["Context"]
 class Context:
     settings: Settings
     nft_service: NFTService
+    # Optional so a context built for NFT queries alone (a test, a benchmark) stays valid.
+    identity_service: IdentityService | None = None
+
+    @property
+    def identities(self) -> IdentityService:
+        """The identity service; only DID, name and identity resolvers ask for it."""
+        if self.identity_service is None:
+            raise RuntimeError("this GraphQL context was built without an IdentityService")
+        return self.identity_service

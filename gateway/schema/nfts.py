@@ -16,6 +16,7 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from gateway.errors import InvalidCursor
 from gateway.schema.context import Context
+from gateway.schema.dids import DIDList, wallet_dids
 from gateway.schema.types import Asset, Chain, ProviderStatus, SpamFilter
 from gateway.service import HoldingsSlice
 from gateway.validation import checksum, parse_positive_int
@@ -52,6 +53,13 @@ class NFTPage:
     has_next_page: bool
     assets: list[Asset]
     providers: list[ProviderStatus]
+    stale: bool = strawberry.field(
+        default=False,
+        description="True when every provider failed and this is an older snapshot.",
+    )
+    stale_age_seconds: int | None = strawberry.field(
+        default=None, description="How old the stale snapshot is; null when fresh."
+    )
 
 
 @strawberry.type
@@ -75,12 +83,22 @@ class AssetConnection:
     total_count: int
     total_is_exact: bool
     providers: list[ProviderStatus]
+    stale: bool = strawberry.field(
+        default=False,
+        description="True when every provider failed and this is an older snapshot.",
+    )
+    stale_age_seconds: int | None = strawberry.field(
+        default=None, description="How old the stale snapshot is; null when fresh."
+    )
 
 
 @strawberry.type(description="A wallet and what it holds.")
 class Wallet:
     address: str = strawberry.field(description="EIP-55 checksummed address.")
     lower_address: strawberry.Private[str]
+    dids: DIDList = strawberry.field(
+        resolver=wallet_dids, description="The wallet's DIDs from every DID source."
+    )
 
     @strawberry.field(description="NFTs by page number (1-based) and page size.")
     async def nfts(
@@ -103,6 +121,8 @@ class Wallet:
             has_next_page=result.has_more,
             assets=[Asset.from_domain(h) for h in result.holdings],
             providers=[ProviderStatus.from_domain(r) for r in result.providers],
+            stale=result.stale,
+            stale_age_seconds=result.stale_age_seconds,
         )
 
     @strawberry.field(description="NFTs as a cursor connection (first/after).")
@@ -133,6 +153,8 @@ class Wallet:
             total_count=result.total,
             total_is_exact=result.total_is_exact,
             providers=[ProviderStatus.from_domain(r) for r in result.providers],
+            stale=result.stale,
+            stale_age_seconds=result.stale_age_seconds,
         )
 
 

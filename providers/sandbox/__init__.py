@@ -10,7 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from providers.sandbox.alchemy import alchemy_emulator
+from providers.sandbox.dotbit import dotbit_emulator
 from providers.sandbox.faults import Emulator, FaultSwitches
+from providers.sandbox.identities import Identities, identities
+from providers.sandbox.nametag import nametag_emulator
+from providers.sandbox.nextid import nextid_emulator
 from providers.sandbox.opensea import opensea_emulator
 from providers.sandbox.transport import SandboxTransport
 from providers.sandbox.world import World, world
@@ -21,6 +25,9 @@ __all__ = ["HOSTS", "Sandbox", "build_sandbox"]
 HOSTS = {
     "opensea": "opensea.sandbox",
     "alchemy": "alchemy.sandbox",
+    "dotbit": "dotbit.sandbox",
+    "nextid": "nextid.sandbox",
+    "nametag": "nametag.sandbox",
 }
 
 
@@ -35,11 +42,16 @@ class Sandbox:
         return self.emulators[name].faults
 
 
-def build_sandbox(data: World | None = None) -> Sandbox:
+def build_sandbox(data: World | None = None, people: Identities | None = None) -> Sandbox:
+    """Every emulator: the NFT ones over ``data``, the DID ones over ``people``."""
     data = data or world()
+    people = people if people is not None else identities()
     return Sandbox(
         emulators={
             "opensea": opensea_emulator(data),
             "alchemy": alchemy_emulator(data),
+            "dotbit": dotbit_emulator(people),
+            "nextid": nextid_emulator(people),
+            "nametag": nametag_emulator(people),
         }
     )
