@@ -15,7 +15,7 @@ graphql-core's costs are not linear in what a client sends (``shared/RELIABILITY
 Every check raises :class:`QueryRejected` with a stable ``extensions.code``:
 ``QUERY_TOO_LARGE`` (bytes, tokens), ``QUERY_TOO_DEEP`` (depth, nesting),
 ``QUERY_TOO_COMPLEX`` (aliases, fields, root fields, directives), ``CIRCULAR_FRAGMENT``,
-``INTROSPECTION_DISABLED``, ``GRAPHQL_PARSE_FAILED``.
+``INTROSPECTION_DISABLED``, ``GRAPHQL_PARSE_FAILED``, ``OPERATION_RESOLUTION_FAILURE``.
 """
 
 from __future__ import annotations
@@ -333,14 +333,30 @@ def checked_document(query: str, limits: GraphQLLimits) -> DocumentNode:
 def selected_operation(
     document: DocumentNode, operation_name: str | None
 ) -> OperationDefinitionNode | None:
-    """The operation a request would run, or ``None`` when execution would refuse anyway."""
+    """The operation a request runs, chosen as the GraphQL spec's ``GetOperation`` does.
+
+    ``operationName`` naming no operation, or missing while the document holds several, is a
+    request error (``OPERATION_RESOLUTION_FAILURE``). It is raised here because Strawberry
+    runs the *first* operation of an ambiguous document instead of refusing it, and answers
+    an unknown name with a bare HTTP 400 even to ``application/json`` clients. ``None`` only
+    for a document without operations, which validation reports.
+    """
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if not operations:
+        return None
     if operation_name is None:
-        return operations[0] if len(operations) == 1 else None
+        if len(operations) > 1:
+            raise QueryRejected(
+                "OPERATION_RESOLUTION_FAILURE",
+                "the document has several operations: name one with `operationName`",
+            )
+        return operations[0]
     for operation in operations:
         if operation.name is not None and operation.name.value == operation_name:
             return operation
-    return None
+    raise QueryRejected(
+        "OPERATION_RESOLUTION_FAILURE", f'the document has no operation named "{operation_name}"'
+    )
 
 
 def is_query(operation: OperationDefinitionNode) -> bool:
