@@ -241,11 +241,17 @@ async def _calls(client: httpx.AsyncClient, reset: bool = False) -> int:
     return int(sum(counts.values()))
 
 
+# Figures 3 and 5 ask for page 1 as soon as it is final. By default a page waits up to 8 s
+# for the whole walk (an exact ``total`` for clients that page by it); the 20-NFT wallet's
+# walk ends in one round trip either way, the 10,000-NFT one's takes about 10 s.
+COLD_ENV = {"NFTGW_EXACT_TOTAL_WAIT": "0"}
+
+
 def cold_figures(emulator_port: int, args: argparse.Namespace) -> dict[str, Any]:
     tiny: list[float] = []
     huge: list[float] = []
     for _ in range(args.cold_rounds):
-        with gateway(emulator_port) as port:
+        with gateway(emulator_port, **COLD_ENV) as port:
 
             async def one_round(gateway_port: int = port) -> tuple[float, float]:
                 async with httpx.AsyncClient(
@@ -323,13 +329,13 @@ def table(warm: dict[str, Any], cold: dict[str, Any], memory: dict[str, Any], ar
         ("2b. REST p99 / p50 at 16 connections",
          f"{warm['rest_p99_vs_p50']:.2f}", "<= 3",
          f"p50 {med['rest']['p50_ms']:.1f} ms, p99 {med['rest']['p99_ms']:.1f} ms"),
-        ("3. cold page latency / one upstream round trip",
+        ("3. cold page latency / one upstream round trip (*)",
          f"{cold['cold_vs_round_trip']:.2f}", "<= 2.2",
          f"{cold['tiny_cold_ms']:.0f} ms vs {cold['round_trip_ms']:.0f} ms"),
         ("4. upstream calls, 100 concurrent cold / one request",
          f"{cold['herd_ratio']:.2f}", "1.0",
          f"{cold['calls_100_concurrent']} vs {cold['calls_one_request']} calls"),
-        ("5. page-1 cold latency, 10,000-NFT / 20-NFT wallet",
+        ("5. page-1 cold latency, 10,000-NFT / 20-NFT wallet (*)",
          f"{cold['huge_vs_tiny']:.2f}", "<= 2",
          f"{cold['huge_cold_ms']:.0f} ms vs {cold['tiny_cold_ms']:.0f} ms"),
         ("6. memory per cached NFT",
@@ -349,6 +355,11 @@ def table(warm: dict[str, Any], cold: dict[str, Any], memory: dict[str, Any], ar
         f"{'figure'.ljust(width)}  {'value':>9}  {'goal':>8}  measured",
     ]
     lines += [f"{r[0].ljust(width)}  {r[1]:>9}  {r[2]:>8}  {r[3]}" for r in rows]
+    lines.append(
+        "(*) figures 3 and 5: gateway run with "
+        + " ".join(f"{k}={v}" for k, v in COLD_ENV.items())
+        + " (the default waits up to 8 s for an exact total)"
+    )
     return "\n".join(lines)
 
 

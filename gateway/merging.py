@@ -7,17 +7,29 @@ to any other provider, and the winner is recorded in :attr:`Holding.provenance`.
 The spam verdict combines every provider's signal: any provider calling it spam makes it
 spam; it is "not spam" when at least one provider says so and none disagrees; unknown
 signals count as not spam for filtering.
+
+A big wallet holds tens of thousands of holdings for minutes, so merging is frugal: one
+record is built per merge, and the provenance and source tuples (a handful of distinct
+combinations across a whole wallet) are shared between holdings instead of rebuilt.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from providers.models import NFTKey, NFTRecord, TokenStandard
 
-__all__ = ["MERGED_FIELDS", "Holding", "SpamFilter", "merge_holding", "with_record"]
+__all__ = [
+    "MERGED_FIELDS",
+    "Holding",
+    "SpamFilter",
+    "merge_holding",
+    "shared_tuple",
+    "with_record",
+]
 
 # Fields merged by priority. Identity fields (chain, contract, token id) are shared by
 # construction; ``is_spam`` is combined, not prioritised.
@@ -35,6 +47,10 @@ MERGED_FIELDS: tuple[str, ...] = (
     "owner_addresses",
     "quantity",
 )
+
+# Distinct provenance tuples kept for sharing; past this many, new ones are not shared.
+MAX_SHARED_TUPLES = 4096
+_shared_tuples: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
 
 class SpamFilter(StrEnum):
@@ -96,7 +112,7 @@ def merge_holding(records: Sequence[NFTRecord], priority: Mapping[str, Sequence[
     """Merge one key's records (one per provider; a later record of a provider wins)."""
     by_source = {record.source: record for record in records}
     first = records[0]
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     provenance: list[tuple[str, str]] = []
     for field_name in MERGED_FIELDS:
         for source in _ranked_sources(priority.get(field_name, ()), by_source):
@@ -112,11 +128,12 @@ def merge_holding(records: Sequence[NFTRecord], priority: Mapping[str, Sequence[
         contract_address=first.contract_address,
         token_id=first.token_id,
         is_spam=any(signals) if signals else None,
+        **values,
     )
     return Holding(
-        nft=replace(merged, **values),  # type: ignore[arg-type]
+        nft=merged,
         records=tuple(by_source.values()),
-        provenance=tuple(provenance),
+        provenance=shared_tuple(tuple(provenance)),
     )
 
 
@@ -131,3 +148,17 @@ def with_record(
 def _ranked_sources(preferred: Iterable[str], available: Mapping[str, NFTRecord]) -> list[str]:
     ranked = [source for source in preferred if source in available]
     return ranked + [source for source in available if source not in ranked]
+
+
+def shared_tuple(value: tuple[Any, ...]) -> tuple[Any, ...]:
+    """An equal tuple shared with every earlier caller (``value`` itself the first time).
+
+    For small immutable tuples drawn from a small set, process-wide (provenance: every
+    holding of every wallet has one of a few dozen). The table is bounded; past it, tuples
+    are simply not shared. Per-wallet values (owner lists) are shared per walk instead."""
+    shared = _shared_tuples.get(value)
+    if shared is not None:
+        return shared
+    if len(_shared_tuples) < MAX_SHARED_TUPLES:
+        _shared_tuples[value] = value
+    return value

@@ -1,6 +1,9 @@
 """The REST shim: ``POST /users/<user_id>/nfts`` exactly as ``shared/API.md`` documents it.
 
-Handlers are thin: validate, call the service, render. The shim never goes through GraphQL.
+Handlers are thin: validate, call the service, render. The shim never goes through GraphQL:
+it serialises the service's domain objects directly with orjson, and keeps the bytes of a
+page in the slice's ``renderings`` so a cached page (see ``gateway.service.PageCache``) is
+serialised once, not once per request.
 Absent optional NFT fields are rendered as ``null`` (never omitted); ``traits`` is ``[]``
 when the NFT has none. Two additions strict clients can ignore: ``providers`` (what each
 provider contributed and why one failed) and ``quantity_known`` on each asset; the
@@ -42,16 +45,20 @@ __all__ = [
     "error_response",
     "did_json",
     "dids_json",
+    "encode_json",
     "holding_json",
     "json_response",
     "linked_holding_json",
     "list_user_dids",
     "list_user_nfts",
     "name_json",
+    "nfts_json",
+    "nfts_response",
     "read_json_object",
 ]
 
 PROVIDERS_HEADER = "X-NFTGW-Providers"
+_REST_RENDERING = "rest"  # this face's key in HoldingsSlice.renderings
 STALE_HEADER = "X-NFTGW-Stale"
 MAX_PAGE = 1_000_000
 
@@ -79,7 +86,21 @@ async def list_user_nfts(request: Request) -> Response:
         return await _list_name_nfts(request, target.name, offset=(page - 1) * size, limit=size)
     assert target.address is not None
     result = await service.list_holdings(target.address, offset=(page - 1) * size, limit=size)
-    return json_response(nfts_json(result), headers=slice_headers(result))
+    return nfts_response(result)
+
+
+def nfts_response(result: HoldingsSlice) -> Response:
+    """The answer for a wallet's page, serialised once per slice (see module docstring)."""
+    rendered: tuple[bytes, dict[str, str]] | None = result.renderings.get(_REST_RENDERING)
+    if rendered is None:
+        # A right-sized copy: orjson's buffer keeps its slack, and this one may be kept.
+        body = bytes(memoryview(encode_json(nfts_json(result))))
+        rendered = result.renderings[_REST_RENDERING] = (body, slice_headers(result))
+    body, headers = rendered
+    # Redacted per response: a secret registered after the page was cached still counts.
+    return Response(
+        redact_bytes(body), status_code=200, headers=headers, media_type="application/json"
+    )
 
 
 async def _list_name_nfts(request: Request, name: str, *, offset: int, limit: int) -> Response:
@@ -236,13 +257,20 @@ def json_response(
     content: Any, *, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
     """JSON via orjson; integers beyond 64 bits (ERC-1155 balances) stay exact."""
-    try:
-        body = orjson.dumps(content)
-    except orjson.JSONEncodeError:
-        body = json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
     return Response(
-        redact_bytes(body), status_code=status, headers=headers, media_type="application/json"
+        redact_bytes(encode_json(content)),
+        status_code=status,
+        headers=headers,
+        media_type="application/json",
     )
+
+
+def encode_json(content: Any) -> bytes:
+    """orjson, falling back to the standard library for integers beyond 64 bits."""
+    try:
+        return orjson.dumps(content)
+    except orjson.JSONEncodeError:
+        return json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def error_response(error: GatewayError) -> Response:

@@ -10,6 +10,15 @@ The faces call :meth:`NFTService.list_holdings` with validated input. It
    (cached, concurrent, capped), and
 4. returns the slice with per-provider reports: a failing provider costs its own data only.
 
+Warm answers are the common case and must cost next to nothing: a page built from a
+complete walk whose every provider answered is kept ready (see :class:`PageCache`), and a
+face may keep what it made of it (serialised bytes, GraphQL objects) in
+:attr:`HoldingsSlice.renderings`, so a warm request neither re-filters the walk nor
+re-merges, re-sanitises or re-serialises its NFTs. Cold answers are bounded by round
+trips: the page's detail and collection calls all start at once (each collection once per
+page), limited per provider by the guard's bulkhead, so a 20-NFT page costs the list round
+trip plus about one detail round trip.
+
 Across replicas (Redis configured), one replica walks a wallet and the others wait for its
 snapshot (:meth:`SharedCache.lead_or_wait`), so identical cold requests anywhere make one
 upstream call per upstream page, and every replica pages the same order. A fully read
@@ -24,7 +33,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gateway.caching import Lease, SharedCache, cache_key
@@ -39,9 +48,11 @@ from providers.base import NFTDetailSource, NFTSource
 from providers.errors import ProviderError
 from providers.models import Chain, CollectionInfo, NFTRecord, Rarity, TokenStandard
 
-__all__ = ["HoldingsSlice", "NFTService", "ProviderReport"]
+__all__ = ["HoldingsSlice", "NFTService", "PageCache", "ProviderReport"]
 
 MAX_CACHED_WALKS = 512
+# Wallets with more holdings than this are snapshotted (and restored) in a worker thread.
+SNAPSHOT_IN_THREAD = 256
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +80,80 @@ class HoldingsSlice:
     providers: tuple[ProviderReport, ...]
     stale: bool = False  # every provider failed: this is an older snapshot
     stale_age_seconds: int | None = None
+    # What faces made of this slice (REST bytes, GraphQL objects), by face. A cached slice
+    # is served to many requests, so what one face stores here the next request reuses.
+    renderings: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+_PageKey = tuple[str, tuple[Chain, ...], SpamFilter, int, int, bool]
+
+
+@dataclass(slots=True)
+class _PageEntry:
+    walk_serial: int
+    walk_version: int
+    expires: float
+    result: HoldingsSlice | None = None  # None: seen once, not admitted yet
+
+
+class PageCache:
+    """Finished answers (enriched, presented pages), in process, least recently used out.
+
+    An entry is valid only for the very walk state it was built from (the walk's serial
+    and commit count) and for ``ttl`` seconds (at most the enrichment TTL, so a provider's
+    changed detail shows within it). Admission on second sight: a page is kept the second
+    time it is built from the same walk state; pages seen once are only remembered (in a
+    table of their own), so a crowd of one-off wallets does not churn out the pages people
+    actually re-read.
+    """
+
+    def __init__(self, max_entries: int, ttl: float) -> None:
+        self.max_entries = max_entries
+        self.ttl = ttl
+        self._entries: OrderedDict[_PageKey, _PageEntry] = OrderedDict()
+        self._seen: OrderedDict[_PageKey, _PageEntry] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: _PageKey, walk: WalletWalk) -> HoldingsSlice | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if not self._current(entry, walk):
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return entry.result
+
+    def offer(self, key: _PageKey, walk: WalletWalk, result: HoldingsSlice) -> None:
+        """``result`` was just built from ``walk``: remember it (kept on second sight)."""
+        if self.max_entries <= 0 or self.ttl <= 0:
+            return
+        seen = self._seen.pop(key, None)
+        if seen is None or not self._current(seen, walk):
+            entry = _PageEntry(walk.serial, walk.version, time.monotonic() + self.ttl)
+            _put(self._seen, key, entry, 4 * self.max_entries)
+            return
+        seen.result = result  # its TTL runs from the first sight
+        _put(self._entries, key, seen, self.max_entries)
+
+    @staticmethod
+    def _current(entry: _PageEntry, walk: WalletWalk) -> bool:
+        return (
+            entry.walk_serial == walk.serial
+            and entry.walk_version == walk.version
+            and time.monotonic() < entry.expires
+        )
+
+
+def _put(
+    table: OrderedDict[_PageKey, _PageEntry], key: _PageKey, entry: _PageEntry, bound: int
+) -> None:
+    table[key] = entry
+    table.move_to_end(key)
+    while len(table) > bound:
+        table.popitem(last=False)
 
 
 @dataclass(slots=True)
@@ -97,7 +182,14 @@ class NFTService:
         )
         self._walks: OrderedDict[tuple[str, tuple[Chain, ...]], _WalkEntry] = OrderedDict()
         self._opening: dict[tuple[str, tuple[Chain, ...]], asyncio.Task[WalletWalk]] = {}
-        self._detail_slots = asyncio.Semaphore(settings.detail_concurrency)
+        # Per provider: a page's detail and collection calls all start at once, and queue
+        # here (not at the guard's bulkhead, which fails fast after its short queue wait).
+        slots = min(settings.detail_concurrency, self._guards.policy.max_in_flight)
+        self._detail_slots = {name: asyncio.Semaphore(slots) for name in self._details}
+        self._pages = PageCache(
+            settings.page_cache_entries,
+            min(settings.page_cache_ttl, settings.enrichment_ttl, settings.collection_ttl),
+        )
 
     @property
     def guards(self) -> ProviderGuards:
@@ -123,6 +215,12 @@ class NFTService:
         Raises :class:`UpstreamUnavailable` only when every provider failed.
         """
         chain_set = tuple(chains or self._settings.chains)
+        page_key: _PageKey = (owner, chain_set, spam, offset, limit, enrich)
+        known = self._known_walk(owner, chain_set)
+        if known is not None and known.complete:
+            cached = self._pages.get(page_key, known)
+            if cached is not None:
+                return cached
         stale_age: int | None = None
         walk: WalletWalk | None
         try:
@@ -138,11 +236,11 @@ class NFTService:
             walk, stale_age = await self._stale_walk(owner, chain_set)
             enrich = False  # the providers just failed: do not ask them for details
         visible = walk.visible(spam)
-        page = visible[offset : offset + limit]
+        page: Sequence[Holding] = visible[offset : offset + limit]
         detail_reports: list[tuple[str, ProviderError]] = []
         if enrich and page:
             page = await self._enrich(owner, page, detail_reports)
-        return HoldingsSlice(
+        result = HoldingsSlice(
             holdings=tuple(self._present(holding) for holding in page),
             offset=offset,
             total=walk.best_total(spam),
@@ -152,6 +250,17 @@ class NFTService:
             stale=stale_age is not None,
             stale_age_seconds=stale_age,
         )
+        # Only a final answer is kept: the walk done with every stream read, every detail
+        # call answered, and a page (not the identity view's whole wallet).
+        if (
+            stale_age is None
+            and walk.complete
+            and not walk.any_failed
+            and not detail_reports
+            and limit <= self._settings.max_page_size
+        ):
+            self._pages.offer(page_key, walk, result)
+        return result
 
     async def enrich_holdings(
         self, owner: str, holdings: Sequence[Holding]
@@ -203,7 +312,7 @@ class NFTService:
     async def _open_walk(self, owner: str, chains: tuple[Chain, ...]) -> WalletWalk:
         found, lease = await self._cache.lead_or_wait(_snapshot_key(owner, chains))
         if found is not None:
-            restored = self._restore(found)
+            restored = await self._restore(found)
             if restored is not None:
                 walk, age = restored
                 self._remember(owner, chains, _WalkEntry(walk, None, time.monotonic() - age))
@@ -234,7 +343,13 @@ class NFTService:
                 await lease.release()
 
     async def _publish(self, walk: WalletWalk, chains: tuple[Chain, ...]) -> None:
-        data = {**walk.snapshot(), "stored_at": time.time()}
+        # Encoding and compressing a big wallet takes a while: off the event loop (the
+        # walk is complete, nothing changes it any more). A small one is quicker here.
+        if walk.size > SNAPSHOT_IN_THREAD:
+            data = await asyncio.to_thread(walk.snapshot)
+        else:
+            data = walk.snapshot()
+        data["stored_at"] = time.time()
         settings = self._settings
         snapshot_key = _snapshot_key(walk.owner, chains)
         await self._cache.set(snapshot_key, data, settings.snapshot_ttl, background=True)
@@ -245,7 +360,7 @@ class NFTService:
     async def _stale_walk(self, owner: str, chains: tuple[Chain, ...]) -> tuple[WalletWalk, int]:
         """The last fully read snapshot and its age, or :class:`UpstreamUnavailable`."""
         found = await self._cache.get(_stale_key(owner, chains))
-        restored = self._restore(found) if found is not None else None
+        restored = await self._restore(found) if found is not None else None
         if restored is None:
             raise UpstreamUnavailable(
                 "every NFT provider failed for this wallet",
@@ -254,10 +369,15 @@ class NFTService:
         walk, age = restored
         return walk, int(age)
 
-    def _restore(self, data: Any) -> tuple[WalletWalk, float] | None:
-        """A snapshot as a complete walk and its age in seconds; ``None`` if unreadable."""
+    async def _restore(self, data: Any) -> tuple[WalletWalk, float] | None:
+        """A snapshot as a complete walk and its age in seconds; ``None`` if unreadable.
+        Decoded off the event loop (a big wallet's takes a while)."""
+        priority = self._settings.field_priority
         try:
-            walk = WalletWalk.restore(data, self._settings.field_priority)
+            if isinstance(data, dict) and "zlib" in data:  # a big wallet's
+                walk = await asyncio.to_thread(WalletWalk.restore, data, priority)
+            else:
+                walk = WalletWalk.restore(data, priority)
             age = max(0.0, time.time() - float(data["stored_at"]))
         except (KeyError, TypeError, ValueError, AttributeError):
             logger.warning("a wallet snapshot in the cache does not decode: ignored")
@@ -282,7 +402,21 @@ class NFTService:
         page: Sequence[Holding],
         failures: list[tuple[str, ProviderError]],
     ) -> list[Holding]:
-        """Per-NFT detail and collection facts for the holdings of one page, concurrently."""
+        """Per-NFT detail and collection facts for the holdings of one page, all at once.
+
+        Each holding's detail call and its collection's call run side by side; a
+        collection shared by several holdings of the page is asked for once."""
+        collections: dict[tuple[str, Chain, str], asyncio.Future[CollectionInfo | None]] = {}
+
+        def collection_of(
+            source: NFTDetailSource, record: NFTRecord
+        ) -> asyncio.Future[CollectionInfo | None]:
+            slug = record.collection_opensea_slug
+            key = (source.name, record.chain, slug or "")
+            found = collections.get(key)
+            if found is None:
+                found = collections[key] = asyncio.ensure_future(self._collection(source, record))
+            return found
 
         async def enrich_one(holding: Holding) -> Holding:
             for name, source in self._details.items():
@@ -291,7 +425,7 @@ class NFTService:
                     continue
                 try:
                     detail, info = await asyncio.gather(
-                        self._detail(source, owner, record), self._collection(source, record)
+                        self._detail(source, owner, record), collection_of(source, record)
                     )
                 except ProviderError as exc:
                     failures.append((name, exc))
@@ -302,11 +436,15 @@ class NFTService:
                 holding = with_record(holding, detail, self._settings.field_priority)
             return holding
 
-        return list(await asyncio.gather(*(enrich_one(h) for h in page)))
+        try:
+            return list(await asyncio.gather(*(enrich_one(h) for h in page)))
+        finally:
+            for pending in collections.values():
+                pending.cancel()  # only those nobody awaits any more (a failed request)
 
     async def _detail(self, source: NFTDetailSource, owner: str, record: NFTRecord) -> NFTRecord:
         async def fetch() -> NFTRecord:
-            async with self._detail_slots:
+            async with self._detail_slots[source.name]:
                 return await self._guards.call(
                     source.name, "detail", lambda: source.fetch_nft_detail(owner, record)
                 )
@@ -331,7 +469,7 @@ class NFTService:
             return None
 
         async def fetch() -> CollectionInfo:
-            async with self._detail_slots:
+            async with self._detail_slots[source.name]:
                 return await self._guards.call(
                     source.name, "collection", lambda: source.fetch_collection(record.chain, slug)
                 )

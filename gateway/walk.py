@@ -20,23 +20,44 @@ A finished walk is saved as a JSON snapshot (:meth:`WalletWalk.snapshot`) and re
 :meth:`WalletWalk.restore`, so other replicas, and stale-if-error answers, page the very
 same order without walking again. Every page call goes through the provider's guard
 (:mod:`gateway.resilience`): deadline, retries, cool-down, breaker, bulkhead.
+
+Readers are many and commits are few, so what readers ask for is kept between commits:
+:meth:`WalletWalk.visible` is computed once per spam filter and :attr:`WalletWalk.version`
+(bumped by every commit) says when it is stale. Memory is the other cost of a big wallet:
+holdings live in one insertion-ordered dict (the walk order), values repeated across a
+wallet (contract addresses, slugs, collection names, traits, owner lists) are stored once
+per walk, and a second provider's record of an NFT reuses the first one's equal strings.
+Snapshots are positional and zlib-compressed (a tenth of the plain JSON), since every
+cache layer keeps a copy.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import itertools
 import logging
 import time
+import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from gateway.codec import decode_record, encode_record
+import orjson
+
 from gateway.merging import Holding, SpamFilter, merge_holding
 from gateway.resilience import ProviderGuards
 from providers.base import NFTSource
 from providers.errors import ProviderCursorExpired, ProviderError
-from providers.models import Chain, HoldingsPage, NFTKey, NFTRecord
+from providers.models import (
+    Chain,
+    HoldingsPage,
+    NFTKey,
+    NFTRecord,
+    Rarity,
+    TokenStandard,
+    Trait,
+)
 
 __all__ = ["StreamReport", "WalletWalk"]
 
@@ -47,7 +68,23 @@ _COMMITTED = HoldingsPage(records=())
 # A stream whose cursor expired restarts from its first page at most this often.
 MAX_RESTARTS = 2
 # Bump when the snapshot's JSON shape changes (old snapshots then read as misses).
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
+# zlib level for snapshots: 6 is about as small as 9 here, at a third of the time.
+SNAPSHOT_COMPRESSION = 6
+SNAPSHOT_CHUNK = 4096  # characters per string of the compressed holdings
+SNAPSHOT_BATCH = 256  # holdings encoded at a time
+SNAPSHOT_PLAIN_MAX = 64  # up to this many holdings, a snapshot is plain (uncompressed)
+
+# String fields whose values repeat across a wallet: one instance per walk.
+_POOLED_FIELDS = (
+    "contract_address",
+    "collection_name",
+    "collection_slug",
+    "collection_opensea_slug",
+)
+# String fields particular to one NFT: a second provider's record reuses the first's.
+_PER_NFT_FIELDS = ("token_id", "name", "description", "image", "animation_url")
+_serials = itertools.count(1)
 
 
 @dataclass(slots=True)
@@ -100,19 +137,29 @@ class WalletWalk:
             for source in sources
             if source.supports(chain)
         ]
-        self._order: list[NFTKey] = []
-        self._records: dict[NFTKey, dict[str, NFTRecord]] = {}
+        # Insertion-ordered: the walk order. A later sighting replaces the value in place.
         self._holdings: dict[NFTKey, Holding] = {}
+        self._pool: dict[Any, Any] = {}  # values shared within this wallet (see _compact)
+        self._visible: dict[SpamFilter, tuple[int, tuple[Holding, ...]]] = {}
         self._next_round = 0
         self._progress = asyncio.Condition()
         self.complete = False
         self.started_at = time.monotonic()
+        # ``serial`` names this walk among every walk of the process; ``version`` counts
+        # its commits. Together they say whether something computed from it is current.
+        self.serial = next(_serials)
+        self.version = 0
 
     # -- reading -----------------------------------------------------------------------
 
     @property
     def reports(self) -> list[StreamReport]:
         return [stream.report for stream in self._streams] or self._restored_reports
+
+    @property
+    def size(self) -> int:
+        """How many holdings are committed (spam included)."""
+        return len(self._holdings)
 
     @property
     def all_failed(self) -> bool:
@@ -128,10 +175,14 @@ class WalletWalk:
         """True once the walk ended with every stream read to its end."""
         return self.complete and all(r.status == "ok" for r in self.reports)
 
-    def visible(self, spam: SpamFilter) -> list[Holding]:
-        """Committed holdings the filter admits, in walk order."""
-        holdings = self._holdings
-        return [h for key in self._order if spam.admits((h := holdings[key]).is_spam)]
+    def visible(self, spam: SpamFilter) -> tuple[Holding, ...]:
+        """Committed holdings the filter admits, in walk order (computed once per commit)."""
+        cached = self._visible.get(spam)
+        if cached is not None and cached[0] == self.version:
+            return cached[1]
+        admitted = tuple(h for h in self._holdings.values() if spam.admits(h.is_spam))
+        self._visible[spam] = (self.version, admitted)
+        return admitted
 
     def best_total(self, spam: SpamFilter) -> int:
         """The exact count once complete; before that, the best lower bound we know."""
@@ -232,6 +283,7 @@ class WalletWalk:
                         self._add(stream.pages[self._next_round].records)
                         stream.pages[self._next_round] = _COMMITTED  # keep memory to one copy
                 self._next_round += 1
+                self.version += 1
             self._progress.notify_all()
 
     def _round_ready(self, index: int) -> bool:
@@ -239,29 +291,83 @@ class WalletWalk:
         return bool(pending) and all(index < len(s.pages) or s.done for s in self._streams)
 
     def _add(self, records: Sequence[NFTRecord]) -> None:
+        holdings = self._holdings
         for record in records:
-            key = record.key
-            known = self._records.get(key)
-            if known is None:
-                known = self._records[key] = {}
-                self._order.append(key)
-            known[record.source] = record
-            self._holdings[key] = merge_holding(list(known.values()), self._priority)
+            known = holdings.get(record.key)
+            record = self._compact(record, known)
+            if known is None:  # the key built after _compact holds the pooled strings
+                holdings[record.key] = merge_holding((record,), self._priority)
+                continue
+            # A provider's later record takes its earlier one's place (the key stays put).
+            source = record.source
+            views = [record if r.source == source else r for r in known.records]
+            if not any(r.source == source for r in known.records):
+                views.append(record)
+            holdings[known.key] = merge_holding(views, self._priority)
+
+    def _compact(self, record: NFTRecord, known: Holding | None) -> NFTRecord:
+        """``record`` with its values shared: wallet-wide ones from this walk's pool, and
+        strings equal to the ones ``known`` (the NFT's holding so far) already holds."""
+        pool = self._pool
+        changes: dict[str, Any] = {}
+        for name in _POOLED_FIELDS:
+            value = getattr(record, name)
+            if value is not None and (shared := pool.setdefault(value, value)) is not value:
+                changes[name] = shared
+        if known is not None:
+            nft = known.nft
+            for name in _PER_NFT_FIELDS:
+                value, held = getattr(record, name), getattr(nft, name)
+                if value is not None and held is not value and held == value:
+                    changes[name] = held
+        if record.traits:  # the trait lists differ, their (type, value) pairs repeat
+            changes["traits"] = tuple(pool.setdefault(trait, trait) for trait in record.traits)
+        if record.owner_addresses is not None:
+            owners = record.owner_addresses
+            changes["owner_addresses"] = pool.setdefault(("owners", owners), owners)
+        return replace(record, **changes) if changes else record
 
     # -- snapshots -----------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
         """The committed holdings (each with every provider's record) and the reports, as
-        JSON-ready data; :meth:`restore` rebuilds an equal, complete walk from it."""
-        return {
+        JSON-ready data; :meth:`restore` rebuilds an equal, complete walk from it.
+
+        The holdings travel positional and zlib-compressed (base64 text): every cache
+        layer keeps a copy, and plain JSON would cost more than the walk itself. Safe to
+        call from a worker thread once the walk is complete (nothing changes it then)."""
+        data: dict[str, Any] = {
             "version": SNAPSHOT_VERSION,
             "owner": self.owner,
-            "holdings": [
-                [encode_record(record) for record in self._records[key].values()]
-                for key in self._order
-            ],
             "reports": [_report_json(report) for report in self.reports],
         }
+        if len(self._holdings) <= SNAPSHOT_PLAIN_MAX:  # compressing would not pay
+            data["holdings"] = [[_pack(r) for r in h.records] for h in self._holdings.values()]
+            return data
+        text = base64.b64encode(self._compressed_holdings())
+        # Short strings, not one long one: orjson reserves its output buffer in proportion
+        # to the longest string and never gives the slack back (up to 9x, kept in cache).
+        data["zlib"] = [
+            text[i : i + SNAPSHOT_CHUNK].decode("ascii")
+            for i in range(0, len(text), SNAPSHOT_CHUNK)
+        ]
+        return data
+
+    def _compressed_holdings(self) -> bytes:
+        """The holdings as one compressed JSON array, encoded a batch at a time (a big
+        wallet's plain JSON never exists whole: it would cost more than the walk)."""
+        compressor = zlib.compressobj(SNAPSHOT_COMPRESSION)
+        parts = [compressor.compress(b"[")]
+        holdings = list(self._holdings.values())
+        for start in range(0, len(holdings), SNAPSHOT_BATCH):
+            batch = [
+                [_pack(r) for r in h.records] for h in holdings[start : start + SNAPSHOT_BATCH]
+            ]
+            separator = b"," if start else b""
+            parts.append(compressor.compress(separator + orjson.dumps(batch)[1:-1]))
+        parts.append(compressor.compress(b"]"))
+        parts.append(compressor.flush())
+        return b"".join(parts)
 
     @classmethod
     def restore(cls, data: Mapping[str, Any], priority: Mapping[str, Sequence[str]]) -> WalletWalk:
@@ -269,12 +375,71 @@ class WalletWalk:
         ``KeyError``/``TypeError``) when the data is not a snapshot of this version."""
         if data.get("version") != SNAPSHOT_VERSION:
             raise ValueError("not a wallet snapshot of this version")
+        if "zlib" in data:
+            try:
+                text = "".join(data["zlib"])
+                packed = orjson.loads(zlib.decompress(base64.b64decode(text)))
+            except (zlib.error, orjson.JSONDecodeError) as exc:
+                raise ValueError("the snapshot's holdings do not decode") from exc
+        else:
+            packed = data["holdings"]
         walk = cls(str(data["owner"]), (), (), priority, cap=0, provider_deadline=0.0)
-        for records in data["holdings"]:
-            walk._add([decode_record(record) for record in records])
+        for records in packed:
+            walk._add([_unpack(record) for record in records])
         walk._restored_reports = [_report_from_json(report) for report in data["reports"]]
         walk.complete = True
+        walk.version = 1
         return walk
+
+
+def _pack(record: NFTRecord) -> list[Any]:
+    """A record as a positional list (see :func:`_unpack`); quantities as decimal strings
+    (beyond 64 bits JSON numbers are not exact everywhere)."""
+    rarity = record.rarity
+    return [
+        record.source,
+        record.chain.value,
+        record.contract_address,
+        record.token_id,
+        record.token_standard.value if record.token_standard else None,
+        record.name,
+        record.description,
+        record.image,
+        record.animation_url,
+        record.collection_name,
+        record.collection_slug,
+        record.collection_opensea_slug,
+        None if record.traits is None else [[t.type, t.value] for t in record.traits],
+        None if rarity is None else [rarity.rank, rarity.score, rarity.total],
+        None if record.owner_addresses is None else list(record.owner_addresses),
+        None if record.quantity is None else str(record.quantity),
+        record.is_spam,
+    ]
+
+
+def _unpack(data: Sequence[Any]) -> NFTRecord:
+    (source, chain, contract, token_id, standard, name, description, image, animation,
+     collection_name, collection_slug, opensea_slug, traits, rarity, owners, quantity,
+     is_spam) = data  # fmt: skip
+    return NFTRecord(
+        source=str(source),
+        chain=Chain(chain),
+        contract_address=contract,
+        token_id=token_id,
+        token_standard=TokenStandard(standard) if standard else None,
+        name=name,
+        description=description,
+        image=image,
+        animation_url=animation,
+        collection_name=collection_name,
+        collection_slug=collection_slug,
+        collection_opensea_slug=opensea_slug,
+        traits=None if traits is None else tuple(Trait(t, v) for t, v in traits),
+        rarity=None if rarity is None else Rarity(*rarity),
+        owner_addresses=None if owners is None else tuple(owners),
+        quantity=None if quantity is None else int(quantity),
+        is_spam=is_spam,
+    )
 
 
 def _report_json(report: StreamReport) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """NFT queries: a wallet's NFTs by page (``page``/``size``) and as a cursor connection.
 
 Resolvers are thin: validate, call :class:`~gateway.service.NFTService`, convert. The
-per-NFT detail calls run only when the query selects a field that needs them.
+per-NFT detail calls run only when the query selects a field that needs them. The
+converted objects are kept in the slice's ``renderings``: a page the service serves from
+its page cache is converted once, not once per request (nothing mutates them).
 """
 
 from __future__ import annotations
@@ -11,19 +13,22 @@ import binascii
 from typing import Any
 
 import strawberry
+from graphql import FieldNode, FragmentSpreadNode, SelectionNode
 from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from gateway.errors import InvalidCursor
 from gateway.schema.context import Context
 from gateway.schema.dids import DIDList, wallet_dids
-from gateway.schema.types import Asset, Chain, ProviderStatus, SpamFilter
+from gateway.schema.types import Asset, Chain, ProviderStatus, SpamFilter, checksum
 from gateway.service import HoldingsSlice
-from gateway.validation import checksum, parse_positive_int
+from gateway.validation import parse_positive_int
 
 __all__ = ["NFTPage", "Wallet", "AssetConnection"]
 
 MAX_CURSOR_LENGTH = 512
+# This face's keys in HoldingsSlice.renderings.
+_ASSETS, _PROVIDERS, _EDGES = "graphql:assets", "graphql:providers", "graphql:edges"
 _CURSOR_PREFIX = "nftgw:v1:"
 
 # Fields whose values come (at least partly) from per-NFT detail or collection calls.
@@ -119,8 +124,8 @@ class Wallet:
             page=page,
             size=size,
             has_next_page=result.has_more,
-            assets=[Asset.from_domain(h) for h in result.holdings],
-            providers=[ProviderStatus.from_domain(r) for r in result.providers],
+            assets=_assets(result),
+            providers=_providers(result),
             stale=result.stale,
             stale_age_seconds=result.stale_age_seconds,
         )
@@ -138,10 +143,12 @@ class Wallet:
         first = parse_positive_int(first, field="first", maximum=settings.max_page_size)
         offset = 0 if after is None else decode_cursor(after) + 1
         result = await _list(info, self.lower_address, offset, first, chains, spam)
-        edges = [
-            AssetEdge(cursor=encode_cursor(offset + i), node=Asset.from_domain(h))
-            for i, h in enumerate(result.holdings)
-        ]
+        edges: list[AssetEdge] | None = result.renderings.get(_EDGES)
+        if edges is None:  # the slice's offset is the one these cursors count from
+            edges = result.renderings[_EDGES] = [
+                AssetEdge(cursor=encode_cursor(offset + i), node=asset)
+                for i, asset in enumerate(_assets(result))
+            ]
         return AssetConnection(
             edges=edges,
             page_info=PageInfo(
@@ -152,13 +159,31 @@ class Wallet:
             ),
             total_count=result.total,
             total_is_exact=result.total_is_exact,
-            providers=[ProviderStatus.from_domain(r) for r in result.providers],
+            providers=_providers(result),
             stale=result.stale,
             stale_age_seconds=result.stale_age_seconds,
         )
 
 
+def _assets(result: HoldingsSlice) -> list[Asset]:
+    """The slice's assets as GraphQL objects, converted once per slice."""
+    assets: list[Asset] | None = result.renderings.get(_ASSETS)
+    if assets is None:
+        assets = result.renderings[_ASSETS] = [Asset.from_domain(h) for h in result.holdings]
+    return assets
+
+
+def _providers(result: HoldingsSlice) -> list[ProviderStatus]:
+    providers: list[ProviderStatus] | None = result.renderings.get(_PROVIDERS)
+    if providers is None:
+        providers = result.renderings[_PROVIDERS] = [
+            ProviderStatus.from_domain(r) for r in result.providers
+        ]
+    return providers
+
+
 def wallet_for(address: str) -> Wallet:
+    # The cached checksum: a keccak per request is a tenth of a warm page's time.
     return Wallet(address=checksum(address), lower_address=address)
 
 
@@ -176,7 +201,7 @@ async def _list(
         limit=limit,
         chains=[c.to_domain() for c in chains] if chains else None,
         spam=spam.to_domain(),
-        enrich=_selects_any(info.selected_fields, ENRICHED_FIELDS),
+        enrich=_document_selects_any(info, ENRICHED_FIELDS),
     )
 
 
@@ -196,6 +221,35 @@ def decode_cursor(cursor: str) -> int:
     if not text.startswith(_CURSOR_PREFIX) or not position.isdigit() or len(position) > 9:
         raise InvalidCursor("cursor is not one this gateway issued", field="after")
     return int(position)
+
+
+def _document_selects_any(info: Info[Context, None], names: frozenset[str]) -> bool:
+    """Whether any field in ``names`` is selected anywhere below the resolved field.
+
+    Read from the validated document's nodes (what ``info.selected_fields`` converts on
+    every call): the answer depends on the document alone, ``@include``/``@skip`` aside,
+    which it ignores the way ``selected_fields`` does (enriching too often is only slower).
+    """
+    raw = info._raw_info
+    fragments = raw.fragments
+    seen: set[str] = set()
+    stack: list[SelectionNode] = list(raw.field_nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, FieldNode) and node.name.value in names:
+            return True  # (the resolved field itself, nfts or nftConnection, never is)
+        if isinstance(node, FragmentSpreadNode):
+            name = node.name.value
+            fragment = fragments.get(name)
+            if name in seen or fragment is None:
+                continue
+            seen.add(name)
+            stack.extend(fragment.selection_set.selections)
+            continue
+        selection_set = getattr(node, "selection_set", None)
+        if selection_set is not None:
+            stack.extend(selection_set.selections)
+    return False
 
 
 def _selects_any(selections: list[Selection] | list[SelectedField], names: frozenset[str]) -> bool:

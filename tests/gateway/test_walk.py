@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -154,3 +155,25 @@ async def test_chains_come_in_configured_order(chains: tuple[Chain, ...]) -> Non
     walk = walk_of(FakeSource("alchemy", [[1]]), chains=chains)
     await walk.run()
     assert [h.key.chain for h in walk.visible(SpamFilter.INCLUDE)] == list(chains)
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["plain", "compressed"])
+async def test_a_restored_snapshot_pages_exactly_like_the_walk(big: bool) -> None:
+    tail = list(range(10, 400)) if big else [5]
+    opensea = FakeSource("opensea", [[1, 2, 900], tail])
+    alchemy = FakeSource("alchemy", [[3, 1], [4, *tail[::3]]])
+    walk = walk_of(opensea, alchemy)
+    await walk.run()
+    data = orjson.loads(orjson.dumps(walk.snapshot()))  # as any cache layer stores it
+    assert ("zlib" in data) is big
+    restored = WalletWalk.restore(data, DEFAULT_FIELD_PRIORITY)
+    assert restored.complete and restored.exact
+    for spam in SpamFilter:
+        assert restored.visible(spam) == walk.visible(spam)
+        assert restored.best_total(spam) == walk.best_total(spam)
+    assert [r.status for r in restored.reports] == [r.status for r in walk.reports]
+
+
+def test_a_snapshot_of_another_version_is_refused() -> None:
+    with pytest.raises(ValueError):
+        WalletWalk.restore({"version": 1, "owner": OWNER, "holdings": [], "reports": []}, {})
