@@ -67,7 +67,8 @@ def create_app(
         # Built first: the observer for upstream calls, the cache and breakers.
         app.state.metrics = Metrics()
         async with _http_client(settings, client_transport) as client:
-            cache = build_shared_cache(settings)  # memory, plus Redis when configured
+            # Memory, plus Redis when configured; hits and misses go to the metrics.
+            cache = build_shared_cache(settings, observer=app.state.metrics)
             guards = ProviderGuards(
                 GuardPolicy.from_settings(settings),
                 cooldowns=CacheCooldowns(cache),
@@ -97,7 +98,9 @@ def create_app(
         routes=[
             Route("/users/{user_id}/nfts", list_user_nfts, methods=["POST"]),
             Route("/users/{user_id}/dids", list_user_dids, methods=["POST"]),
-            Route("/graphql", _graphql_view(settings), methods=["GET", "POST"]),
+            # Every verb reaches the view, which answers 405 itself (a GraphQL error body,
+            # `Allow: GET, POST`); Starlette's own 405 would advertise HEAD, which it lacks.
+            Route("/graphql", _graphql_view(settings)),
             Route("/openapi.json", openapi_endpoint, methods=["GET"]),
             Route("/healthz", _healthz, methods=["GET"]),
             *operate_routes(),

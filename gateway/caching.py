@@ -16,6 +16,11 @@ Layers:
   slow Redis falls back to the memory layer or to a miss, never to an error, and is left
   alone for a second before the next try.
 
+Observability: an optional :class:`CacheObserver` (the app's metrics) hears every
+``get_or_fetch`` and ``lead_or_wait`` lookup as a hit (a stored value: this process's,
+Redis's or another replica's) or a miss (this caller fetched, or waited on a fetch in
+flight), labelled with the key's kind (``detail``, ``snapshot``, ``dids``...).
+
 Single-flight: concurrent callers in one process share one future; across replicas the
 first caller takes a lease (``SET NX PX``, lease >= the request deadline, released by its
 token) and heartbeats it, and the others poll for the value with a deadline. A leader that
@@ -32,7 +37,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 from aiocache.base import BaseCache
@@ -45,11 +50,13 @@ from gateway.settings import Settings
 __all__ = [
     "CACHE_VERSION",
     "BoundedMemoryCache",
+    "CacheObserver",
     "Lease",
     "RedisLayer",
     "SharedCache",
     "build_shared_cache",
     "cache_key",
+    "cache_kind",
 ]
 
 logger = logging.getLogger(__name__)
@@ -94,6 +101,20 @@ return 0
 def cache_key(kind: str, *parts: object) -> str:
     """``v1:kind:part:part``; parts must already be validated, normalised values."""
     return ":".join([f"v{CACHE_VERSION}", kind, *(str(part) for part in parts)])
+
+
+def cache_kind(key: str) -> str:
+    """The kind a :func:`cache_key` was built with (``other`` for a key of another shape):
+    a bounded metrics label, never a part of the key's values."""
+    version, _, rest = key.partition(":")
+    kind = rest.partition(":")[0]
+    return kind if version.startswith("v") and kind else "other"
+
+
+class CacheObserver(Protocol):
+    """Hears each lookup's outcome (the app's :class:`~gateway.observability.Metrics`)."""
+
+    def cache_lookup(self, kind: str, hit: bool) -> None: ...
 
 
 @dataclass(slots=True)
@@ -357,7 +378,8 @@ class SharedCache:
 
     ``lease_seconds`` bounds how long a leader may hold a key (>= the request deadline);
     ``wait_seconds`` is how long a waiter polls for another replica's value before it
-    fetches for itself; ``heartbeat_seconds`` is how often a leader says it is alive.
+    fetches for itself; ``heartbeat_seconds`` is how often a leader says it is alive;
+    ``observer`` hears every single-flight lookup's hit or miss.
     """
 
     def __init__(
@@ -369,8 +391,10 @@ class SharedCache:
         lease_seconds: float = 15.0,
         wait_seconds: float = 8.0,
         heartbeat_seconds: float = 0.5,
+        observer: CacheObserver | None = None,
     ) -> None:
         self._backend = backend
+        self._observer = observer
         self._namespace = namespace
         self._redis = redis
         self._lease_seconds = lease_seconds
@@ -412,10 +436,7 @@ class SharedCache:
 
         ``background=True`` when the caller is off the request path (Redis then gets a
         longer timeout)."""
-        if ttl <= 0:
-            raise ValueError("every cache entry needs a positive TTL")
-        full, raw = self._full(key), orjson.dumps(value)
-        await self._backend.set(full, raw, ttl=ttl)
+        full, raw = await self._set_local(key, value, ttl)
         if self._redis is not None:
             await self._redis.set(full, raw, ttl, background=background)
 
@@ -431,19 +452,23 @@ class SharedCache:
         """The cached value for ``key`` or ``fetch()``'s, stored for ``ttl`` seconds.
 
         Concurrent callers with the same key share one ``fetch``, in this process and (with
-        Redis) across replicas. Returns ``(value, hit)``. Exceptions from ``fetch``
-        propagate to every waiter in this process and nothing is stored.
+        Redis) across replicas. Returns ``(value, hit)``: ``hit`` when the value was stored
+        (here, in Redis or by another replica), not fetched for this call. Exceptions from
+        ``fetch`` propagate to every waiter in this process and nothing is stored.
         """
+        _check_ttl(ttl)  # before any fetch: a value that cannot be stored is a caller bug
         cached = _decoded(await self._get_local(key), decode)
         if cached is not None:
+            self._observe(key, hit=True)
             return cached, True
         pending = self._inflight.get(key)
         if pending is not None:
+            self._observe(key, hit=False)  # it waits on an upstream fetch all the same
             return await asyncio.shield(pending), False
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            value = await self._fetch_once(key, fetch, ttl=ttl, encode=encode, decode=decode)
+            value, hit = await self._fetch_once(key, fetch, ttl=ttl, encode=encode, decode=decode)
         except asyncio.CancelledError:
             future.cancel()
             raise
@@ -452,8 +477,9 @@ class SharedCache:
             future.exception()  # mark retrieved: waiters re-raise it themselves
             raise
         else:
+            self._observe(key, hit=hit)
             future.set_result(value)
-            return value, False
+            return value, hit
         finally:
             self._inflight.pop(key, None)
 
@@ -463,6 +489,11 @@ class SharedCache:
         """Either ``(value, None)``, another replica's value for ``key``, or ``(None, lease)``:
         this caller fetches and then calls ``lease.release()``. Never blocks longer than
         ``wait`` (default ``wait_seconds``): then it returns a local lease."""
+        found, lease = await self._lead_or_wait(key, wait=wait)
+        self._observe(key, hit=lease is None)
+        return found, lease
+
+    async def _lead_or_wait(self, key: str, *, wait: float | None) -> tuple[Any, Lease | None]:
         loop = asyncio.get_running_loop()
         give_up = loop.time() + (self._wait_seconds if wait is None else wait)
         delay = POLL_MIN_SECONDS
@@ -499,30 +530,39 @@ class SharedCache:
         ttl: float,
         encode: Callable[[T], Any],
         decode: Callable[[Any], T],
-    ) -> T:
+    ) -> tuple[T, bool]:
+        """``(value, True)`` when Redis or another replica had it, else ``(fetched, False)``."""
         if self._redis is not None:
             shared = _decoded(await self.get(key), decode)  # another replica's, perhaps
             if shared is not None:
-                return shared
-        found, lease = await self.lead_or_wait(key)
+                return shared, True
+        found, lease = await self._lead_or_wait(key, wait=None)
         value = _decoded(found, decode)
         if value is not None:
             if lease is not None:
                 await lease.release()
-            return value
+            return value, True
         try:
             value = await fetch()
         except BaseException:
             if lease is not None:
                 await lease.release()
             raise
-        if ttl <= 0:
-            raise ValueError("every cache entry needs a positive TTL")
-        full, raw = self._full(key), orjson.dumps(encode(value))
-        await self._backend.set(full, raw, ttl=ttl)  # this process sees it at once
+        full, raw = await self._set_local(key, encode(value), ttl)  # this process: at once
         # Redis and the lease off the request path: the caller has its answer already.
         self._spawn(self._publish(full, raw, ttl, lease))
-        return value
+        return value, False
+
+    async def _set_local(self, key: str, value: Any, ttl: float) -> tuple[str, bytes]:
+        """Store ``value``'s JSON in the memory layer; the full key and bytes, for Redis."""
+        _check_ttl(ttl)
+        full, raw = self._full(key), orjson.dumps(value)
+        await self._backend.set(full, raw, ttl=ttl)
+        return full, raw
+
+    def _observe(self, key: str, *, hit: bool) -> None:
+        if self._observer is not None:
+            self._observer.cache_lookup(cache_kind(key), hit)
 
     async def _publish(self, full: str, raw: bytes, ttl: float, lease: Lease | None) -> None:
         try:
@@ -558,6 +598,11 @@ class SharedCache:
         return f"{self._namespace}:{key}"
 
 
+def _check_ttl(ttl: float) -> None:
+    if ttl <= 0:
+        raise ValueError("every cache entry needs a positive TTL")
+
+
 def _millis(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
@@ -585,8 +630,9 @@ def _decoded(raw: Any, decode: Callable[[Any], T]) -> T | None:
         return None
 
 
-def build_shared_cache(settings: Settings) -> SharedCache:
-    """The app's cache from its settings: memory, plus Redis when ``redis_url`` is set."""
+def build_shared_cache(settings: Settings, *, observer: CacheObserver | None = None) -> SharedCache:
+    """The app's cache from its settings: memory, plus Redis when ``redis_url`` is set;
+    ``observer`` (the app's metrics) hears every lookup's hit or miss."""
     memory = BoundedMemoryCache(
         max_entries=settings.cache_max_entries, max_bytes=settings.cache_max_bytes
     )
@@ -602,4 +648,5 @@ def build_shared_cache(settings: Settings) -> SharedCache:
         lease_seconds=max(settings.singleflight_lease, settings.request_deadline),
         wait_seconds=settings.singleflight_wait,
         heartbeat_seconds=settings.singleflight_heartbeat,
+        observer=observer,
     )

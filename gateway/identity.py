@@ -3,15 +3,21 @@
 Three jobs, each behind one method the faces call with validated input:
 
 * :meth:`IdentityService.dids` fans out to every DID source (.bit, Next.ID, NameTag)
-  concurrently, each under its own deadline. A failing source costs its own DIDs only: the
-  answer carries a :class:`~gateway.service.ProviderReport` per source saying which failed
-  and why. Each source's answer is cached ``did_ttl`` seconds; failures are never cached.
+  concurrently. A failing source costs its own DIDs only: the answer carries a
+  :class:`~gateway.service.ProviderReport` per source saying which failed and why. Each
+  source's answer is cached ``did_ttl`` seconds; failures are never cached.
 * :meth:`IdentityService.resolve` turns a name into the addresses it points to (cached
   ``name_ttl`` seconds). Unknown or expired names are :class:`NameNotFound`; a resolver
   outage is :class:`UpstreamUnavailable`, and only for requests that passed a name.
 * :meth:`IdentityService.linked_wallets` lists the wallets an identity links (a .bit name's
   address records, a Next.ID persona's valid ethereum proofs) and
   :meth:`IdentityService.list_holdings` pages over the union of their NFTs.
+
+Every upstream call (DIDs, names, personas) goes through the source's
+:class:`~gateway.resilience.ProviderGuard`, exactly like the NFT providers' calls: a total
+deadline, retries with a budget, ``Retry-After`` and a cool-down shared by replicas, a
+circuit breaker and a bulkhead. The guards are the app's (one per upstream, shared with
+the NFT service), so the .bit resolver and the .bit DID source share one breaker.
 
 The union's order (what every page of an identity is cut from): wallets in the order the
 identity lists them, then each wallet's own walk order (see :mod:`gateway.walk`). An NFT
@@ -26,7 +32,8 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol, TypeVar
@@ -35,6 +42,7 @@ from gateway.caching import SharedCache, cache_key
 from gateway.errors import InvalidName, NameNotFound, UpstreamUnavailable
 from gateway.merging import Holding, SpamFilter
 from gateway.names import IdentityKind, IdentityRef, parse_identity, parse_name
+from gateway.resilience import ProviderGuards
 from gateway.service import HoldingsSlice, NFTService, ProviderReport
 from gateway.settings import Settings
 from providers.base import DIDSource, NameResolver
@@ -146,6 +154,9 @@ class LinkedHoldingsSlice:
     total_is_exact: bool
     has_more: bool
     providers: tuple[ProviderReport, ...]
+    # Some wallet's NFTs are an older snapshot (every provider failed for it); the oldest age.
+    stale: bool = False
+    stale_age_seconds: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +166,7 @@ class _Union:
     exact: bool
     complete: bool
     created: float
+    stale_age_seconds: int | None  # None: every wallet's NFTs are fresh
 
 
 class IdentityService:
@@ -166,6 +178,8 @@ class IdentityService:
         nft_service: NFTService,
         cache: SharedCache,
         settings: Settings,
+        *,
+        guards: ProviderGuards | None = None,
     ) -> None:
         self._sources = list(sources)
         self._resolvers = list(resolvers)
@@ -173,6 +187,8 @@ class IdentityService:
         self._nfts = nft_service
         self._cache = cache
         self._settings = settings
+        # One guard per upstream for the whole app: the NFT service's, unless given.
+        self._guards = guards or nft_service.guards
         self._unions: OrderedDict[tuple[Any, ...], _Union] = OrderedDict()
 
     @property
@@ -217,16 +233,16 @@ class IdentityService:
             return await source.fetch_dids(address)
 
         try:
-            dids = await self._cached(
-                cache_key("dids", source.name, address),
+            dids = await self._guarded(
+                source.name,
+                "dids",
+                (address,),
                 fetch,
                 ttl=self._settings.did_ttl,
                 encode=encode_dids,
                 decode=decode_dids,
             )
-        except TimeoutError:
-            error = ("timeout", f"no answer within {self._settings.provider_deadline:g}s")
-        except ProviderError as exc:
+        except ProviderError as exc:  # the guard's own verdicts too: timeout, circuit_open...
             error = (exc.kind, exc.message)
         except Exception:  # the aggregation boundary: one broken adapter costs its own DIDs
             logger.exception("DID source %s failed unexpectedly", source.name)
@@ -252,22 +268,16 @@ class IdentityService:
         async def fetch() -> tuple[str, ...]:
             return await resolver.resolve(canonical)
 
-        try:
-            addresses = await self._cached(
-                cache_key("name", resolver.name, canonical),
+        with _lookup_errors(resolver.name, canonical, "name", field):
+            addresses = await self._guarded(
+                resolver.name,
+                "name",
+                (canonical,),
                 fetch,
                 ttl=self._settings.name_ttl,
                 encode=list,
                 decode=_decode_addresses,
             )
-        except ProviderNotFound:
-            raise NameNotFound(
-                f"{canonical} is not registered or has expired", field=field
-            ) from None
-        except (ProviderBadRequest, ValueError) as exc:
-            raise InvalidName(f"{canonical} is not a valid name: {exc}", field=field) from None
-        except (ProviderError, TimeoutError) as exc:
-            raise _resolver_down(resolver.name, exc) from None
         if not addresses:
             raise NameNotFound(f"{canonical} points to no EVM address", field=field)
         return addresses
@@ -297,18 +307,16 @@ class IdentityService:
         async def fetch() -> tuple[DID, ...]:
             return await source.fetch_persona(ref.value, platform)
 
-        try:
-            personas = await self._cached(
-                cache_key("persona", source.name, platform, ref.value),
+        with _lookup_errors(source.name, ref.text, "identity", field):
+            personas = await self._guarded(
+                source.name,
+                "persona",
+                (platform, ref.value),
                 fetch,
                 ttl=self._settings.did_ttl,
                 encode=encode_dids,
                 decode=decode_dids,
             )
-        except (ProviderBadRequest, ValueError) as exc:
-            raise InvalidName(f"{ref.text} is not a valid identity: {exc}", field=field) from None
-        except (ProviderError, TimeoutError) as exc:
-            raise _resolver_down(source.name, exc) from None
         matching = tuple(p for p in personas if _persona_matches(p, ref))
         if not matching:
             raise NameNotFound(
@@ -345,13 +353,16 @@ class IdentityService:
             total_is_exact=union.exact,
             has_more=offset + limit < len(union.holdings) or not union.complete,
             providers=combine_reports(reports),
+            stale=union.stale_age_seconds is not None,
+            stale_age_seconds=union.stale_age_seconds,
         )
 
     async def _union_of(
         self, wallets: tuple[str, ...], chains: tuple[Chain, ...], spam: SpamFilter
     ) -> _Union:
-        """The wallets' union: reused while fresh once every walk is complete (paging a big
-        identity builds it once), else built from the wallets' current snapshots."""
+        """The wallets' union: reused while fresh once every walk is complete and fresh
+        (paging a big identity builds it once), else built from the wallets' current
+        snapshots (a stale one is never kept: the next request tries the providers again)."""
         key = (wallets, chains, spam)
         known = self._unions.get(key)
         if known is not None and time.monotonic() - known.created < self._settings.snapshot_ttl:
@@ -368,8 +379,9 @@ class IdentityService:
             exact=all(s is not None and s.total_is_exact for s in slices),
             complete=all(s is not None and not s.has_more for s in slices),
             created=time.monotonic(),
+            stale_age_seconds=_oldest_stale(slices),
         )
-        if union.complete:
+        if union.complete and union.stale_age_seconds is None:
             self._unions[key] = union
             while len(self._unions) > MAX_CACHED_UNIONS:
                 self._unions.popitem(last=False)
@@ -418,23 +430,25 @@ class IdentityService:
 
     # -- cache -----------------------------------------------------------------------------
 
-    async def _cached(
+    async def _guarded(
         self,
-        key: str,
+        provider: str,
+        operation: str,
+        parts: tuple[str, ...],
         fetch: Callable[[], Awaitable[T]],
         *,
         ttl: float,
         encode: Callable[[T], Any],
         decode: Callable[[Any], T],
     ) -> T:
-        """``fetch()`` under the provider deadline, through the shared cache (single-flight)."""
+        """``fetch()`` through ``provider``'s guard, behind the shared cache under
+        ``v1:<operation>:<provider>:<parts>`` (single-flight; failures never cached)."""
 
-        async def bounded() -> T:
-            async with asyncio.timeout(self._settings.provider_deadline):
-                return await fetch()
+        async def guarded() -> T:
+            return await self._guards.call(provider, operation, fetch)
 
         value, _ = await self._cache.get_or_fetch(
-            key, bounded, ttl=ttl, encode=encode, decode=decode
+            cache_key(operation, provider, *parts), guarded, ttl=ttl, encode=encode, decode=decode
         )
         return value
 
@@ -535,9 +549,26 @@ def _unless_all_failed(answer: DIDAnswer) -> DIDAnswer:
     return answer
 
 
-def _resolver_down(name: str, exc: Exception) -> UpstreamUnavailable:
-    kind = exc.kind if isinstance(exc, ProviderError) else "timeout"
-    return UpstreamUnavailable(f"the {name} resolver is unavailable ({kind}); try again later")
+@contextmanager
+def _lookup_errors(provider: str, subject: str, noun: str, field: str) -> Iterator[None]:
+    """A name or persona lookup's upstream errors as the client's: unknown, invalid, or
+    the resolver being down (a 503 only for requests that passed a name)."""
+    try:
+        yield
+    except ProviderNotFound:
+        raise NameNotFound(f"{subject} is not registered or has expired", field=field) from None
+    except (ProviderBadRequest, ValueError) as exc:
+        raise InvalidName(f"{subject} is not a valid {noun}: {exc}", field=field) from None
+    except ProviderError as exc:  # the guard's verdicts (timeout, circuit_open...) included
+        raise UpstreamUnavailable(
+            f"the {provider} resolver is unavailable ({exc.kind}); try again later"
+        ) from None
+
+
+def _oldest_stale(slices: Sequence[HoldingsSlice | None]) -> int | None:
+    """The age of the oldest stale snapshot among the wallets' slices; None if none is."""
+    ages = [s.stale_age_seconds or 0 for s in slices if s is not None and s.stale]
+    return max(ages) if ages else None
 
 
 def _decode_addresses(data: list[str]) -> tuple[str, ...]:

@@ -13,6 +13,14 @@ the level check. It
 * escapes CR, LF and other control characters in the message, so a client-supplied value
   (a path, a header) cannot forge a second log line.
 
+A clean record (the common case) is left exactly as it was. A dirty one is cleaned part
+by part: the format string and each argument, so ``record.args`` keeps its shape (uvicorn's
+access formatter unpacks it as ``client_addr, method, path, http_version, status``). Strings
+are cleaned; any other argument stays as it is unless its ``str`` or ``repr`` holds a
+secret or a control character, and then it becomes its cleaned ``str``. Only a secret that
+straddles two parts (``"%s%s" % (half, half)``) is left to the last resort: the whole
+message, cleaned, with no arguments.
+
 :func:`install_log_redaction` is called by the app factory with ``Settings.secrets()``;
 it is idempotent and secrets only accumulate (several apps in one process, as in tests).
 """
@@ -23,7 +31,7 @@ import logging
 import re
 import threading
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 __all__ = ["REDACTED", "RedactingFilter", "install_log_redaction", "redact", "redact_bytes"]
@@ -84,10 +92,8 @@ def _clean(record: logging.LogRecord) -> None:
         message = record.getMessage()
     except Exception:  # a broken format string: leave it to logging's own error path
         return
-    cleaned = _CONTROL.sub(_escape, redact(message))
-    if cleaned != message or record.args:
-        record.msg = cleaned
-        record.args = None
+    if _is_dirty(message) or any(map(_is_dirty_value, _values(record.args))):
+        _clean_message(record, message)
     if record.exc_info and record.exc_info[0] is not None:
         text = "".join(traceback.format_exception(*record.exc_info)).rstrip()
         redacted = redact(text)
@@ -98,6 +104,61 @@ def _clean(record: logging.LogRecord) -> None:
         record.exc_text = redact(record.exc_text)
     if record.stack_info:
         record.stack_info = redact(record.stack_info)
+
+
+def _clean_text(text: str) -> str:
+    return _CONTROL.sub(_escape, redact(text))
+
+
+def _is_dirty(text: str) -> bool:
+    return _clean_text(text) != text
+
+
+def _clean_message(record: logging.LogRecord, message: str) -> None:
+    """Clean the format string and each argument, keeping ``args``' shape."""
+    record.msg = _clean_value(record.msg)
+    record.args = _clean_args(record.args)
+    try:
+        rebuilt: str | None = record.getMessage()
+    except Exception:  # a cleaned argument no longer fits its format (%d of a str)
+        rebuilt = None
+    if rebuilt is None or _is_dirty(rebuilt):  # a secret across two parts: last resort
+        record.msg, record.args = _clean_text(message), None
+
+
+def _values(args: Any) -> Iterable[object]:
+    """Every argument, whether ``args`` is a tuple or a mapping (``%(path)s`` style):
+    a record's ``args`` are shown too (``repr(record.__dict__)``), used or not."""
+    if isinstance(args, Mapping):
+        return args.values()
+    return args if isinstance(args, tuple) else ()
+
+
+def _clean_args(args: Any) -> Any:
+    if isinstance(args, tuple):
+        return tuple(map(_clean_value, args))
+    if isinstance(args, Mapping):
+        return {key: _clean_value(value) for key, value in args.items()}
+    return args
+
+
+def _clean_value(value: object) -> object:
+    """A dirty string cleaned; a dirty object (a URL holding a key) as its cleaned ``str``;
+    anything clean untouched (numbers keep ``%d`` and ``%.1f`` working)."""
+    if not _is_dirty_value(value):
+        return value
+    return _clean_text(value if isinstance(value, str) else str(value))
+
+
+def _is_dirty_value(value: object) -> bool:
+    if isinstance(value, str):
+        return _is_dirty(value)
+    if value is None or isinstance(value, int | float):
+        return False
+    try:
+        return _is_dirty(str(value)) or _is_dirty(repr(value))
+    except Exception:  # an object that cannot print itself: logging will say so
+        return False
 
 
 def _escape(match: re.Match[str]) -> str:

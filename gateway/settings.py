@@ -87,12 +87,18 @@ class Settings(BaseSettings):
     # A page waits this long for the walk to finish so `total` is exact (clients page by it);
     # past it, a page is served as soon as its prefix is known. 0 favours first-page latency.
     exact_total_wait: float = Field(default=8.0, ge=0)
-    detail_concurrency: int = Field(default=8, ge=1)
+    # Per detail provider, and never more than the provider's bulkhead (a 20-NFT page's
+    # detail and collection calls then start together instead of in waves).
+    detail_concurrency: int = Field(default=16, ge=1)
 
     # -- caching --------------------------------------------------------------------
     snapshot_ttl: int = Field(default=60, ge=1)
     enrichment_ttl: int = Field(default=3600, ge=1)
     collection_ttl: int = Field(default=86_400, ge=1)
+    # Finished pages kept in process (gateway/service.py PageCache); 0 turns it off. The
+    # TTL is capped by the enrichment and collection TTLs.
+    page_cache_ttl: int = Field(default=60, ge=0)
+    page_cache_entries: int = Field(default=256, ge=0)
     did_ttl: int = Field(default=300, ge=1)
     name_ttl: int = Field(default=300, ge=1)
 

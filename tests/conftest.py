@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +34,18 @@ def settings() -> Settings:
     return sandbox_settings()
 
 
-@pytest.fixture
-async def client(sandbox: Sandbox, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client for a gateway running on the sandbox (lifespan included)."""
+@asynccontextmanager
+async def gateway_client(sandbox: Sandbox, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for a gateway with ``settings`` on ``sandbox`` (lifespan included)."""
     app = create_app(settings, transport=sandbox.transport())
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
             yield http
+
+
+@pytest.fixture
+async def client(sandbox: Sandbox, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for a gateway running on the sandbox (lifespan included)."""
+    async with gateway_client(sandbox, settings) as http:
+        yield http

@@ -36,6 +36,10 @@ from gateway.validation import checksum, parse_positive_int
 __all__ = ["Identity", "identity_for", "wallet_for_input"]
 
 MAX_PAGE = 1_000_000
+STALE_DESCRIPTION = (
+    "True when every provider failed for a linked wallet and its NFTs are an older snapshot."
+)
+AGE_DESCRIPTION = "How old the oldest stale snapshot is; null when every wallet's is fresh."
 
 
 @strawberry.enum(description="What an identity name is.")
@@ -126,6 +130,8 @@ class IdentityNFTPage:
     has_next_page: bool
     assets: list[IdentityAsset]
     providers: list[ProviderStatus]
+    stale: bool = strawberry.field(default=False, description=STALE_DESCRIPTION)
+    stale_age_seconds: int | None = strawberry.field(default=None, description=AGE_DESCRIPTION)
 
 
 @strawberry.type
@@ -141,6 +147,8 @@ class IdentityAssetConnection:
     total_count: int
     total_is_exact: bool
     providers: list[ProviderStatus]
+    stale: bool = strawberry.field(default=False, description=STALE_DESCRIPTION)
+    stale_age_seconds: int | None = strawberry.field(default=None, description=AGE_DESCRIPTION)
 
 
 @strawberry.type(description="A name or persona, the wallets it links, and their NFTs together.")
@@ -170,6 +178,8 @@ class Identity:
             has_next_page=result.has_more,
             assets=[IdentityAsset.from_domain(h) for h in result.holdings],
             providers=[ProviderStatus.from_domain(r) for r in result.providers],
+            stale=result.stale,
+            stale_age_seconds=result.stale_age_seconds,
         )
 
     @strawberry.field(description="The union of the linked wallets' NFTs (first/after).")
@@ -201,6 +211,8 @@ class Identity:
             total_count=result.total,
             total_is_exact=result.total_is_exact,
             providers=[ProviderStatus.from_domain(r) for r in result.providers],
+            stale=result.stale,
+            stale_age_seconds=result.stale_age_seconds,
         )
 
     @classmethod

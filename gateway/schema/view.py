@@ -12,8 +12,9 @@ step behind a ``Schema`` subclass inherits every limit):
    selections, root fields and directives counted through fragments before validation
    (:mod:`gateway.schema.limits`), and introspection when the profile turns it off.
 
-Responses follow the GraphQL-over-HTTP spec: ``application/graphql-response+json`` when
-the client accepts it, where a request error (nothing executed) is a 400; plain
+Responses follow the GraphQL-over-HTTP spec (graphql-http's audit suite checks it:
+``tests/gateway/test_graphql_over_http.py``): ``application/graphql-response+json`` when
+``Accept`` ranks it highest, where a request error (nothing executed) is a 400; plain
 ``application/json`` otherwise, where a well-formed request always gets 200. Errors carry
 ``extensions.code``; anything unexpected is logged and masked as ``INTERNAL``, and
 validation messages lose their "Did you mean ...?" hints (they leak the schema).
@@ -29,7 +30,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
-from graphql import GraphQLError
+from graphql import GraphQLError, ValueNode
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -41,6 +42,7 @@ from strawberry.types import ExecutionResult
 
 from gateway.errors import BadRequest, GatewayError
 from gateway.redaction import redact_bytes
+from gateway.schema.answers import AnswerLog, recording_identities, recording_nfts
 from gateway.schema.context import Context
 from gateway.schema.limits import (
     GraphQLLimits,
@@ -67,6 +69,8 @@ _checked_request: ContextVar[GraphQLRequestData | None] = ContextVar(
     "nftgw_graphql_request", default=None
 )
 _response_type: ContextVar[str] = ContextVar("nftgw_graphql_response_type", default=JSON_TYPE)
+# The request's provider reports, for ``extensions`` (see gateway/schema/answers.py).
+_answers: ContextVar[AnswerLog | None] = ContextVar("nftgw_graphql_answers", default=None)
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -129,9 +133,11 @@ class GraphQLView(GraphQL[Context, None]):
         data = await (self._read_get(request) if method == "GET" else self._read_post(request))
         self._check(data, method)
         token = _checked_request.set(data)
+        answers_token = _answers.set(AnswerLog())
         try:
             return await self.run(request)
         finally:
+            _answers.reset(answers_token)
             _checked_request.reset(token)
 
     async def _read_post(self, request: Request) -> GraphQLRequestData:
@@ -166,8 +172,11 @@ class GraphQLView(GraphQL[Context, None]):
 
     def _request_data(self, data: dict[str, Any]) -> GraphQLRequestData:
         query = data.get("query")
-        if not isinstance(query, str) or not query.strip():
-            raise BadRequest("`query` must be a non-empty string")
+        # A missing or non-string query is a malformed request (400 whatever the media
+        # type); an empty or blank string is a well-formed request whose document fails to
+        # parse, answered like any other parse failure (200 under application/json).
+        if not isinstance(query, str):
+            raise BadRequest("`query` must be a string")
         variables = data.get("variables")
         if variables is not None and not isinstance(variables, dict):
             raise BadRequest("`variables` must be an object")
@@ -208,11 +217,12 @@ class GraphQLView(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         state = request.app.state
-        return Context(
-            settings=state.settings,
-            nft_service=state.nft_service,
-            identity_service=state.identity_service,
-        )
+        nfts, identities = state.nft_service, state.identity_service
+        answers = _answers.get()
+        if answers is not None:  # the services as this request's resolvers see them
+            nfts = recording_nfts(nfts, answers)
+            identities = recording_identities(identities, answers)
+        return Context(settings=state.settings, nft_service=nfts, identity_service=identities)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         # GraphiQL from the gateway's own vendored assets: it loads with no internet.
@@ -228,8 +238,10 @@ class GraphQLView(GraphQL[Context, None]):
             data["data"] = result.data
         if errors:
             data["errors"] = [error_json(error) for error in errors]
-        if result.extensions:
-            data["extensions"] = result.extensions
+        answers = _answers.get()
+        extensions = {**(result.extensions or {}), **(answers.extensions() if answers else {})}
+        if extensions:  # how each provider did, when the answer lists NFTs or DIDs
+            data["extensions"] = extensions
         return data
 
     def encode_json(self, data: object) -> bytes:
@@ -253,38 +265,101 @@ class GraphQLView(GraphQL[Context, None]):
 
 
 def error_json(error: GraphQLError) -> dict[str, Any]:
-    """A GraphQL error as the client sees it, always with ``extensions.code``."""
+    """A GraphQL error as the client sees it, always with ``extensions.code``.
+
+    Client errors keep their message (without "Did you mean" hints): the gateway's own
+    (``GatewayError``: its code), graphql-core's validation and parse errors (no original
+    error) and its verdicts on input values (``BAD_USER_INPUT``, see :func:`_is_input_error`).
+    Anything else is a server fault: logged, and masked as ``INTERNAL``.
+    """
     original = error.original_error
-    payload = error.formatted
+    extensions: dict[str, Any]
     if isinstance(original, GatewayError):
-        payload["message"] = original.message
-        payload["extensions"] = {
-            "code": original.code,
-            **({"field": original.field} if original.field else {}),
-        }
-        return dict(payload)
-    if original is None:
-        payload["message"] = _SUGGESTION.sub("", error.message)
-        payload["extensions"] = {"code": "GRAPHQL_VALIDATION_FAILED", **(error.extensions or {})}
-        return dict(payload)
-    logger.error("unexpected error in a resolver", exc_info=original)
-    payload["message"] = "Internal server error"
-    payload["extensions"] = {"code": "INTERNAL"}
-    return dict(payload)
+        message = original.message
+        extensions = {"code": original.code}
+        if original.field:
+            extensions["field"] = original.field
+    elif original is None:
+        message = _SUGGESTION.sub("", error.message)
+        extensions = {"code": "GRAPHQL_VALIDATION_FAILED", **(error.extensions or {})}
+    elif _is_input_error(error, original):
+        message = _SUGGESTION.sub("", error.message)
+        extensions = {"code": "BAD_USER_INPUT"}
+    else:
+        logger.error("unexpected error in a resolver", exc_info=original)
+        message, extensions = "Internal server error", {"code": "INTERNAL"}
+    return {**error.formatted, "message": message, "extensions": extensions}
+
+
+def _is_input_error(error: GraphQLError, original: Exception) -> bool:
+    """Whether graphql-core refused a value the client sent, in its own words.
+
+    * A variable that is missing, null for a non-null type, or of the wrong type: a request
+      error (no path: nothing ran), reported at the variable's definition.
+    * An argument whose value cannot be coerced at execution (``null`` through a nullable
+      variable with a default, into a non-null argument): reported at the value node.
+
+    Output values that fail to serialise also carry a ``GraphQLError``, but at no input
+    node: those stay ``INTERNAL``.
+    """
+    if not isinstance(original, GraphQLError):
+        return False
+    if not error.path:
+        return True
+    return any(isinstance(node, ValueNode) for node in original.nodes or ())
 
 
 # -- helpers ------------------------------------------------------------------------------
 
 
 def _negotiate(accept: str | None) -> str:
-    """``application/graphql-response+json`` if the client names it, else JSON."""
+    """The response media type for an ``Accept`` header, by quality values.
+
+    The spec says to answer in the highest-priority supported type the client lists.
+    ``application/graphql-response+json`` counts only when named explicitly; wildcards
+    (``*/*``, ``application/*``) mean ``application/json``, as they did before that type
+    existed (graphql-http audit 47DE). On a tie the newer type wins: it is the one the
+    spec recommends and it is named. No header, or nothing acceptable, gets JSON (the spec
+    allows that instead of a 406).
+    """
     if accept is None:
         return JSON_TYPE
-    for part in accept.split(","):
-        media, _, params = part.partition(";")
-        if media.strip().lower() == GRAPHQL_RESPONSE_TYPE and "q=0" not in params.replace(" ", ""):
-            return GRAPHQL_RESPONSE_TYPE
+    ranges = _accept_ranges(accept)
+    graphql_q = ranges.get(GRAPHQL_RESPONSE_TYPE, 0.0)
+    json_q = next(
+        (ranges[media] for media in (JSON_TYPE, "application/*", "*/*") if media in ranges), 0.0
+    )
+    if graphql_q > 0 and graphql_q >= json_q:
+        return GRAPHQL_RESPONSE_TYPE
     return JSON_TYPE
+
+
+def _accept_ranges(accept: str) -> dict[str, float]:
+    """``Accept`` as {media range: quality}; ranges asking for a charset other than UTF-8
+    (the only one we write) or with a malformed ``q`` are left out."""
+    ranges: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *params = (piece.strip().lower() for piece in part.split(";"))
+        quality = 1.0
+        acceptable = bool(media)
+        for param in params:
+            name, _, value = param.partition("=")
+            name, value = name.strip(), value.strip().strip('"')
+            if name == "q":
+                quality = _quality(value)
+                acceptable = acceptable and quality >= 0
+            elif name == "charset" and value not in ("utf-8", "utf8"):
+                acceptable = False
+        if acceptable:
+            ranges[media] = max(quality, ranges.get(media, 0.0))
+    return ranges
+
+
+def _quality(value: str) -> float:
+    """An RFC 9110 ``qvalue`` (0 to 1, at most three decimals); -1 when malformed."""
+    if not re.fullmatch(r"0(\.\d{0,3})?|1(\.0{0,3})?", value):
+        return -1.0
+    return float(value)
 
 
 def _wants_html(request: Request) -> bool:

@@ -16,7 +16,7 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from gateway.caching import BoundedMemoryCache, RedisLayer, SharedCache
+from gateway.caching import BoundedMemoryCache, RedisLayer, SharedCache, cache_key, cache_kind
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 
@@ -121,6 +121,63 @@ async def test_a_stored_shape_that_no_longer_decodes_is_a_miss(replicas: Factory
     assert await cache.get_or_fetch(
         "v1:k", fetch, ttl=60, encode=lambda n: {"n": n}, decode=decode
     ) == (7, False)
+
+
+class Lookups:
+    """A cache observer that remembers what it heard."""
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[str, bool]] = []
+
+    def cache_lookup(self, kind: str, hit: bool) -> None:
+        self.heard.append((kind, hit))
+
+
+async def test_the_observer_hears_each_lookup_as_a_hit_or_a_miss_by_kind() -> None:
+    lookups = Lookups()
+    cache = SharedCache(BoundedMemoryCache(), observer=lookups)
+
+    async def fetch() -> dict[str, int]:
+        return {"n": 1}
+
+    key = cache_key("detail", "opensea", "ethereum", "0xabc", "1")
+    assert (await cache.get_or_fetch(key, fetch, ttl=60, encode=same, decode=same))[1] is False
+    assert (await cache.get_or_fetch(key, fetch, ttl=60, encode=same, decode=same))[1] is True
+    _, lease = await cache.lead_or_wait(cache_key("snapshot", "0xabc", "ethereum"))
+    assert lease is not None
+    await lease.release()
+    assert lookups.heard == [("detail", False), ("detail", True), ("snapshot", False)]
+
+
+async def test_another_replicas_value_counts_as_a_hit(namespace: str) -> None:
+    def replica(observer: Lookups | None = None) -> SharedCache:
+        redis = RedisLayer.from_url(REDIS_URL)
+        return SharedCache(
+            BoundedMemoryCache(), namespace=namespace, redis=redis, observer=observer
+        )
+
+    lookups = Lookups()
+    writer, reader = replica(), replica(lookups)
+
+    async def fetch() -> dict[str, int]:
+        raise AssertionError("the value is in Redis already")
+
+    try:
+        await writer.set("v1:dids:a", {"n": 1}, ttl=60)
+        found = await reader.get_or_fetch("v1:dids:a", fetch, ttl=60, encode=same, decode=same)
+        assert found == ({"n": 1}, True)
+        assert lookups.heard == [("dids", True)]
+    finally:
+        await writer.close()
+        await reader.close()
+
+
+@pytest.mark.parametrize(
+    ("key", "kind"),
+    [("v1:detail:opensea:x", "detail"), ("v1:name", "name"), ("snapshot", "other"), ("", "other")],
+)
+def test_a_keys_kind_is_its_second_part(key: str, kind: str) -> None:
+    assert cache_kind(key) == kind
 
 
 async def test_memory_stays_bounded_by_entries_and_bytes() -> None:

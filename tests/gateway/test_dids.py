@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
-from gateway.app import create_app
 from gateway.identity import combine_reports, decode_dids, encode_dids
 from gateway.service import ProviderReport
 from gateway.settings import Settings
@@ -19,7 +15,7 @@ from providers.models import DID, DIDType, LinkedAccount
 from providers.sandbox import Sandbox
 from providers.sandbox.identities import FAR_FUTURE, persona_key
 from providers.sandbox.world import DID_WALLET, EMPTY_WALLET, SMALL_WALLET, WHALE_WALLET
-from tests.conftest import sandbox_settings
+from tests.conftest import gateway_client, sandbox_settings
 
 DID_FIELDS = {
     "type",
@@ -148,7 +144,7 @@ async def test_one_failing_source_leaves_the_others_and_says_which(
 async def test_a_slow_source_costs_its_own_deadline_only(sandbox: Sandbox) -> None:
     sandbox.faults("nametag").latency = 2.0
     settings = sandbox_settings(provider_deadline=0.2)
-    async with gateway(sandbox, settings) as client:
+    async with gateway_client(sandbox, settings) as client:
         body = (await list_dids(client, DID_WALLET)).json()
 
     nametag = next(p for p in body["providers"] if p["provider"] == "nametag")
@@ -291,7 +287,7 @@ async def test_without_a_nametag_key_nametag_is_not_asked(sandbox: Sandbox) -> N
         dotbit_base_url="http://dotbit.sandbox",
         nextid_base_url="http://nextid.sandbox",
     )
-    async with gateway(sandbox, settings) as client:
+    async with gateway_client(sandbox, settings) as client:
         body = (await list_dids(client, DID_WALLET)).json()
 
     assert [p["provider"] for p in body["providers"]] == ["dotbit", "nextid"]
@@ -304,13 +300,3 @@ def test_sandbox_mode_routes_every_did_source_to_its_emulator() -> None:
     assert upstream.nextid_base_url == "http://nextid.sandbox"
     assert upstream.nametag_base_url == "http://nametag.sandbox"
     assert upstream.nametag_api_key is not None
-
-
-@asynccontextmanager
-async def gateway(sandbox: Sandbox, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """A gateway with its own settings on the test's sandbox."""
-    app = create_app(settings, transport=sandbox.transport())
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
-            yield http

@@ -182,3 +182,62 @@ def test_redact_replaces_every_registered_secret() -> None:
 
     install_log_redaction(["canary-unit-0001", "abc"])  # too short to register: "abc"
     assert redact("GET /nft/v3/canary-unit-0001/x abc") == f"GET /nft/v3/{REDACTED}/x abc"
+
+
+# -- log records keep their shape -------------------------------------------------------------
+
+UNIT_SECRET = "canary-unit-0002"
+
+
+def make_record(msg: str, args: Any) -> logging.LogRecord:
+    """A record as any logger makes it: through the (redacting) record factory."""
+    from gateway.redaction import install_log_redaction
+
+    install_log_redaction([UNIT_SECRET])
+    return logging.getLogger("gateway.test").makeRecord(
+        "gateway.test", logging.INFO, __file__, 1, msg, args, None
+    )
+
+
+def test_a_uvicorn_access_record_keeps_its_five_args_and_formats() -> None:
+    from uvicorn.logging import AccessFormatter
+
+    args = ("127.0.0.1:5000", "GET", f"/graphql?key={UNIT_SECRET}\r\nforged", "1.1", 200)
+    record = make_record('%s - "%s %s HTTP/%s" %d', args)
+
+    assert record.args == (
+        "127.0.0.1:5000",
+        "GET",
+        f"/graphql?key={REDACTED}\\r\\nforged",
+        "1.1",
+        200,
+    )
+    formatter = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s')
+    line = formatter.format(record)
+    assert line == f'127.0.0.1:5000 - "GET /graphql?key={REDACTED}\\r\\nforged HTTP/1.1" 200 OK'
+
+
+def test_a_clean_record_is_left_exactly_as_it_was() -> None:
+    args = ("GET", "/healthz", 200)
+    record = make_record("%s %s %d", args)
+    assert record.args is args and record.msg == "%s %s %d"
+
+
+def test_objects_holding_a_secret_become_their_redacted_text_numbers_stay() -> None:
+    url = httpx.URL(f"https://alchemy.test/nft/v3/{UNIT_SECRET}/getNFTs")
+    record = make_record("GET %s took %.1f ms (%d bytes)", (url, 12.5, 300))
+    assert record.args == (f"https://alchemy.test/nft/v3/{REDACTED}/getNFTs", 12.5, 300)
+    assert record.getMessage().endswith("took 12.5 ms (300 bytes)")
+
+
+def test_mapping_args_are_cleaned_even_where_the_format_does_not_use_them() -> None:
+    record = make_record("%(path)s", {"path": f"/x/{UNIT_SECRET}", "unused": UNIT_SECRET})
+    assert record.args == {"path": f"/x/{REDACTED}", "unused": REDACTED}
+    assert UNIT_SECRET not in repr(record.__dict__)
+
+
+def test_a_secret_split_across_two_args_is_still_redacted() -> None:
+    half = len(UNIT_SECRET) // 2
+    record = make_record("%s%s", (UNIT_SECRET[:half], UNIT_SECRET[half:]))
+    assert record.getMessage() == REDACTED
+    assert UNIT_SECRET not in repr(record.__dict__)
