@@ -61,7 +61,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+# 2: collection facts carry ``ranked`` (gateway/codec.py).
+CACHE_VERSION = 2
 T = TypeVar("T")
 
 # Writes, heartbeats and releases run off the request path and may take this many op
@@ -99,7 +100,7 @@ return 0
 
 
 def cache_key(kind: str, *parts: object) -> str:
-    """``v1:kind:part:part``; parts must already be validated, normalised values."""
+    """``v2:kind:part:part``; parts must already be validated, normalised values."""
     return ":".join([f"v{CACHE_VERSION}", kind, *(str(part) for part in parts)])
 
 
@@ -426,6 +427,12 @@ class SharedCache:
             await self._backend.set(full, raw, ttl=ttl)
         return value
 
+    async def peek(self, key: str, decode: Callable[[Any], T]) -> T | None:
+        """The decoded value stored under ``key`` (any layer), or ``None``: never fetches,
+        never waits on a fetch in flight, and is not counted as a lookup (a caller that
+        then fetches counts that). For decisions a cached fact can spare an upstream call."""
+        return _decoded(await self.get(key), decode)
+
     async def _get_local(self, key: str) -> Any | None:
         full = self._full(key)
         raw = await self._backend.get(full)
@@ -556,7 +563,7 @@ class SharedCache:
     async def _set_local(self, key: str, value: Any, ttl: float) -> tuple[str, bytes]:
         """Store ``value``'s JSON in the memory layer; the full key and bytes, for Redis."""
         _check_ttl(ttl)
-        full, raw = self._full(key), orjson.dumps(value)
+        full, raw = self._full(key), _json_bytes(value)
         await self._backend.set(full, raw, ttl=ttl)
         return full, raw
 
@@ -609,6 +616,13 @@ def _millis(seconds: float) -> int:
 
 def _token() -> str:
     return secrets.token_hex(16)
+
+
+def _json_bytes(value: Any) -> bytes:
+    """``value`` as JSON in a right-sized bytes object. orjson hands back its whole
+    growth buffer (a 1.3 KB record holds 8 KB, a 40 KB value 2 MB): kept for a TTL, that
+    would put the memory layer far past its byte budget, which counts ``len``."""
+    return bytes(memoryview(orjson.dumps(value)))  # bytes(b) would return b itself
 
 
 def _loads(key: str, raw: Any) -> Any | None:

@@ -65,8 +65,18 @@ def decode_record(data: dict[str, Any]) -> NFTRecord:
 
 
 def encode_collection(info: CollectionInfo) -> dict[str, Any]:
-    return {"slug": info.slug, "name": info.name, "rarity_total": info.rarity_total}
+    return {
+        "slug": info.slug,
+        "name": info.name,
+        "rarity_total": info.rarity_total,
+        "ranked": info.ranked,
+    }
 
 
 def decode_collection(data: dict[str, Any]) -> CollectionInfo:
-    return CollectionInfo(slug=data["slug"], name=data["name"], rarity_total=data["rarity_total"])
+    ranked = data["ranked"]  # a pre-``ranked`` entry is a miss (KeyError), not "unknown"
+    if ranked is not None and not isinstance(ranked, bool):
+        raise TypeError("ranked is not a boolean")
+    return CollectionInfo(
+        slug=data["slug"], name=data["name"], rarity_total=data["rarity_total"], ranked=ranked
+    )

@@ -23,10 +23,10 @@ from typing import Any
 from gateway.errors import InvalidName
 from gateway.validation import parse_address
 from providers.dotbit import validate_bit_name
+from providers.nextid import PLATFORMS
 
 __all__ = [
     "MAX_NAME_INPUT",
-    "PLATFORMS",
     "IdentityKind",
     "IdentityRef",
     "WalletInput",
@@ -38,28 +38,6 @@ __all__ = [
 # Checked before normalising, so an oversized input costs nothing; the .bit rules then cap
 # the canonical name at 64 characters.
 MAX_NAME_INPUT = 256
-
-# Platforms the Next.ID proof service knows (UPSTREAMS.md §4.5).
-PLATFORMS = frozenset(
-    {
-        "github",
-        "nextid",
-        "twitter",
-        "telegram",
-        "tiktok",
-        "keybase",
-        "ethereum",
-        "discord",
-        "dotbit",
-        "solana",
-        "minds",
-        "dns",
-        "ens",
-        "steam",
-        "activitypub",
-        "slack",
-    }
-)
 
 _PERSONA_KEY = re.compile(r"0x(?:0[23][0-9a-f]{64}|04[0-9a-f]{128})")
 # Handles are ASCII; ',' is refused because Next.ID reads it as a list of identities.

@@ -7,7 +7,8 @@ The faces call :meth:`NFTService.list_holdings` with validated input. It
    paging stays consistent),
 2. waits until the requested slice is committed (see :meth:`WalletWalk.wait_for`),
 3. enriches only the holdings on that slice with per-NFT detail and collection facts
-   (cached, concurrent, capped), and
+   (cached, concurrent, capped; no detail call when the list calls already gave all it
+   could add: an ERC-721 of a collection OpenSea does not rank, with traits known), and
 4. returns the slice with per-provider reports: a failing provider costs its own data only.
 
 Warm answers are the common case and must cost next to nothing: a page built from a
@@ -16,8 +17,9 @@ face may keep what it made of it (serialised bytes, GraphQL objects) in
 :attr:`HoldingsSlice.renderings`, so a warm request neither re-filters the walk nor
 re-merges, re-sanitises or re-serialises its NFTs. Cold answers are bounded by round
 trips: the page's detail and collection calls all start at once (each collection once per
-page), limited per provider by the guard's bulkhead, so a 20-NFT page costs the list round
-trip plus about one detail round trip.
+page), limited per provider to the guard's bulkhead minus a headroom kept for list calls
+(slow details must not shed other wallets' walks as ``overloaded``), so a 20-NFT page
+costs the list round trip plus one or two detail round trips.
 
 Across replicas (Redis configured), one replica walks a wallet and the others wait for its
 snapshot (:meth:`SharedCache.lead_or_wait`), so identical cold requests anywhere make one
@@ -32,7 +34,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -184,7 +186,7 @@ class NFTService:
         self._opening: dict[tuple[str, tuple[Chain, ...]], asyncio.Task[WalletWalk]] = {}
         # Per provider: a page's detail and collection calls all start at once, and queue
         # here (not at the guard's bulkhead, which fails fast after its short queue wait).
-        slots = min(settings.detail_concurrency, self._guards.policy.max_in_flight)
+        slots = _detail_slot_count(settings, self._guards.policy.max_in_flight)
         self._detail_slots = {name: asyncio.Semaphore(slots) for name in self._details}
         self._pages = PageCache(
             settings.page_cache_entries,
@@ -405,24 +407,34 @@ class NFTService:
         """Per-NFT detail and collection facts for the holdings of one page, all at once.
 
         Each holding's detail call and its collection's call run side by side; a
-        collection shared by several holdings of the page is asked for once."""
-        collections: dict[tuple[str, Chain, str], asyncio.Future[CollectionInfo | None]] = {}
+        collection shared by several holdings of the page is asked for (and looked up in
+        the cache) once. A holding whose detail could add only a rank is not asked for
+        when its collection is cached as unranked."""
+        collections: dict[_CollectionRef, asyncio.Future[CollectionInfo | None]] = {}
+        cached: dict[_CollectionRef, asyncio.Future[CollectionInfo | None]] = {}
 
         def collection_of(
             source: NFTDetailSource, record: NFTRecord
         ) -> asyncio.Future[CollectionInfo | None]:
-            slug = record.collection_opensea_slug
-            key = (source.name, record.chain, slug or "")
-            found = collections.get(key)
-            if found is None:
-                found = collections[key] = asyncio.ensure_future(self._collection(source, record))
-            return found
+            return _once(collections, self._collection, source, record)
+
+        def cached_collection_of(
+            source: NFTDetailSource, record: NFTRecord
+        ) -> asyncio.Future[CollectionInfo | None]:
+            return _once(cached, self._cached_collection, source, record)
 
         async def enrich_one(holding: Holding) -> Holding:
             for name, source in self._details.items():
                 record = holding.record_from(name)
                 if record is None or not _needs_detail(holding):
                     continue
+                if _detail_adds_only_rarity(holding):
+                    info = await cached_collection_of(source, record)
+                    if info is not None and info.ranked is False:
+                        # Nothing to ask for: the collection's name is all it would add.
+                        listed = _with_collection(record, info)
+                        holding = with_record(holding, listed, self._settings.field_priority)
+                        continue
                 try:
                     detail, info = await asyncio.gather(
                         self._detail(source, owner, record), collection_of(source, record)
@@ -439,7 +451,7 @@ class NFTService:
         try:
             return list(await asyncio.gather(*(enrich_one(h) for h in page)))
         finally:
-            for pending in collections.values():
+            for pending in [*collections.values(), *cached.values()]:
                 pending.cancel()  # only those nobody awaits any more (a failed request)
 
     async def _detail(self, source: NFTDetailSource, owner: str, record: NFTRecord) -> NFTRecord:
@@ -461,6 +473,15 @@ class NFTService:
         )
         return detail
 
+    async def _cached_collection(
+        self, source: NFTDetailSource, record: NFTRecord
+    ) -> CollectionInfo | None:
+        """The collection's facts if a cache layer holds them; never asks the provider."""
+        slug = record.collection_opensea_slug
+        if slug is None:
+            return None
+        return await self._cache.peek(_collection_key(source, record, slug), decode_collection)
+
     async def _collection(
         self, source: NFTDetailSource, record: NFTRecord
     ) -> CollectionInfo | None:
@@ -476,7 +497,7 @@ class NFTService:
 
         try:
             info, _ = await self._cache.get_or_fetch(
-                cache_key("collection", source.name, record.chain, slug),
+                _collection_key(source, record, slug),
                 fetch,
                 ttl=self._settings.collection_ttl,
                 encode=encode_collection,
@@ -501,6 +522,35 @@ def _stale_key(owner: str, chains: Sequence[Chain]) -> str:
     return cache_key("stale", owner, ",".join(chain.value for chain in chains))
 
 
+def _detail_slot_count(settings: Settings, bulkhead: int) -> int:
+    """Detail and collection calls one provider may have in flight: the setting, capped
+    below the provider's ``bulkhead`` by the headroom kept for list calls (at least 1)."""
+    return max(1, min(settings.detail_concurrency, bulkhead - settings.detail_bulkhead_headroom))
+
+
+# (provider, chain, OpenSea slug): one collection as one detail provider knows it.
+_CollectionRef = tuple[str, Chain, str]
+
+
+def _collection_key(source: NFTDetailSource, record: NFTRecord, slug: str) -> str:
+    return cache_key("collection", source.name, record.chain, slug)
+
+
+def _once(
+    table: dict[_CollectionRef, asyncio.Future[CollectionInfo | None]],
+    lookup: Callable[[NFTDetailSource, NFTRecord], Awaitable[CollectionInfo | None]],
+    source: NFTDetailSource,
+    record: NFTRecord,
+) -> asyncio.Future[CollectionInfo | None]:
+    """``lookup``'s answer for ``record``'s collection: the page's first holding of that
+    collection starts it, the others share it."""
+    ref = (source.name, record.chain, record.collection_opensea_slug or "")
+    found = table.get(ref)
+    if found is None:
+        found = table[ref] = asyncio.ensure_future(lookup(source, record))
+    return found
+
+
 def _needs_detail(holding: Holding) -> bool:
     """Whether a detail call can add something the list calls did not give."""
     nft = holding.nft
@@ -509,6 +559,20 @@ def _needs_detail(holding: Holding) -> bool:
         or nft.traits is None
         or nft.quantity is None
         or nft.token_standard is not TokenStandard.ERC721
+    )
+
+
+def _detail_adds_only_rarity(holding: Holding) -> bool:
+    """An ERC-721 whose traits, quantity and owner (the wallet: one owner) are known: its
+    detail call could add a rank and nothing else. An ERC-1155's detail always may add
+    other holders (``owners[]``), which no list call gives."""
+    nft = holding.nft
+    return (
+        nft.token_standard is TokenStandard.ERC721
+        and nft.rarity is None
+        and nft.traits is not None
+        and nft.quantity is not None
+        and nft.owner_addresses is not None
     )
 
 

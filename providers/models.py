@@ -116,11 +116,17 @@ class HoldingsPage:
 
 @dataclass(frozen=True, slots=True)
 class CollectionInfo:
-    """Slow-changing facts about a collection (cached long)."""
+    """Slow-changing facts about a collection (cached long).
+
+    ``ranked`` says whether the provider ranks the collection's NFTs by rarity (``None``:
+    it did not say). It is what tells an unranked collection from a ranked one:
+    ``rarity_total`` falls back to the collection's supply either way.
+    """
 
     slug: str
     name: str | None = None
     rarity_total: int | None = None
+    ranked: bool | None = None
 
 
 # -- DIDs -------------------------------------------------------------------------------

@@ -21,9 +21,30 @@ from providers.errors import ProviderBadData
 from providers.mapping import first_text, mapping, parse_int, text_or_none
 from providers.models import DID, DIDType, LinkedAccount
 
-__all__ = ["PROVIDER", "error_message", "to_link", "to_persona", "to_personas"]
+__all__ = ["PLATFORMS", "PROVIDER", "error_message", "to_link", "to_persona", "to_personas"]
 
 PROVIDER = "nextid"
+
+# Platforms the proof service knows (UPSTREAMS.md §4.5), in the order its /healthz lists
+# them: the gateway accepts ``platform:handle`` only for these, and the emulator lists them.
+PLATFORMS: tuple[str, ...] = (
+    "github",
+    "nextid",
+    "twitter",
+    "telegram",
+    "tiktok",
+    "keybase",
+    "ethereum",
+    "discord",
+    "dotbit",
+    "solana",
+    "minds",
+    "dns",
+    "ens",
+    "steam",
+    "activitypub",
+    "slack",
+)
 
 
 def to_personas(body: Any) -> tuple[list[DID], int]:

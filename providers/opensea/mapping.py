@@ -278,7 +278,12 @@ def next_cursor(raw_page: Any) -> str | None:
 
 
 def to_collection_info(raw: Any) -> CollectionInfo | None:
-    """Get-collection's (unwrapped) body; ``None`` without a slug."""
+    """Get-collection's (unwrapped) body; ``None`` without a slug.
+
+    ``ranked`` is True when the body carries a ``rarity`` object, False when it sends
+    ``rarity: null`` (OpenSea does not rank the collection), ``None`` otherwise (no
+    ``rarity`` key, or something that is not an object: no verdict either way).
+    """
     body = mapping(raw)
     slug = text_or_none(body.get("collection"))
     if slug is None:
@@ -289,4 +294,18 @@ def to_collection_info(raw: Any) -> CollectionInfo | None:
         or parse_int(rarity.get("total_supply"))
         or parse_int(body.get("total_supply"))
     )
-    return CollectionInfo(slug=slug, name=text_or_none(body.get("name")), rarity_total=total)
+    return CollectionInfo(
+        slug=slug,
+        name=text_or_none(body.get("name")),
+        rarity_total=total,
+        ranked=_ranked(body),
+    )
+
+
+def _ranked(body: Mapping[str, Any]) -> bool | None:
+    if "rarity" not in body:
+        return None
+    value = body["rarity"]
+    if value is None:
+        return False
+    return True if isinstance(value, Mapping) else None

@@ -17,30 +17,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from providers.nextid import PLATFORMS
 from providers.sandbox.faults import Emulator, FaultInjector, FaultSwitches
 from providers.sandbox.identities import Identities, Persona, Proof, identities
 
 __all__ = ["PER_PAGE", "nextid_emulator"]
 
 PER_PAGE = 40  # the server's PER_PAGE (its docs show 10)
-PLATFORMS = [
-    "github",
-    "nextid",
-    "twitter",
-    "telegram",
-    "tiktok",
-    "keybase",
-    "ethereum",
-    "discord",
-    "dotbit",
-    "solana",
-    "minds",
-    "dns",
-    "ens",
-    "steam",
-    "activitypub",
-    "slack",
-]
 _TRUE = frozenset({"true", "1", "t"})
 
 
@@ -152,7 +135,7 @@ class _ProofService:
                 "built_at": "0",
                 "revision": "sandbox",
                 "environment": "sandbox",
-                "platforms": PLATFORMS,
+                "platforms": list(PLATFORMS),
             }
         )
 

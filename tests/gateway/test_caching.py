@@ -8,7 +8,9 @@ skip: CI starts Redis first (.ci/run).
 from __future__ import annotations
 
 import asyncio
+import gc
 import secrets
+import tracemalloc
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -190,6 +192,39 @@ async def test_memory_stays_bounded_by_entries_and_bytes() -> None:
     assert await cache.get("v1:snapshot:0") is None
     await cache.set("v1:too-big", {"pad": "x" * 20_000}, ttl=60)
     assert await cache.get("v1:too-big") is None and memory.bytes <= 10_000
+
+
+async def test_the_byte_budget_counts_what_memory_really_holds() -> None:
+    # orjson's output keeps its whole growth buffer (8 KB for this 1 KB value): stored as
+    # is, a 256 MB budget would hold gigabytes. Traced: what the stored entries occupy.
+    memory = BoundedMemoryCache()
+    cache = SharedCache(memory)
+    value = {"name": "Ape #1", "description": "d" * 900, "traits": [["eyes", "laser"]]}
+    await cache.set("v1:detail:warm-up", value, ttl=60)  # first-use allocations, not traced
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(200):
+            await cache.set(f"v1:detail:{n}", value, ttl=60)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert memory.bytes == 201 * len(orjson.dumps(value))
+    assert held < 1.5 * memory.bytes  # the counted bytes plus keys and bookkeeping
+
+
+async def test_a_peek_reads_what_is_stored_and_never_fetches(replicas: Factory) -> None:
+    cache = replicas()
+    await cache.set("v1:collection:x", {"n": 3}, ttl=60)
+    await cache.set("v1:collection:old", {"old": "shape"}, ttl=60)
+
+    def decode(data: Any) -> int:
+        return int(data["n"])
+
+    assert await cache.peek("v1:collection:x", decode) == 3
+    assert await cache.peek("v1:collection:missing", decode) is None
+    assert await cache.peek("v1:collection:old", decode) is None  # undecodable: a miss
 
 
 async def test_memory_evicts_the_least_recently_used() -> None:

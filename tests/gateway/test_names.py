@@ -119,6 +119,17 @@ def test_identities_parse_to_a_kind_and_a_canonical_value(
     assert parse_identity(ref.text) == ref  # the canonical spelling reads back the same
 
 
+async def test_every_platform_next_id_lists_is_accepted(sandbox: Sandbox) -> None:
+    transport = sandbox.transport()
+    async with httpx.AsyncClient(transport=transport, base_url="http://nextid.sandbox") as http:
+        listed = (await http.get("/healthz")).json()["platforms"]
+    handles = {"nextid": persona_key("alice"), "dotbit": "alice.bit", "ethereum": SMALL_WALLET}
+    assert "twitter" in listed
+    for platform in listed:
+        ref = parse_identity(f"{platform}:{handles.get(platform, 'alice')}")
+        assert ref.platform == (None if platform == "nextid" else platform)
+
+
 @pytest.mark.parametrize(
     "raw",
     [

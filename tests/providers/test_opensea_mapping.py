@@ -101,7 +101,7 @@ def test_vendor_get_nft_mock_maps_legacy_rarity_and_skips_made_up_owners() -> No
 def test_vendor_get_collection_mock_falls_back_to_total_supply() -> None:
     raw = load(VENDOR / "get_collection.sdk_mock.example.json")  # rarity: null
     assert to_collection_info(raw) == CollectionInfo(
-        slug="test-collection", name="Test Collection", rarity_total=10000
+        slug="test-collection", name="Test Collection", rarity_total=10000, ranked=False
     )
 
 
@@ -159,7 +159,9 @@ def test_owners_example_page() -> None:
 
 def test_collection_example_prefers_rarity_max_rank() -> None:
     raw = own("get_collection.upstreams_1_6.json")
-    assert to_collection_info(raw) == CollectionInfo("example-apes", "Example Apes", 10000)
+    assert to_collection_info(raw) == CollectionInfo(
+        "example-apes", "Example Apes", 10000, ranked=True
+    )
 
 
 # -- quirks -----------------------------------------------------------------------------
@@ -285,7 +287,25 @@ def test_collection_without_slug_is_none(raw: Any) -> None:
 
 def test_collection_total_falls_back_through_rarity_total_supply() -> None:
     raw = {"collection": "s", "name": None, "rarity": {"total_supply": 77}, "total_supply": 80}
-    assert to_collection_info(raw) == CollectionInfo("s", None, 77)
+    assert to_collection_info(raw) == CollectionInfo("s", None, 77, ranked=True)
+
+
+@pytest.mark.parametrize(
+    ("rarity", "ranked"),
+    [
+        ({"rarity": {"max_rank": 10}}, True),
+        ({"rarity": {}}, True),  # an object, even an empty one: OpenSea ranks it
+        ({"rarity": None}, False),  # rarity: null is how OpenSea says "not ranked"
+        ({}, None),  # no rarity key: no verdict
+        ({"rarity": "yes"}, None),  # not an object: no verdict either
+    ],
+)
+def test_collection_says_whether_opensea_ranks_it(
+    rarity: dict[str, Any], ranked: bool | None
+) -> None:
+    info = to_collection_info({"collection": "s", "total_supply": 80, **rarity})
+    assert info is not None and info.ranked is ranked
+    assert info.rarity_total in (10, 80)  # the supply either way: not a ranking signal
 
 
 @pytest.mark.parametrize("raw", [None, "x", 3, [], {"nft": {}}])
