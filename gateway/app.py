@@ -123,6 +123,7 @@ def _graphql_view(settings: Settings) -> GraphQLView:
         limits=GraphQLLimits.from_settings(settings),
         max_body_bytes=settings.graphql_max_body_bytes,
         graphiql=settings.profile != "production",
+        answers_per_page=settings.graphql_answers_per_page,
     )
 
 

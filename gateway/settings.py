@@ -87,9 +87,12 @@ class Settings(BaseSettings):
     # A page waits this long for the walk to finish so `total` is exact (clients page by it);
     # past it, a page is served as soon as its prefix is known. 0 favours first-page latency.
     exact_total_wait: float = Field(default=8.0, ge=0)
-    # Per detail provider, and never more than the provider's bulkhead (a 20-NFT page's
-    # detail and collection calls then start together instead of in waves).
+    # Per detail provider, and never more than the provider's bulkhead minus the headroom
+    # below (a page's detail and collection calls start together, up to this many).
     detail_concurrency: int = Field(default=16, ge=1)
+    # Bulkhead slots detail and collection calls leave free, so list calls (a wallet's walk
+    # asks every chain at once: 5 by default) find a slot while details are slow.
+    detail_bulkhead_headroom: int = Field(default=5, ge=0)
 
     # -- caching --------------------------------------------------------------------
     snapshot_ttl: int = Field(default=60, ge=1)
@@ -99,6 +102,8 @@ class Settings(BaseSettings):
     # TTL is capped by the enrichment and collection TTLs.
     page_cache_ttl: int = Field(default=60, ge=0)
     page_cache_entries: int = Field(default=256, ge=0)
+    # Warm GraphQL answers kept per cached page (gateway/schema/replay.py); 0 turns them off.
+    graphql_answers_per_page: int = Field(default=4, ge=0)
     did_ttl: int = Field(default=300, ge=1)
     name_ttl: int = Field(default=300, ge=1)
 

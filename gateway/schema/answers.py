@@ -22,29 +22,107 @@ resolvers see the services through thin recording facades (:func:`recording_nfts
 :func:`recording_identities`) that note each answer's reports as it passes; the view's
 ``process_result`` merges the log into ``extensions``. Resolvers stay unchanged and the
 cost is two small objects per request and one append per answer.
+
+The same facades keep the request's *trace*: every service call its resolvers made, in the
+order the answers came, with what each returned. :mod:`gateway.schema.replay` keeps a
+warm answer with its trace and serves it again when replaying those calls returns the
+very same answers; when it does not, the calls it replayed are handed to the execution
+(:meth:`AnswerLog.prefetch`), so a request never asks a service twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Generic, TypeVar, cast
+import inspect
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
 
-from gateway.identity import DIDAnswer, IdentityService, LinkedHoldingsSlice, combine_reports
+from gateway.identity import IdentityService, LinkedHoldingsSlice, combine_reports
 from gateway.service import HoldingsSlice, NFTService, ProviderReport
 
-__all__ = ["AnswerLog", "provider_status_json", "recording_identities", "recording_nfts"]
+__all__ = [
+    "AnswerLog",
+    "ServiceCall",
+    "provider_status_json",
+    "recording_identities",
+    "recording_nfts",
+]
 
-S = TypeVar("S")
+NFTS, IDENTITIES = "nfts", "identities"  # the services a resolver can reach, by name
+_MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceCall:
+    """One call a resolver made: which service, which method, with what."""
+
+    service: str
+    method: str
+    args: tuple[Any, ...]
+    kwargs: tuple[tuple[str, Any], ...]
+
+    async def run(self, services: dict[str, Any]) -> Any:
+        """Make this call again on ``services`` (by name: ``nfts``, ``identities``)."""
+        return await getattr(services[self.service], self.method)(*self.args, **dict(self.kwargs))
 
 
 class AnswerLog:
     """The provider reports of one GraphQL request's answers, in the order they came."""
 
-    __slots__ = ("_groups", "_stale_age")
+    __slots__ = ("_groups", "_prefetched", "_stale_age", "trace")
 
     def __init__(self) -> None:
         self._groups: list[Sequence[ProviderReport]] = []
         self._stale_age: int | None = None
+        # Every call and its answer; None once the request did something not traced (a
+        # call that raised, an attribute that is not a coroutine method).
+        self.trace: list[tuple[ServiceCall, Any]] | None = []
+        self._prefetched: list[tuple[ServiceCall, Any]] = []
+
+    # -- the trace ------------------------------------------------------------------------
+
+    async def call(
+        self, call: ServiceCall, function: Callable[..., Any], kwargs: dict[str, Any]
+    ) -> Any:
+        """``function(*call.args, **kwargs)``, or its prefetched outcome, noted."""
+        outcome = self._take_prefetched(call)
+        try:
+            if outcome is _MISSING:
+                outcome = await function(*call.args, **kwargs)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+        except BaseException:
+            self.trace = None
+            raise
+        self.note(call, outcome)
+        return outcome
+
+    def note(self, call: ServiceCall, result: Any) -> None:
+        """``call`` answered ``result``: trace it, and keep its provider reports."""
+        if self.trace is not None:
+            self.trace.append((call, result))
+        if call.method == "list_holdings":
+            self.record_page(result)
+        elif call.method in ("dids", "dids_of"):
+            self.record(result.providers)
+
+    def untraced(self) -> None:
+        """The request reached a service some other way: its answer is not replayable."""
+        self.trace = None
+
+    def prefetch(self, outcomes: Iterable[tuple[ServiceCall, Any]]) -> None:
+        """Outcomes (results or exceptions) of calls already made for this request: the
+        execution takes each instead of making the same call again."""
+        self._prefetched.extend(outcomes)
+
+    def _take_prefetched(self, call: ServiceCall) -> Any:
+        for index, (made, outcome) in enumerate(self._prefetched):
+            if made == call:
+                del self._prefetched[index]
+                return outcome
+        return _MISSING
+
+    # -- provider reports -----------------------------------------------------------------
 
     def record(
         self,
@@ -94,49 +172,29 @@ def provider_status_json(report: ProviderReport) -> dict[str, Any]:
     }
 
 
-class _Recording(Generic[S]):
-    """A service as one request sees it; what a subclass does not record passes through."""
+class _Recording:
+    """A service as one request's resolvers see it: each coroutine method goes through the
+    request's :class:`AnswerLog` (traced, reports kept), anything else passes through."""
 
-    __slots__ = ("_log", "_service")
+    __slots__ = ("_log", "_name", "_service")
 
-    def __init__(self, service: S, log: AnswerLog) -> None:
+    def __init__(self, name: str, service: object, log: AnswerLog) -> None:
+        self._name = name
         self._service = service
         self._log = log
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._service, name)
+    def __getattr__(self, method: str) -> Any:
+        attribute = getattr(self._service, method)
+        if not inspect.iscoroutinefunction(attribute):
+            self._log.untraced()
+            return attribute
+        log, name = self._log, self._name
 
+        async def traced(*args: Any, **kwargs: Any) -> Any:
+            call = ServiceCall(name, method, args, tuple(kwargs.items()))
+            return await log.call(call, attribute, kwargs)
 
-class _RecordingNFTs(_Recording[NFTService]):
-    """:class:`NFTService` for one request: each page's reports go to the log."""
-
-    __slots__ = ()
-
-    async def list_holdings(self, *args: Any, **kwargs: Any) -> HoldingsSlice:
-        page = await self._service.list_holdings(*args, **kwargs)
-        self._log.record_page(page)
-        return page
-
-
-class _RecordingIdentities(_Recording[IdentityService]):
-    """:class:`IdentityService` for one request: each DID list and NFT page is logged."""
-
-    __slots__ = ()
-
-    async def dids(self, address: str) -> DIDAnswer:
-        answer = await self._service.dids(address)
-        self._log.record(answer.providers)
-        return answer
-
-    async def dids_of(self, addresses: Sequence[str]) -> DIDAnswer:
-        answer = await self._service.dids_of(addresses)
-        self._log.record(answer.providers)
-        return answer
-
-    async def list_holdings(self, *args: Any, **kwargs: Any) -> LinkedHoldingsSlice:
-        page = await self._service.list_holdings(*args, **kwargs)
-        self._log.record_page(page)
-        return page
+        return traced
 
 
 # The facades stand in for the services wherever a resolver holds one (the Context's
@@ -144,8 +202,8 @@ class _RecordingIdentities(_Recording[IdentityService]):
 
 
 def recording_nfts(service: NFTService, log: AnswerLog) -> NFTService:
-    return cast(NFTService, _RecordingNFTs(service, log))
+    return cast(NFTService, _Recording(NFTS, service, log))
 
 
 def recording_identities(service: IdentityService, log: AnswerLog) -> IdentityService:
-    return cast(IdentityService, _RecordingIdentities(service, log))
+    return cast(IdentityService, _Recording(IDENTITIES, service, log))

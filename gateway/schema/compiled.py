@@ -23,8 +23,10 @@ types, custom directives, fields with resolvers, permission classes or field ext
 per-field schema extensions) is simply not projected.
 
 :class:`CompiledSchema` is ``strawberry.Schema`` with this executor and parse and
-validation caches; the HTTP view is unchanged. ``tests/gateway/test_compiled_graphql.py``
-runs generated documents through both paths and compares the JSON.
+validation caches (:class:`DocumentCache`), and it logs only the gateway's own faults as
+errors (:mod:`gateway.schema.errors`); the HTTP view is unchanged.
+``tests/gateway/test_compiled_graphql.py`` runs generated documents through both paths and
+compares the JSON.
 """
 
 from __future__ import annotations
@@ -32,17 +34,21 @@ from __future__ import annotations
 import itertools
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from functools import partial
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import lru_cache, partial
 from typing import Any
 
 import strawberry
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLBoolean,
     GraphQLEnumType,
+    GraphQLError,
     GraphQLFloat,
     GraphQLID,
     GraphQLIncludeDirective,
@@ -60,14 +66,24 @@ from graphql import (
     SelectionSetNode,
     Undefined,
     get_named_type,
+    parse,
 )
 from graphql.execution.values import get_directive_values
 from graphql.utilities import type_from_ast
-from strawberry.extensions import ParserCache, ValidationCache
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, validate_document
+from strawberry.types import ExecutionContext
 from strawberry.types.base import StrawberryObjectDefinition
 
-__all__ = ["CompiledSchema", "ProjectingExecutor", "compile_projector"]
+from gateway.schema.errors import log_errors
+
+__all__ = [
+    "CompiledSchema",
+    "DocumentCache",
+    "ProjectingExecutor",
+    "compile_projector",
+    "prepared_document",
+]
 
 # Operations whose projectors are kept (least recently used goes first).
 MAX_CACHED_OPERATIONS = 512
@@ -87,15 +103,90 @@ class _Unsupported(Exception):
 
 class CompiledSchema(strawberry.Schema):
     """``strawberry.Schema`` executing through :class:`ProjectingExecutor`, with parse and
-    validation caches (the projector cache is keyed by the parsed operation)."""
+    validation caches (:class:`DocumentCache`; the projector cache is keyed by the parsed
+    operation)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("execution_context_class", ProjectingExecutor)
-        kwargs.setdefault(
-            "extensions",
-            [partial(ParserCache, maxsize=PARSE_CACHE_SIZE), ValidationCache],
-        )
+        kwargs.setdefault("extensions", [DocumentCache])
         super().__init__(*args, **kwargs)
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Not strawberry's default (every error at ERROR with a traceback): client errors
+        # are answers, only the gateway's own faults are logged as errors.
+        log_errors(errors)
+
+
+# The document the HTTP view has already parsed (and checked against its limits) for the
+# request being executed: (query text, document). See :func:`prepared_document`.
+_prepared: ContextVar[tuple[str, DocumentNode] | None] = ContextVar(
+    "nftgw_prepared_document", default=None
+)
+_parse = lru_cache(maxsize=PARSE_CACHE_SIZE)(parse)
+
+
+@contextmanager
+def prepared_document(query: str, document: DocumentNode) -> Iterator[None]:
+    """Within this block, executing ``query`` uses ``document`` instead of parsing it again
+    (the view's limits check parses every document before Strawberry does)."""
+    token = _prepared.set((query, document))
+    try:
+        yield
+    finally:
+        _prepared.reset(token)
+
+
+class DocumentCache(SchemaExtension):
+    """Parse each document once, validate it once.
+
+    Strawberry's ``ParserCache`` and ``ValidationCache`` do the same work in two more
+    costly ways: the first parses a document the view's limits check has just parsed,
+    the second keys its cache by the document's *hash*, which graphql-core computes over
+    the whole tree on every request (a tenth of a warm page). Here the parse is the view's
+    (or a cached one, for direct ``execute`` calls), and validation is keyed by the parsed
+    document's identity, which the parse caches keep stable per query text.
+    """
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is None and context.query is not None:
+            prepared = _prepared.get()
+            if prepared is not None and prepared[0] == context.query:
+                context.graphql_document = prepared[1]
+            else:
+                context.graphql_document = _parse(context.query, **context.parse_options)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.pre_execution_errors is None:
+            context.pre_execution_errors = _validated(
+                context.schema._schema, document, tuple(context.validation_rules)
+            )
+        yield
+
+
+_validations: OrderedDict[tuple[int, int, tuple[Any, ...]], tuple[Any, ...]] = OrderedDict()
+
+
+def _validated(
+    schema: GraphQLSchema, document: DocumentNode, rules: tuple[Any, ...]
+) -> list[GraphQLError]:
+    """graphql-core's validation errors for ``document``, computed once per document."""
+    key = (id(schema), id(document), rules)
+    entry = _validations.get(key)
+    if entry is not None and entry[0] is schema and entry[1] is document:
+        _validations.move_to_end(key)
+        errors: list[GraphQLError] = entry[2]
+        return errors
+    errors = validate_document(schema, document, rules)
+    _validations[key] = (schema, document, errors)  # both kept alive: their ids stay unique
+    while len(_validations) > MAX_CACHED_OPERATIONS:
+        _validations.popitem(last=False)
+    return errors
 
 
 class ProjectingExecutor(StrawberryGraphQLCoreExecutionContext):

@@ -10,8 +10,10 @@ wallet (``nfts`` by page, ``nftConnection`` by cursor). The order is documented 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -21,21 +23,19 @@ from gateway.identity import LinkedWallet as DomainLinkedWallet
 from gateway.names import parse_wallet_input
 from gateway.schema.context import Context
 from gateway.schema.dids import unix_time
-from gateway.schema.nfts import (
-    ENRICHED_FIELDS,
+from gateway.schema.nfts import Wallet, wallet_for
+from gateway.schema.paging import (
     PageInfo,
-    Wallet,
-    _selects_any,
-    decode_cursor,
-    encode_cursor,
-    wallet_for,
+    connection_field,
+    page_field,
+    stale_age_field,
+    stale_field,
 )
-from gateway.schema.types import INT32_MAX, NFT, BigInt, Chain, ProviderStatus, SpamFilter
-from gateway.validation import checksum, parse_positive_int
+from gateway.schema.types import NFT, BigInt, ProviderStatus, int32_or_none
+from gateway.validation import checksum
 
 __all__ = ["Identity", "identity_for", "wallet_for_input"]
 
-MAX_PAGE = 1_000_000
 STALE_DESCRIPTION = (
     "True when every provider failed for a linked wallet and its NFTs are an older snapshot."
 )
@@ -108,14 +108,14 @@ class IdentityAsset:
                 AssetHolder(
                     address=checksum(share.address),
                     quantity=BigInt(value),
-                    quantity_int=_small(value),
+                    quantity_int=int32_or_none(value),
                     quantity_known=share_known,
                 )
             )
         return cls(
             nft=NFT.from_domain(linked.holding),
             quantity=BigInt(quantity),
-            quantity_int=_small(quantity),
+            quantity_int=int32_or_none(quantity),
             quantity_known=known,
             wallets=holders,
         )
@@ -130,8 +130,8 @@ class IdentityNFTPage:
     has_next_page: bool
     assets: list[IdentityAsset]
     providers: list[ProviderStatus]
-    stale: bool = strawberry.field(default=False, description=STALE_DESCRIPTION)
-    stale_age_seconds: int | None = strawberry.field(default=None, description=AGE_DESCRIPTION)
+    stale: bool = stale_field(STALE_DESCRIPTION)
+    stale_age_seconds: int | None = stale_age_field(AGE_DESCRIPTION)
 
 
 @strawberry.type
@@ -147,8 +147,14 @@ class IdentityAssetConnection:
     total_count: int
     total_is_exact: bool
     providers: list[ProviderStatus]
-    stale: bool = strawberry.field(default=False, description=STALE_DESCRIPTION)
-    stale_age_seconds: int | None = strawberry.field(default=None, description=AGE_DESCRIPTION)
+    stale: bool = stale_field(STALE_DESCRIPTION)
+    stale_age_seconds: int | None = stale_age_field(AGE_DESCRIPTION)
+
+
+def _identity_holdings(
+    identity: Identity, info: Info[Context, None], **arguments: Any
+) -> Awaitable[LinkedHoldingsSlice]:
+    return info.context.identities.list_holdings(identity.addresses, **arguments)
 
 
 @strawberry.type(description="A name or persona, the wallets it links, and their NFTs together.")
@@ -158,62 +164,19 @@ class Identity:
     wallets: list[LinkedWallet] = strawberry.field(description="In the order NFTs are merged.")
     addresses: strawberry.Private[tuple[str, ...]]
 
-    @strawberry.field(description="The union of the linked wallets' NFTs by page (1-based).")
-    async def nfts(
-        self,
-        info: Info[Context, None],
-        page: int = 1,
-        size: int = 20,
-        chains: list[Chain] | None = None,
-        spam: SpamFilter = SpamFilter.EXCLUDE,
-    ) -> IdentityNFTPage:
-        page = parse_positive_int(page, field="page", maximum=MAX_PAGE)
-        size = parse_positive_int(size, field="size", maximum=info.context.settings.max_page_size)
-        result = await _list(info, self.addresses, (page - 1) * size, size, chains, spam)
-        return IdentityNFTPage(
-            total=result.total,
-            total_is_exact=result.total_is_exact,
-            page=page,
-            size=size,
-            has_next_page=result.has_more,
-            assets=[IdentityAsset.from_domain(h) for h in result.holdings],
-            providers=[ProviderStatus.from_domain(r) for r in result.providers],
-            stale=result.stale,
-            stale_age_seconds=result.stale_age_seconds,
-        )
-
-    @strawberry.field(description="The union of the linked wallets' NFTs (first/after).")
-    async def nft_connection(
-        self,
-        info: Info[Context, None],
-        first: int = 20,
-        after: str | None = None,
-        chains: list[Chain] | None = None,
-        spam: SpamFilter = SpamFilter.EXCLUDE,
-    ) -> IdentityAssetConnection:
-        first = parse_positive_int(
-            first, field="first", maximum=info.context.settings.max_page_size
-        )
-        offset = 0 if after is None else decode_cursor(after) + 1
-        result = await _list(info, self.addresses, offset, first, chains, spam)
-        edges = [
-            IdentityAssetEdge(cursor=encode_cursor(offset + i), node=IdentityAsset.from_domain(h))
-            for i, h in enumerate(result.holdings)
-        ]
-        return IdentityAssetConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=result.has_more,
-                has_previous_page=offset > 0,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-            total_count=result.total,
-            total_is_exact=result.total_is_exact,
-            providers=[ProviderStatus.from_domain(r) for r in result.providers],
-            stale=result.stale,
-            stale_age_seconds=result.stale_age_seconds,
-        )
+    nfts: IdentityNFTPage = page_field(
+        IdentityNFTPage,
+        IdentityAsset.from_domain,
+        _identity_holdings,
+        description="The union of the linked wallets' NFTs by page (1-based).",
+    )
+    nft_connection: IdentityAssetConnection = connection_field(
+        IdentityAssetConnection,
+        IdentityAssetEdge,
+        IdentityAsset.from_domain,
+        _identity_holdings,
+        description="The union of the linked wallets' NFTs (first/after).",
+    )
 
     @classmethod
     def from_domain(cls, identity: LinkedIdentity) -> Identity:
@@ -239,25 +202,3 @@ async def wallet_for_input(info: Info[Context, None], address: str) -> Wallet:
         return wallet_for(resolved[0])
     assert target.address is not None
     return wallet_for(target.address)
-
-
-async def _list(
-    info: Info[Context, None],
-    addresses: tuple[str, ...],
-    offset: int,
-    limit: int,
-    chains: list[Chain] | None,
-    spam: SpamFilter,
-) -> LinkedHoldingsSlice:
-    return await info.context.identities.list_holdings(
-        addresses,
-        offset=offset,
-        limit=limit,
-        chains=[c.to_domain() for c in chains] if chains else None,
-        spam=spam.to_domain(),
-        enrich=_selects_any(info.selected_fields, ENRICHED_FIELDS),
-    )
-
-
-def _small(value: int) -> int | None:
-    return value if value <= INT32_MAX else None

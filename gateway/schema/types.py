@@ -26,6 +26,7 @@ __all__ = [
     "Rarity",
     "SpamFilter",
     "Trait",
+    "int32_or_none",
 ]
 
 INT32_MAX = 2**31 - 1
@@ -34,6 +35,12 @@ INT32_MAX = 2**31 - 1
 checksum = lru_cache(maxsize=65_536)(_uncached_checksum)
 
 BigInt = NewType("BigInt", int)
+
+
+def int32_or_none(value: int) -> int | None:
+    """``value`` for a GraphQL ``Int`` field: null when it does not fit in 32 bits."""
+    return value if value <= INT32_MAX else None
+
 
 BIG_INT_SCALAR = strawberry.scalar(
     name="BigInt",
@@ -153,7 +160,7 @@ class Asset:
         return cls(
             nft=NFT.from_domain(holding),
             quantity=BigInt(value),
-            quantity_int=value if value <= INT32_MAX else None,
+            quantity_int=int32_or_none(value),
             quantity_known=known,
         )
 

@@ -12,25 +12,30 @@ step behind a ``Schema`` subclass inherits every limit):
    selections, root fields and directives counted through fragments before validation
    (:mod:`gateway.schema.limits`), and introspection when the profile turns it off.
 
+A request that passed those checks and was answered before may be answered again without
+executing, when replaying the service calls it made gives the very same pages
+(:mod:`gateway.schema.replay`); every other request runs through Strawberry, with the
+document this view parsed (:func:`gateway.schema.compiled.prepared_document`).
+
 Responses follow the GraphQL-over-HTTP spec (graphql-http's audit suite checks it:
 ``tests/gateway/test_graphql_over_http.py``): ``application/graphql-response+json`` when
 ``Accept`` ranks it highest, where a request error (nothing executed) is a 400; plain
 ``application/json`` otherwise, where a well-formed request always gets 200. Errors carry
-``extensions.code``; anything unexpected is logged and masked as ``INTERNAL``, and
-validation messages lose their "Did you mean ...?" hints (they leak the schema).
+``extensions.code``; anything unexpected is masked as ``INTERNAL`` (and logged by the
+schema: :mod:`gateway.schema.errors`), and validation messages lose their "Did you
+mean ...?" hints (they leak the schema).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import re
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from cross_web import HTTPException
-from graphql import GraphQLError, ValueNode
+from graphql import DocumentNode, GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -42,8 +47,16 @@ from strawberry.types import ExecutionResult
 
 from gateway.errors import BadRequest, GatewayError
 from gateway.redaction import redact_bytes
-from gateway.schema.answers import AnswerLog, recording_identities, recording_nfts
+from gateway.schema.answers import (
+    IDENTITIES,
+    NFTS,
+    AnswerLog,
+    recording_identities,
+    recording_nfts,
+)
+from gateway.schema.compiled import prepared_document
 from gateway.schema.context import Context
+from gateway.schema.errors import is_input_error
 from gateway.schema.limits import (
     GraphQLLimits,
     QueryRejected,
@@ -51,12 +64,11 @@ from gateway.schema.limits import (
     is_query,
     selected_operation,
 )
+from gateway.schema.replay import AnswerCache, RequestKey, request_key
 from gateway.security import decode_json_body, media_type, read_body
 from gateway.web import graphiql_response
 
 __all__ = ["GRAPHQL_RESPONSE_TYPE", "GraphQLView", "error_json"]
-
-logger = logging.getLogger(__name__)
 
 GRAPHQL_RESPONSE_TYPE = "application/graphql-response+json"
 JSON_TYPE = "application/json"
@@ -71,6 +83,8 @@ _checked_request: ContextVar[GraphQLRequestData | None] = ContextVar(
 _response_type: ContextVar[str] = ContextVar("nftgw_graphql_response_type", default=JSON_TYPE)
 # The request's provider reports, for ``extensions`` (see gateway/schema/answers.py).
 _answers: ContextVar[AnswerLog | None] = ContextVar("nftgw_graphql_answers", default=None)
+# What identifies the request's answer for the warm answers (gateway/schema/replay.py).
+_request_key: ContextVar[RequestKey | None] = ContextVar("nftgw_graphql_key", default=None)
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -81,6 +95,7 @@ class GraphQLView(GraphQL[Context, None]):
         limits: GraphQLLimits | None = None,
         max_body_bytes: int = 64 * 1024,
         graphiql: bool = True,
+        answers_per_page: int = 4,
     ) -> None:
         super().__init__(
             schema,
@@ -91,6 +106,7 @@ class GraphQLView(GraphQL[Context, None]):
         )
         self.limits = limits or GraphQLLimits()
         self.max_body_bytes = max_body_bytes
+        self.answers = AnswerCache(per_slice=answers_per_page)
 
     # -- the guard in front of Strawberry -------------------------------------------------
 
@@ -131,14 +147,34 @@ class GraphQLView(GraphQL[Context, None]):
                 return await self.render_graphql_ide(request)
             raise BadRequest("no GraphQL query in the request")
         data = await (self._read_get(request) if method == "GET" else self._read_post(request))
-        self._check(data, method)
+        document = self._check(data, method)
+        log = AnswerLog()
+        key = request_key(data, method) if self.answers.enabled else None
+        if key is not None:  # a warm answer, when replaying its service calls says so
+            kept = await self.answers.replay(key, _services(request), log)
+            if kept is not None:
+                return self._kept_response(kept, log)
         token = _checked_request.set(data)
-        answers_token = _answers.set(AnswerLog())
+        answers_token = _answers.set(log)
+        key_token = _request_key.set(key)
         try:
-            return await self.run(request)
+            assert data.query is not None
+            with prepared_document(data.query, document):  # parsed once, by _check
+                return await self.run(request)
         finally:
+            _request_key.reset(key_token)
             _answers.reset(answers_token)
             _checked_request.reset(token)
+
+    def _kept_response(self, data: Any, log: AnswerLog) -> Response:
+        """What ``run`` answers an executed request (``process_result``, then
+        ``create_response``: 200, no errors), for a kept ``data``."""
+        body: dict[str, Any] = {"data": data}
+        extensions = log.extensions()
+        if extensions:
+            body["extensions"] = extensions
+        media = f"{_response_type.get()}; charset=utf-8"
+        return Response(self.encode_json(body), status_code=200, media_type=media)
 
     async def _read_post(self, request: Request) -> GraphQLRequestData:
         if media_type(request) != JSON_TYPE:
@@ -196,7 +232,8 @@ class GraphQLView(GraphQL[Context, None]):
             protocol="http",
         )
 
-    def _check(self, data: GraphQLRequestData, method: str) -> None:
+    def _check(self, data: GraphQLRequestData, method: str) -> DocumentNode:
+        """The request's document, parsed and within the limits (else QueryRejected)."""
         assert data.query is not None
         document = checked_document(data.query, self.limits)
         operation = selected_operation(document, data.operation_name)
@@ -204,6 +241,7 @@ class GraphQLView(GraphQL[Context, None]):
             raise QueryRejected(
                 "METHOD_NOT_ALLOWED", "only queries may be sent with GET; use POST", status=405
             )
+        return document
 
     # -- Strawberry hooks -----------------------------------------------------------------
 
@@ -242,6 +280,11 @@ class GraphQLView(GraphQL[Context, None]):
         extensions = {**(result.extensions or {}), **(answers.extensions() if answers else {})}
         if extensions:  # how each provider did, when the answer lists NFTs or DIDs
             data["extensions"] = extensions
+        key = _request_key.get()
+        if key is not None and answers is not None:
+            kept = self.answers.keep(key, answers, result)
+            if kept is not None:  # the same JSON, already written
+                data["data"] = cast(dict[str, object], kept)
         return data
 
     def encode_json(self, data: object) -> bytes:
@@ -269,8 +312,9 @@ def error_json(error: GraphQLError) -> dict[str, Any]:
 
     Client errors keep their message (without "Did you mean" hints): the gateway's own
     (``GatewayError``: its code), graphql-core's validation and parse errors (no original
-    error) and its verdicts on input values (``BAD_USER_INPUT``, see :func:`_is_input_error`).
-    Anything else is a server fault: logged, and masked as ``INTERNAL``.
+    error) and its verdicts on input values (``BAD_USER_INPUT``, see
+    :func:`gateway.schema.errors.is_input_error`). Anything else is a server fault, masked
+    as ``INTERNAL`` (the schema's ``process_errors`` has logged it with its traceback).
     """
     original = error.original_error
     extensions: dict[str, Any]
@@ -282,31 +326,12 @@ def error_json(error: GraphQLError) -> dict[str, Any]:
     elif original is None:
         message = _SUGGESTION.sub("", error.message)
         extensions = {"code": "GRAPHQL_VALIDATION_FAILED", **(error.extensions or {})}
-    elif _is_input_error(error, original):
+    elif is_input_error(error, original):
         message = _SUGGESTION.sub("", error.message)
         extensions = {"code": "BAD_USER_INPUT"}
     else:
-        logger.error("unexpected error in a resolver", exc_info=original)
         message, extensions = "Internal server error", {"code": "INTERNAL"}
     return {**error.formatted, "message": message, "extensions": extensions}
-
-
-def _is_input_error(error: GraphQLError, original: Exception) -> bool:
-    """Whether graphql-core refused a value the client sent, in its own words.
-
-    * A variable that is missing, null for a non-null type, or of the wrong type: a request
-      error (no path: nothing ran), reported at the variable's definition.
-    * An argument whose value cannot be coerced at execution (``null`` through a nullable
-      variable with a default, into a non-null argument): reported at the value node.
-
-    Output values that fail to serialise also carry a ``GraphQLError``, but at no input
-    node: those stay ``INTERNAL``.
-    """
-    if not isinstance(original, GraphQLError):
-        return False
-    if not error.path:
-        return True
-    return any(isinstance(node, ValueNode) for node in original.nodes or ())
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -360,6 +385,12 @@ def _quality(value: str) -> float:
     if not re.fullmatch(r"0(\.\d{0,3})?|1(\.0{0,3})?", value):
         return -1.0
     return float(value)
+
+
+def _services(request: Request) -> dict[str, Any]:
+    """The services by the names a :class:`~gateway.schema.answers.ServiceCall` uses."""
+    state = request.app.state
+    return {NFTS: state.nft_service, IDENTITIES: state.identity_service}
 
 
 def _wants_html(request: Request) -> bool:

@@ -13,16 +13,18 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
+from functools import partial
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 import strawberry
 from asgi_lifespan import LifespanManager
 from graphql import GraphQLObjectType, get_named_type
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
@@ -31,6 +33,7 @@ from gateway.app import create_app
 from gateway.schema import Query, schema
 from gateway.schema.compiled import CompiledSchema
 from gateway.schema.context import Context
+from gateway.schema.replay import AnswerCache
 from gateway.schema.types import BIG_INT_SCALAR, BigInt
 from providers.sandbox import build_sandbox
 from providers.sandbox.world import EMPTY_WALLET, SMALL_WALLET, WHALE_WALLET
@@ -136,26 +139,45 @@ def wallet_documents(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
 # -- the sandbox, once per module (both paths see the same warm service) -------------------
 
 
+@dataclass
+class Harness:
+    """One warm sandbox app: ``schema.execute`` in process, or a POST through its view."""
+
+    loop: asyncio.AbstractEventLoop
+    app: Any
+    http: httpx.AsyncClient
+    context: Context
+
+    def __call__(self, target: Any, query: str, variables: dict[str, Any]) -> Any:
+        return self.loop.run_until_complete(target.execute(query, variables, self.context))
+
+    def post(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        body = {"query": query, "variables": variables}
+        response = self.loop.run_until_complete(self.http.post("/graphql", json=body))
+        assert response.status_code == 200, response.text
+        answer: dict[str, Any] = orjson.loads(response.content)
+        return answer
+
+
 @pytest.fixture(scope="module")
-def run() -> Iterator[Any]:
+def run() -> Iterator[Harness]:
     loop = asyncio.new_event_loop()
     app = create_app(sandbox_settings(), transport=build_sandbox().transport())
 
-    async def start() -> LifespanManager:
+    async def start() -> tuple[LifespanManager, httpx.AsyncClient]:
         manager = LifespanManager(app)  # it detects the running loop, so built in one
         await manager.__aenter__()
-        return manager
+        transport = httpx.ASGITransport(app=manager.app)
+        return manager, httpx.AsyncClient(transport=transport, base_url="http://gateway.test")
 
     try:
-        manager = loop.run_until_complete(start())
+        manager, http = loop.run_until_complete(start())
         context = Context(settings=app.state.settings, nft_service=app.state.nft_service)
-
-        def execute(target: Any, query: str, variables: dict[str, Any]) -> Any:
-            return loop.run_until_complete(target.execute(query, variables, context))
-
+        harness = Harness(loop, app, http, context)
         for wallet in (SMALL_WALLET, WHALE_WALLET, EMPTY_WALLET):  # finish the walks first
-            execute(REFERENCE, f'{{ wallet(address: "{wallet}") {{ nfts {{ total }} }} }}', {})
-        yield execute
+            harness(REFERENCE, f'{{ wallet(address: "{wallet}") {{ nfts {{ total }} }} }}', {})
+        yield harness
+        loop.run_until_complete(http.aclose())
         loop.run_until_complete(manager.__aexit__(None, None, None))
     finally:
         loop.close()
@@ -167,10 +189,35 @@ def run() -> Iterator[Any]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(wallet_documents())
-def test_generated_documents_answer_the_same(run: Any, document: Any) -> None:
+def test_generated_documents_answer_the_same(run: Harness, document: Any) -> None:
     query, variables = document
     expected = answer(run(REFERENCE, query, variables))
     assert answer(run(schema, query, variables)) == expected, query
+
+
+@settings(
+    max_examples=30,
+    # no shrinking: two requests an example make it take minutes; the document is printed
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(wallet_documents())
+def test_generated_documents_answer_the_same_when_replayed(
+    run: Harness, replays: list[bool], document: Any
+) -> None:
+    """Through the HTTP view twice: executed (and kept), then replayed (when kept)."""
+    query, variables = fresh(document[0]), document[1]  # hypothesis repeats documents
+    expected_data, expected_errors = answer(run(REFERENCE, query, variables))
+    replays.clear()
+    first, second = run.post(query, variables), run.post(query, variables)
+    assert second == first, query
+    if replays == []:  # refused by the view's limits before anything ran (the reference has none)
+        assert {e["extensions"]["code"] for e in first["errors"]} <= LIMIT_CODES, first
+        return
+    assert orjson.dumps(first.get("data")) == expected_data, query
+    # Only complete, error-free answers are kept; those are then served without executing.
+    assert replays == [False, not expected_errors], query
 
 
 FULL_PAGE = """
@@ -196,12 +243,132 @@ fragment Identity on Asset { nft { blockchain contractAddress tokenId } }
 
 
 @pytest.mark.parametrize("traits", [True, False])
-def test_a_full_page_answers_the_same(run: Any, traits: bool) -> None:
+def test_a_full_page_answers_the_same(run: Harness, traits: bool) -> None:
     variables = {"a": SMALL_WALLET, "traits": traits}
     compiled = answer(run(schema, FULL_PAGE, variables))
     assert compiled == answer(run(REFERENCE, FULL_PAGE, variables))
     assets = orjson.loads(compiled[0])["wallet"]["nfts"]["assets"]
     assert assets and all(("traits" in a["nft"]) is traits for a in assets)
+
+
+# -- warm answers (gateway/schema/replay.py): kept, replayed, and never served stale --------
+
+
+@pytest.fixture
+def replays(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each request through the view was served from a kept answer."""
+    served: list[bool] = []
+    original = AnswerCache.replay
+
+    async def spying(self: AnswerCache, *args: Any) -> Any:
+        kept = await original(self, *args)
+        served.append(kept is not None)
+        return kept
+
+    monkeypatch.setattr(AnswerCache, "replay", spying)
+    return served
+
+
+LIMIT_CODES = {"QUERY_TOO_COMPLEX", "QUERY_TOO_DEEP", "QUERY_TOO_LARGE"}
+
+
+def fresh(query: str) -> str:
+    """``query`` as a document no other test has sent (so nothing is kept for it yet)."""
+    return f"{query}\n# {next(_fresh_ids)}"
+
+
+_fresh_ids = itertools.count()
+
+
+def test_a_repeated_request_is_served_from_its_kept_answer(
+    run: Harness, replays: list[bool]
+) -> None:
+    query, variables = fresh(FULL_PAGE), {"a": SMALL_WALLET, "traits": True}
+    answers = [run.post(query, variables) for _ in range(3)]
+
+    assert replays == [False, True, True]
+    assert answers[0] == answers[1] == answers[2]
+    assert orjson.dumps(answers[2]["data"]) == answer(run(REFERENCE, query, variables))[0]
+    assert answers[2]["extensions"]["providers"]  # how each provider did, replayed too
+
+
+@pytest.mark.parametrize("accept", ["application/json", "application/graphql-response+json"])
+def test_a_kept_answer_is_the_same_response(run: Harness, replays: list[bool], accept: str) -> None:
+    body = {"query": fresh(FULL_PAGE), "variables": {"a": SMALL_WALLET, "traits": False}}
+    send = partial(run.http.post, "/graphql", json=body, headers={"accept": accept})
+    executed, replayed = (run.loop.run_until_complete(send()) for _ in range(2))
+
+    assert replays == [False, True]
+    assert replayed.status_code == executed.status_code == 200
+    assert replayed.headers["content-type"] == executed.headers["content-type"]
+    assert replayed.headers["content-type"].startswith(accept)
+    assert replayed.content == executed.content
+
+
+def test_other_variables_are_not_served_from_another_answer(
+    run: Harness, replays: list[bool]
+) -> None:
+    query = fresh(FULL_PAGE)
+    cases = [
+        {"a": SMALL_WALLET, "traits": True},
+        {"a": SMALL_WALLET, "traits": False},  # another @include outcome, the same page
+        {"a": WHALE_WALLET, "traits": True},  # another wallet
+    ]
+    for variables in cases:
+        replays.clear()
+        # (three: the service's page cache keeps a page the second time it builds it, and
+        # an answer is kept with the page object the service hands out again)
+        answers = [run.post(query, variables) for _ in range(3)]
+        assert replays[0] is False and replays[-1] is True, variables
+        expected = answer(run(REFERENCE, query, variables))[0]
+        assert {orjson.dumps(a["data"]) for a in answers} == {expected}
+
+
+def test_a_changed_page_is_not_served_from_the_cache(
+    run: Harness, replays: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    query, variables = fresh(FULL_PAGE), {"a": SMALL_WALLET, "traits": True}
+    before = run.post(query, variables)
+    service = run.app.state.nft_service
+    original = service.list_holdings
+    calls: list[dict[str, Any]] = []
+
+    async def changed(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs)
+        page = await original(*args, **kwargs)
+        return replace(page, total=page.total + 1, holdings=page.holdings[1:], renderings={})
+
+    monkeypatch.setattr(service, "list_holdings", changed)
+    replays.clear()
+    after = [run.post(query, variables) for _ in range(2)]
+
+    # A new page every call: never the kept answer, always the new page's own.
+    assert replays == [False, False]
+    assert after[0] == after[1] != before
+    assert (
+        after[0]["data"]["wallet"]["nfts"]["total"] == before["data"]["wallet"]["nfts"]["total"] + 1
+    )
+    assert orjson.dumps(after[0]["data"]) == answer(run(REFERENCE, query, variables))[0]
+    # The call the replay made is the one the execution used: one call per request.
+    assert len(calls) == 2 + 1  # two requests, and the reference execution
+
+
+def test_the_view_parses_a_document_once(run: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.schema import compiled as module
+
+    def no_second_parse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the view's parse should have been used")
+
+    monkeypatch.setattr(module, "_parse", no_second_parse)
+    query = fresh("query ($a: String!) { wallet(address: $a) { address } }")
+    assert run.post(query, {"a": SMALL_WALLET})["data"]["wallet"]["address"]
+
+
+def test_answers_with_errors_are_not_kept(run: Harness, replays: list[bool]) -> None:
+    query = fresh('{ wallet(address: "0xnothex") { address } }')
+    answers = [run.post(query, {}) for _ in range(2)]
+    assert replays == [False, False]
+    assert answers[0] == answers[1] and answers[0]["errors"]
 
 
 # -- a synthetic schema for the values the sandbox never produces -------------------------
@@ -323,7 +490,7 @@ def test_the_big_int_scalar_is_a_string_and_enums_their_names() -> None:
     assert result.data == {"node": {"leaf": {"big": str(2**70 + 1), "color": "RED"}}}
 
 
-def test_a_page_takes_the_compiled_path(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_page_takes_the_compiled_path(run: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     from gateway.schema import compiled as module
 
     projected: list[Any] = []

@@ -11,6 +11,7 @@ import pytest
 from graphql import GraphQLError, located_error, parse
 from graphql.language import FieldNode, OperationDefinitionNode
 
+from gateway.schema import paging, schema
 from gateway.schema.view import GRAPHQL_RESPONSE_TYPE, error_json
 from providers.sandbox import Sandbox
 from providers.sandbox.world import SMALL_WALLET
@@ -99,12 +100,15 @@ def test_an_output_value_that_does_not_serialise_stays_internal(
     serialising = GraphQLError("Int cannot represent non 32-bit signed integer value: 2**40")
     error = located_error(serialising, [field_node()], ["wallet", "nfts", "total"])
 
-    with caplog.at_level(logging.ERROR, logger="gateway.schema.view"):
-        payload = error_json(error)
+    payload = error_json(error)
+    with caplog.at_level(logging.DEBUG):
+        schema.process_errors([error])
 
     assert payload["message"] == "Internal server error"
     assert payload["extensions"] == {"code": "INTERNAL"}
-    assert UNEXPECTED in caplog.text
+    [record] = caplog.records
+    assert (record.levelno, record.name) == (logging.ERROR, "gateway.schema.errors")
+    assert UNEXPECTED in record.getMessage() and record.exc_info is not None
 
 
 def test_an_exception_in_a_resolver_stays_internal() -> None:
@@ -116,3 +120,53 @@ def test_an_exception_in_a_resolver_stays_internal() -> None:
         "path": ["wallet"],
         "extensions": {"code": "INTERNAL"},
     }
+
+
+# -- what is logged ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        (WALLET_BY_VARIABLE, {"a": 5}),  # a variable of the wrong type
+        ('{ wallet(address: "0x12") { address } }', {}),  # GatewayError: bad address
+        ('{ wallet(address: "0x12") { adress } }', {}),  # validation
+        ("{ wallet(address: ", {}),  # parse (caught by the view's limits first)
+        (PAGE_BY_VARIABLE, {"w": SMALL_WALLET, "p": 0}),  # GatewayError in a resolver
+        (
+            "query ($w: String!, $p: Int = 1) { wallet(address: $w) { nfts(page: $p) { total } } }",
+            {"w": SMALL_WALLET, "p": None},
+        ),  # BAD_USER_INPUT at execution
+    ],
+    ids=["variable", "address", "validation", "parse", "page", "null-argument"],
+)
+async def test_client_errors_are_not_logged_as_errors(
+    client: httpx.AsyncClient,
+    caplog: pytest.LogCaptureFixture,
+    query: str,
+    variables: dict[str, Any],
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        response = await post(client, query, variables, "application/json")
+
+    assert response.json()["errors"][0]["extensions"]["code"] != "INTERNAL"
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+    assert loud == []
+
+
+async def test_an_unexpected_error_is_logged_once_with_its_traceback(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(paging, "page_window", broken)
+    with caplog.at_level(logging.DEBUG):
+        response = await post(client, PAGE_BY_VARIABLE, {"w": SMALL_WALLET}, "application/json")
+
+    [error] = response.json()["errors"]
+    assert error["message"] == "Internal server error"
+    assert error["extensions"] == {"code": "INTERNAL"}
+    [record] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert (record.levelno, record.name) == (logging.ERROR, "gateway.schema.errors")
+    assert record.exc_info is not None and "a bug" in caplog.text

@@ -1,0 +1,330 @@
+"""Paging shared by every NFT list: a wallet's and an identity's, by page and by cursor.
+
+``Wallet.nfts``/``Wallet.nftConnection`` and ``Identity.nfts``/``Identity.nftConnection``
+differ only in the service they ask and in what one item is (an ``Asset`` or an
+``IdentityAsset``): the arguments, their validation, the cursors, the page and
+connection objects and the enrichment decision are the same, so they are written once
+here. The objects a slice turns into are kept in its ``renderings`` when it has them
+(:class:`~gateway.service.HoldingsSlice` does): a page served from the service's page cache
+is then converted once, not once per request (nothing mutates them).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+import strawberry
+from graphql import FieldNode, FragmentSpreadNode, SelectionNode
+from strawberry.types import Info
+
+from gateway.errors import InvalidCursor
+from gateway.schema.context import Context
+from gateway.schema.types import Chain, ProviderStatus, SpamFilter
+from gateway.service import ProviderReport
+from gateway.validation import parse_positive_int
+
+__all__ = [
+    "ENRICHED_FIELDS",
+    "MAX_PAGE",
+    "ListHoldings",
+    "PageInfo",
+    "PagedAnswer",
+    "connection_field",
+    "connection_of",
+    "cursor_window",
+    "decode_cursor",
+    "encode_cursor",
+    "list_arguments",
+    "page_field",
+    "page_of",
+    "page_window",
+    "rendered",
+    "stale_age_field",
+    "stale_field",
+]
+
+MAX_PAGE = 1_000_000
+MAX_CURSOR_LENGTH = 512
+_CURSOR_PREFIX = "nftgw:v1:"
+_PROVIDERS = "graphql:providers"  # keys in a slice's renderings
+_ITEMS = "graphql:items"
+_EDGES = "graphql:edges"
+
+# Fields whose values come (at least partly) from per-NFT detail or collection calls.
+ENRICHED_FIELDS = frozenset(
+    {
+        "traits",
+        "rarity",
+        "ownerAddresses",
+        "quantity",
+        "quantityInt",
+        "quantityKnown",
+        "collectionName",
+        "animationUrl",
+        "provenance",
+    }
+)
+
+T = TypeVar("T")
+P = TypeVar("P")
+
+
+class PagedAnswer(Protocol):
+    """What both services answer for a slice of a (wallet's or identity's) NFT list."""
+
+    @property
+    def holdings(self) -> Sequence[Any]: ...
+    @property
+    def total(self) -> int: ...
+    @property
+    def total_is_exact(self) -> bool: ...
+    @property
+    def has_more(self) -> bool: ...
+    @property
+    def providers(self) -> Sequence[ProviderReport]: ...
+    @property
+    def stale(self) -> bool: ...
+    @property
+    def stale_age_seconds(self) -> int | None: ...
+
+
+def stale_field(
+    description: str = "True when every provider failed and this is an older snapshot.",
+) -> Any:
+    """The ``stale`` field every NFT list has."""
+    return strawberry.field(default=False, description=description)
+
+
+def stale_age_field(description: str = "How old the stale snapshot is; null when fresh.") -> Any:
+    """The ``staleAgeSeconds`` field every NFT list has."""
+    return strawberry.field(default=None, description=description)
+
+
+# How an owner type (Wallet, Identity) lists its NFTs: (root, info, **arguments) -> the
+# slice, the arguments being the service's list_holdings keywords (see list_arguments).
+ListHoldings = Callable[..., Awaitable[Any]]
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+# -- the two fields every NFT owner type has ---------------------------------------------
+
+
+def page_field(
+    page_type: Callable[..., Any],
+    item: Callable[[Any], Any],
+    list_holdings: ListHoldings,
+    *,
+    description: str,
+) -> Any:
+    """``nfts(page, size, chains, spam)`` answering ``page_type`` of ``item(holding)``."""
+
+    async def nfts(
+        root: Any,
+        info: Info[Context, None],
+        page: int = 1,
+        size: int = 20,
+        chains: list[Chain] | None = None,
+        spam: SpamFilter = SpamFilter.EXCLUDE,
+    ) -> Any:
+        page, size = page_window(info, page, size)
+        window = list_arguments(info, (page - 1) * size, size, chains, spam)
+        result = await list_holdings(root, info, **window)
+        return page_of(page_type, result, item, page=page, size=size)
+
+    nfts.__annotations__["return"] = page_type  # the GraphQL type strawberry reads
+    return strawberry.field(resolver=nfts, description=description)
+
+
+def connection_field(
+    connection_type: Callable[..., Any],
+    edge_type: Callable[..., Any],
+    item: Callable[[Any], Any],
+    list_holdings: ListHoldings,
+    *,
+    description: str,
+) -> Any:
+    """``nftConnection(first, after, chains, spam)`` answering ``connection_type``."""
+
+    async def nft_connection(
+        root: Any,
+        info: Info[Context, None],
+        first: int = 20,
+        after: str | None = None,
+        chains: list[Chain] | None = None,
+        spam: SpamFilter = SpamFilter.EXCLUDE,
+    ) -> Any:
+        offset, limit = cursor_window(info, first, after)
+        result = await list_holdings(
+            root, info, **list_arguments(info, offset, limit, chains, spam)
+        )
+        return connection_of(connection_type, edge_type, result, item, offset=offset)
+
+    nft_connection.__annotations__["return"] = connection_type
+    return strawberry.field(resolver=nft_connection, description=description)
+
+
+# -- arguments ----------------------------------------------------------------------------
+
+
+def page_window(info: Info[Context, None], page: int, size: int) -> tuple[int, int]:
+    """``page`` and ``size`` validated (1-based page, size up to the configured maximum)."""
+    page = parse_positive_int(page, field="page", maximum=MAX_PAGE)
+    size = parse_positive_int(size, field="size", maximum=info.context.settings.max_page_size)
+    return page, size
+
+
+def cursor_window(info: Info[Context, None], first: int, after: str | None) -> tuple[int, int]:
+    """The offset and limit that ``first`` and ``after`` ask for, validated."""
+    first = parse_positive_int(first, field="first", maximum=info.context.settings.max_page_size)
+    offset = 0 if after is None else decode_cursor(after) + 1
+    return offset, first
+
+
+def list_arguments(
+    info: Info[Context, None], offset: int, limit: int, chains: list[Chain] | None, spam: SpamFilter
+) -> dict[str, Any]:
+    """The services' ``list_holdings`` keywords: the window, the filters and whether the
+    query needs the per-NFT details."""
+    return {
+        "offset": offset,
+        "limit": limit,
+        "chains": [c.to_domain() for c in chains] if chains else None,
+        "spam": spam.to_domain(),
+        "enrich": _document_selects_any(info, ENRICHED_FIELDS),
+    }
+
+
+def encode_cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{position}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> int:
+    """The position an opaque cursor stands for; :class:`InvalidCursor` if it is not ours."""
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise InvalidCursor("cursor is too long", field="after")
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii")
+    except (binascii.Error, UnicodeError, ValueError):
+        raise InvalidCursor("cursor is not one this gateway issued", field="after") from None
+    position = text.removeprefix(_CURSOR_PREFIX)
+    if not text.startswith(_CURSOR_PREFIX) or not position.isdigit() or len(position) > 9:
+        raise InvalidCursor("cursor is not one this gateway issued", field="after")
+    return int(position)
+
+
+# -- answers ------------------------------------------------------------------------------
+
+
+def rendered(result: object, key: str, build: Callable[[], T]) -> T:
+    """``build()``, kept in ``result.renderings[key]`` when the slice has renderings."""
+    renderings: dict[str, Any] | None = getattr(result, "renderings", None)
+    if renderings is None:
+        return build()
+    value: T | None = renderings.get(key)
+    if value is None:
+        value = renderings[key] = build()
+    return value
+
+
+def page_of(
+    page_type: Callable[..., P],
+    result: PagedAnswer,
+    item: Callable[[Any], Any],
+    *,
+    page: int,
+    size: int,
+) -> P:
+    """One page object (``NFTPage``, ``IdentityNFTPage``) of ``result``'s items."""
+    return page_type(
+        total=result.total,
+        total_is_exact=result.total_is_exact,
+        page=page,
+        size=size,
+        has_next_page=result.has_more,
+        assets=_items(result, item),
+        providers=_providers(result),
+        stale=result.stale,
+        stale_age_seconds=result.stale_age_seconds,
+    )
+
+
+def connection_of(
+    connection_type: Callable[..., P],
+    edge_type: Callable[..., Any],
+    result: PagedAnswer,
+    item: Callable[[Any], Any],
+    *,
+    offset: int,
+) -> P:
+    """A Relay connection (``AssetConnection``, ``IdentityAssetConnection``) of ``result``;
+    ``offset`` is the slice's, the position its cursors count from."""
+
+    def build_edges() -> list[Any]:
+        nodes = _items(result, item)
+        return [edge_type(cursor=encode_cursor(offset + i), node=n) for i, n in enumerate(nodes)]
+
+    edges = rendered(result, _EDGES, build_edges)
+    return connection_type(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=result.has_more,
+            has_previous_page=offset > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=result.total,
+        total_is_exact=result.total_is_exact,
+        providers=_providers(result),
+        stale=result.stale,
+        stale_age_seconds=result.stale_age_seconds,
+    )
+
+
+def _items(result: PagedAnswer, item: Callable[[Any], Any]) -> list[Any]:
+    """The slice's holdings as GraphQL objects, converted once per slice."""
+    return rendered(result, _ITEMS, lambda: [item(h) for h in result.holdings])
+
+
+def _providers(result: PagedAnswer) -> list[ProviderStatus]:
+    return rendered(
+        result, _PROVIDERS, lambda: [ProviderStatus.from_domain(r) for r in result.providers]
+    )
+
+
+def _document_selects_any(info: Info[Context, None], names: frozenset[str]) -> bool:
+    """Whether any field in ``names`` is selected anywhere below the resolved field.
+
+    Read from the validated document's nodes (what ``info.selected_fields`` converts on
+    every call): the answer depends on the document alone, ``@include``/``@skip`` aside,
+    which it ignores the way ``selected_fields`` does (enriching too often is only slower).
+    """
+    raw = info._raw_info
+    fragments = raw.fragments
+    seen: set[str] = set()
+    stack: list[SelectionNode] = list(raw.field_nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, FieldNode) and node.name.value in names:
+            return True  # (the resolved field itself, nfts or nftConnection, never is)
+        if isinstance(node, FragmentSpreadNode):
+            name = node.name.value
+            fragment = fragments.get(name)
+            if name in seen or fragment is None:
+                continue
+            seen.add(name)
+            stack.extend(fragment.selection_set.selections)
+            continue
+        selection_set = getattr(node, "selection_set", None)
+        if selection_set is not None:
+            stack.extend(selection_set.selections)
+    return False

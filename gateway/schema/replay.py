@@ -1,0 +1,172 @@
+"""Warm GraphQL answers: a request served again from what the same request answered before.
+
+A warm 50-NFT page costs the service a few microseconds (its page cache), but a GraphQL
+request around it still costs about a millisecond of Strawberry and graphql-core:
+operation preparation, validation lookups, argument coercion, the execution context, the
+projection of 2,600 leaves (:mod:`gateway.schema.compiled`) and serialising 85 KB. The
+answer, however, is a function of the request and of what the services answered, nothing
+else: resolvers only validate their arguments, call a service through the request's
+recording facade (:mod:`gateway.schema.answers`) and convert what it returns. So:
+
+1. After a request is executed, its answer (``data`` serialised, no errors) is kept with
+   its *trace*, the service calls its resolvers made and what each returned. The calls
+   are remembered per request key (document text, operation name, variables, HTTP method:
+   the :class:`Plan`); the answer is kept in the ``renderings`` of the last page slice the
+   request read (:class:`~gateway.service.HoldingsSlice`), so it lives exactly as long as
+   the service keeps that page, and at most ``per_slice`` answers per page.
+2. The next request with the same key replays the plan's calls (concurrently, on the
+   services themselves). When every call answers *the same* (the very page objects, equal
+   values otherwise), the resolvers would compute exactly the same answer from exactly
+   the same inputs: the kept bytes are the answer, and graphql-core never runs. The
+   provider reports for ``extensions`` come from the replayed answers, as usual.
+3. Otherwise (a changed page, other variables, a call that failed) the request executes
+   normally, and the answers the replay already fetched are handed to its resolvers
+   (:meth:`AnswerLog.prefetch`): no service is asked twice.
+
+The contract this relies on, for whoever adds a resolver: what a field resolves to may
+depend on its arguments, the document, ``info.context.settings`` (fixed per app, and so is
+this cache: one per view) and what the context's services return; anything else (the
+clock, a global) must be reached through a service call. A resolver touching a service
+attribute that is not a coroutine method marks the request untraced, and it is not kept.
+``tests/gateway/test_compiled_graphql.py`` checks replayed answers against graphql-core's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from strawberry.http import GraphQLRequestData
+from strawberry.types import ExecutionResult
+
+from gateway.schema.answers import AnswerLog, ServiceCall
+
+__all__ = ["AnswerCache", "Plan", "RequestKey", "request_key"]
+
+MAX_PLANS = 256
+_ANSWERS = "graphql:answers"  # this module's key in a slice's renderings
+
+RequestKey = tuple[str, str, str | None, bytes]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Plan:
+    """The service calls a request made, and which answer holds its kept response."""
+
+    calls: tuple[ServiceCall, ...]
+    anchor: int  # index of the call whose answer (a page slice) keeps the response
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Kept:
+    plan: Plan
+    results: tuple[Any, ...]
+    data: bytes  # the answer's "data", serialised
+
+
+def request_key(data: GraphQLRequestData, method: str) -> RequestKey | None:
+    """What identifies a request's answer; None when it is never kept (extensions sent,
+    variables orjson cannot write)."""
+    if data.query is None or data.extensions:
+        return None
+    try:
+        variables = orjson.dumps(data.variables) if data.variables else b""
+    except orjson.JSONEncodeError:
+        return None
+    return (method, data.query, data.operation_name, variables)
+
+
+class AnswerCache:
+    """One view's warm answers (see the module docstring)."""
+
+    def __init__(self, *, per_slice: int, max_plans: int = MAX_PLANS) -> None:
+        self.per_slice = per_slice
+        self.max_plans = max_plans
+        self._plans: OrderedDict[RequestKey, Plan] = OrderedDict()
+
+    @property
+    def enabled(self) -> bool:
+        return self.per_slice > 0
+
+    async def replay(
+        self, key: RequestKey, services: dict[str, Any], log: AnswerLog
+    ) -> orjson.Fragment | None:
+        """The kept ``data`` for ``key`` when replaying its calls answers the same; else
+        None, with whatever the replay fetched prefetched into ``log``."""
+        plan = self._plans.get(key)
+        if plan is None:
+            return None
+        self._plans.move_to_end(key)
+        outcomes = await _run_all(plan.calls, services)
+        kept = _kept(outcomes[plan.anchor], key)
+        if kept is None or kept.plan is not plan or not _same(kept.results, outcomes):
+            log.prefetch(zip(plan.calls, outcomes, strict=True))
+            return None
+        for call, result in zip(plan.calls, outcomes, strict=True):
+            log.note(call, result)
+        return orjson.Fragment(kept.data)
+
+    def keep(
+        self, key: RequestKey, log: AnswerLog, result: ExecutionResult
+    ) -> orjson.Fragment | None:
+        """Keep ``result`` when it is a complete, error-free answer of traced calls; its
+        ``data`` serialised (for the response too: it is written once), or None."""
+        trace = log.trace
+        if not trace or result.errors or result.data is None or result.extensions:
+            return None
+        anchor = _anchor(trace)
+        if anchor is None:
+            return None
+        try:  # a right-sized copy: orjson's buffer keeps its slack, and this one is kept
+            data = bytes(memoryview(orjson.dumps(result.data)))
+        except orjson.JSONEncodeError:
+            return None
+        plan = Plan(calls=tuple(call for call, _ in trace), anchor=anchor)
+        self._plans[key] = plan
+        self._plans.move_to_end(key)
+        while len(self._plans) > self.max_plans:
+            self._plans.popitem(last=False)
+        renderings: dict[str, Any] = trace[anchor][1].renderings
+        answers: OrderedDict[RequestKey, _Kept] = renderings.setdefault(_ANSWERS, OrderedDict())
+        answers[key] = _Kept(plan, tuple(answer for _, answer in trace), data)
+        answers.move_to_end(key)
+        while len(answers) > self.per_slice:
+            answers.popitem(last=False)
+        return orjson.Fragment(data)
+
+
+async def _run_all(calls: tuple[ServiceCall, ...], services: dict[str, Any]) -> list[Any]:
+    """Every call's result or exception, the calls running concurrently."""
+    if len(calls) == 1:  # the common case, without a task
+        try:
+            return [await calls[0].run(services)]
+        except Exception as exc:  # noqa: BLE001 - an outcome like any other
+            return [exc]
+    return await asyncio.gather(*(call.run(services) for call in calls), return_exceptions=True)
+
+
+def _anchor(trace: list[tuple[ServiceCall, Any]]) -> int | None:
+    """The last answer that can keep things (a page slice with ``renderings``)."""
+    for index in range(len(trace) - 1, -1, -1):
+        if isinstance(getattr(trace[index][1], "renderings", None), dict):
+            return index
+    return None
+
+
+def _kept(anchor: Any, key: RequestKey) -> _Kept | None:
+    renderings = getattr(anchor, "renderings", None)
+    if not isinstance(renderings, dict):
+        return None
+    answers: OrderedDict[RequestKey, _Kept] | None = renderings.get(_ANSWERS)
+    return None if answers is None else answers.get(key)
+
+
+def _same(kept: tuple[Any, ...], replayed: list[Any]) -> bool:
+    """The very same answers: identical objects, or equal values (never an exception)."""
+    return len(kept) == len(replayed) and all(
+        old is new or (not isinstance(new, BaseException) and old == new)
+        for old, new in zip(kept, replayed, strict=True)
+    )
