@@ -9,8 +9,11 @@ status below, GraphQL as an error with ``extensions.code``::
     │   ├── InvalidName               422  INVALID_NAME
     │   ├── InvalidPagination         422  INVALID_PAGINATION
     │   ├── InvalidCursor             422  INVALID_CURSOR
-    │   └── InvalidUserId             422  INVALID_USER_ID
+    │   ├── InvalidUserId             422  INVALID_USER_ID
+    │   └── MissingField              422  MISSING_FIELD
     ├── BadRequest                    400  BAD_REQUEST (malformed JSON, body not an object)
+    ├── BodyTooLarge                  413  BODY_TOO_LARGE
+    ├── UnsupportedMediaType          415  UNSUPPORTED_MEDIA_TYPE (POST bodies must be JSON)
     ├── NameNotFound                  404  NAME_NOT_FOUND (unknown or expired name)
     └── UpstreamUnavailable           503  UPSTREAM_UNAVAILABLE (every provider failed)
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 __all__ = [
     "BadRequest",
+    "BodyTooLarge",
     "GatewayError",
     "InvalidAddress",
     "InvalidCursor",
@@ -26,7 +30,9 @@ __all__ = [
     "InvalidName",
     "InvalidPagination",
     "InvalidUserId",
+    "MissingField",
     "NameNotFound",
+    "UnsupportedMediaType",
     "UpstreamUnavailable",
 ]
 
@@ -72,9 +78,23 @@ class InvalidUserId(InvalidInput):
     code = "INVALID_USER_ID"
 
 
+class MissingField(InvalidInput):
+    code = "MISSING_FIELD"
+
+
 class BadRequest(GatewayError):
     status = 400
     code = "BAD_REQUEST"
+
+
+class BodyTooLarge(GatewayError):
+    status = 413
+    code = "BODY_TOO_LARGE"
+
+
+class UnsupportedMediaType(GatewayError):
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
 
 
 class NameNotFound(GatewayError):

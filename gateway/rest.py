@@ -26,12 +26,12 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.errors import GatewayError, InvalidInput
+from gateway.errors import GatewayError, MissingField
 from gateway.identity import DIDAnswer, IdentityService, LinkedHolding
 from gateway.merging import Holding
 from gateway.names import parse_wallet_input
 from gateway.redaction import redact_bytes
-from gateway.security import BodyTooLarge, UnsupportedMediaType, read_json_object
+from gateway.security import read_json_object
 from gateway.service import HoldingsSlice, NFTService, ProviderReport
 from gateway.settings import Settings
 from gateway.validation import checksum, parse_positive_int, parse_user_id
@@ -39,9 +39,7 @@ from providers.mapping import lower_address
 from providers.models import DID
 
 __all__ = [
-    "JSONBodyTooLarge",
     "PROVIDERS_HEADER",
-    "UnsupportedMediaType",
     "error_response",
     "did_json",
     "dids_json",
@@ -61,14 +59,6 @@ PROVIDERS_HEADER = "X-NFTGW-Providers"
 _REST_RENDERING = "rest"  # this face's key in HoldingsSlice.renderings
 STALE_HEADER = "X-NFTGW-Stale"
 MAX_PAGE = 1_000_000
-
-
-# The body guards live in gateway/security.py (GraphQL uses them too); the old names stay.
-JSONBodyTooLarge = BodyTooLarge
-
-
-class MissingField(InvalidInput):
-    code = "MISSING_FIELD"
 
 
 async def list_user_nfts(request: Request) -> Response:

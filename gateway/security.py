@@ -27,14 +27,12 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.errors import BadRequest, GatewayError
+from gateway.errors import BadRequest, BodyTooLarge, UnsupportedMediaType
 from gateway.settings import Settings
 
 __all__ = [
     "SECURITY_HEADERS",
-    "BodyTooLarge",
     "SecurityHeadersMiddleware",
-    "UnsupportedMediaType",
     "cors_middleware",
     "decode_json_body",
     "exceeds_depth",
@@ -45,16 +43,6 @@ __all__ = [
 
 SECURITY_HEADERS: Mapping[str, str] = {"X-Content-Type-Options": "nosniff"}
 JSON_MEDIA_TYPE = "application/json"
-
-
-class UnsupportedMediaType(GatewayError):
-    status = 415
-    code = "UNSUPPORTED_MEDIA_TYPE"
-
-
-class BodyTooLarge(GatewayError):
-    status = 413
-    code = "BODY_TOO_LARGE"
 
 
 def media_type(request: Request) -> str:
