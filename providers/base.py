@@ -6,7 +6,6 @@ it never creates a client and never reads the environment.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from time import time
@@ -18,7 +17,6 @@ import orjson
 from providers.errors import (
     ProviderBadData,
     ProviderConnectTimeout,
-    ProviderError,
     ProviderRateLimited,
     ProviderTimeout,
     ProviderTransient,
@@ -166,12 +164,3 @@ async def _read_capped(response: httpx.Response, provider: str) -> bytes:
             raise ProviderBadData(provider, f"body exceeds {MAX_BODY_BYTES} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-async def gather_reporting(*aws: Any) -> list[Any]:
-    """``asyncio.gather`` that returns :class:`ProviderError` instances instead of raising."""
-    results = await asyncio.gather(*aws, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException) and not isinstance(result, ProviderError):
-            raise result
-    return results

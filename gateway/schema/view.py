@@ -74,7 +74,6 @@ GRAPHQL_RESPONSE_TYPE = "application/graphql-response+json"
 JSON_TYPE = "application/json"
 ALLOWED_METHODS = "GET, POST"
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
-_REQUEST_KEYS = frozenset({"query", "variables", "operationName", "extensions"})
 
 # The request already read and checked by ``__call__``, handed to Strawberry's pipeline.
 _checked_request: ContextVar[GraphQLRequestData | None] = ContextVar(
