@@ -25,8 +25,8 @@ from typing import Any
 from asgi_lifespan import LifespanManager
 
 from gateway.app import create_app
-from gateway.caching import BoundedMemoryCache, SharedCache
-from gateway.service import NFTService
+from gateway.cache.shared import BoundedMemoryCache, SharedCache
+from gateway.nfts.service import NFTService
 from gateway.settings import Settings
 from providers.models import Chain, HoldingsPage, NFTRecord, TokenStandard
 from providers.sandbox import build_sandbox

@@ -19,20 +19,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.caching import SharedCache, build_shared_cache
+from gateway.cache.shared import SharedCache, build_shared_cache
 from gateway.errors import GatewayError
-from gateway.identity import IdentityService
-from gateway.observability import Metrics, RequestContextMiddleware, operate_routes
+from gateway.http.observability import Metrics, RequestContextMiddleware, operate_routes
+from gateway.http.ratelimit import ClientAccessMiddleware, build_rate_limiter, rate_limit_redis
+from gateway.http.redaction import install_log_redaction
+from gateway.http.security import SecurityHeadersMiddleware, cors_middleware
+from gateway.identity.service import IdentityService
+from gateway.nfts.service import NFTService
 from gateway.openapi import openapi_endpoint
-from gateway.ratelimit import ClientAccessMiddleware, build_rate_limiter, rate_limit_redis
-from gateway.redaction import install_log_redaction
 from gateway.resilience import CacheCooldowns, GuardPolicy, ProviderGuards
 from gateway.rest import error_response, json_response, list_user_dids, list_user_nfts
 from gateway.schema import schema
 from gateway.schema.limits import GraphQLLimits
 from gateway.schema.view import GraphQLView
-from gateway.security import SecurityHeadersMiddleware, cors_middleware
-from gateway.service import NFTService
 from gateway.settings import Settings
 from gateway.web import web_routes
 from providers.alchemy import AlchemySource

@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from gateway.app import create_app
-from gateway.observability import configure_logging
+from gateway.http.observability import configure_logging
 from gateway.schema import SCHEMA_PATH, export_schema
 from gateway.settings import Settings
 

@@ -43,7 +43,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from gateway.caching import SharedCache, cache_key
+from gateway.cache.shared import SharedCache, cache_key
 from gateway.settings import Settings
 from providers.errors import (
     ProviderBadData,
@@ -129,7 +129,7 @@ class CooldownStore(Protocol):
 
 
 class CacheCooldowns:
-    """Cool-downs in the :class:`~gateway.caching.SharedCache` (Redis when configured)."""
+    """Cool-downs in the :class:`~gateway.cache.shared.SharedCache` (Redis when configured)."""
 
     def __init__(self, cache: SharedCache) -> None:
         self._cache = cache

@@ -2,7 +2,7 @@
 
 Handlers are thin: validate, call the service, render. The shim never goes through GraphQL:
 it serialises the service's domain objects directly with orjson, and keeps the bytes of a
-page in the slice's ``renderings`` so a cached page (see ``gateway.service.PageCache``) is
+page in the slice's ``renderings`` so a cached page (see ``gateway.nfts.service.PageCache``) is
 serialised once, not once per request.
 Absent optional NFT fields are rendered as ``null`` (never omitted); ``traits`` is ``[]``
 when the NFT has none. Two additions strict clients can ignore: ``providers`` (what each
@@ -27,12 +27,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.errors import GatewayError, MissingField
-from gateway.identity import DIDAnswer, IdentityService, LinkedHolding
-from gateway.merging import Holding
-from gateway.names import parse_wallet_input
-from gateway.redaction import redact_bytes
-from gateway.security import read_json_object
-from gateway.service import HoldingsSlice, NFTService, ProviderReport
+from gateway.http.redaction import redact_bytes
+from gateway.http.security import read_json_object
+from gateway.identity.names import parse_wallet_input
+from gateway.identity.service import DIDAnswer, IdentityService, LinkedHolding
+from gateway.nfts.merging import Holding
+from gateway.nfts.service import HoldingsSlice, NFTService, ProviderReport
 from gateway.settings import Settings
 from gateway.validation import checksum, parse_positive_int, parse_user_id
 from providers.mapping import lower_address

@@ -8,8 +8,8 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
-from gateway.schema.compiled import CompiledSchema
 from gateway.schema.context import Context
+from gateway.schema.fastpath.compiled import CompiledSchema
 from gateway.schema.identity import Identity, identity_for, wallet_for_input
 from gateway.schema.nfts import Wallet
 from gateway.schema.types import BIG_INT_SCALAR, BigInt

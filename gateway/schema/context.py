@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.identity import IdentityService
-from gateway.service import NFTService
+from gateway.identity.service import IdentityService
+from gateway.nfts.service import NFTService
 from gateway.settings import Settings
 
 __all__ = ["Context"]

@@ -15,7 +15,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from gateway.identity import DIDAnswer
+from gateway.identity.service import DIDAnswer
 from gateway.schema.context import Context
 from gateway.schema.types import ProviderStatus
 from gateway.validation import checksum

@@ -3,7 +3,7 @@
 Strawberry's default ``Schema.process_errors`` logs every error of every answer at
 ``ERROR`` with a traceback, so a client sending a misspelt field or a malformed address
 would flood the error log with stack traces of code that worked exactly as it should. The
-schema (:class:`gateway.schema.compiled.CompiledSchema`) logs through :func:`log_errors`
+schema (:class:`gateway.schema.fastpath.compiled.CompiledSchema`) logs through :func:`log_errors`
 instead:
 
 * **expected** errors (:func:`is_expected`): the gateway's own

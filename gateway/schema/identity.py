@@ -5,7 +5,7 @@ address record; its owner when it has none): a ``Wallet`` is one address. ``iden
 is the whole identity: every wallet it links (how each is linked) and the NFTs of all of
 them as one list, each NFT once and labelled with the wallets holding it, paged like a
 wallet (``nfts`` by page, ``nftConnection`` by cursor). The order is documented in
-:mod:`gateway.identity`.
+:mod:`gateway.identity.service`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from gateway.identity import LinkedHolding, LinkedHoldingsSlice, LinkedIdentity
-from gateway.identity import LinkedWallet as DomainLinkedWallet
-from gateway.names import parse_wallet_input
+from gateway.identity.names import parse_wallet_input
+from gateway.identity.service import LinkedHolding, LinkedHoldingsSlice, LinkedIdentity
+from gateway.identity.service import LinkedWallet as DomainLinkedWallet
 from gateway.schema.context import Context
 from gateway.schema.dids import unix_time
 from gateway.schema.nfts import Wallet, wallet_for

@@ -1,6 +1,6 @@
 """NFT queries: a wallet's NFTs by page (``page``/``size``) and as a cursor connection.
 
-Resolvers are thin: validate, call :class:`~gateway.service.NFTService`, convert (the paging
+Resolvers are thin: validate, call :class:`~gateway.nfts.service.NFTService`, convert (the paging
 itself is :mod:`gateway.schema.paging`, shared with ``Identity``). The per-NFT detail calls
 run only when the query selects a field that needs them. The converted objects are kept in
 the slice's ``renderings``: a page the service serves from its page cache is converted
@@ -15,6 +15,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from gateway.nfts.service import HoldingsSlice
 from gateway.schema.context import Context
 from gateway.schema.dids import DIDList, wallet_dids
 from gateway.schema.paging import (
@@ -25,7 +26,6 @@ from gateway.schema.paging import (
     stale_field,
 )
 from gateway.schema.types import Asset, ProviderStatus, checksum
-from gateway.service import HoldingsSlice
 
 __all__ = ["NFTPage", "Wallet", "AssetConnection", "wallet_for"]
 

@@ -5,7 +5,7 @@ differ only in the service they ask and in what one item is (an ``Asset`` or an
 ``IdentityAsset``): the arguments, their validation, the cursors, the page and
 connection objects and the enrichment decision are the same, so they are written once
 here. The objects a slice turns into are kept in its ``renderings`` when it has them
-(:class:`~gateway.service.HoldingsSlice` does): a page served from the service's page cache
+(:class:`~gateway.nfts.service.HoldingsSlice` does): a page served from the service's page cache
 is then converted once, not once per request (nothing mutates them).
 """
 
@@ -21,9 +21,9 @@ from graphql import FieldNode, FragmentSpreadNode, SelectionNode
 from strawberry.types import Info
 
 from gateway.errors import InvalidCursor
+from gateway.nfts.service import ProviderReport
 from gateway.schema.context import Context
 from gateway.schema.types import Chain, ProviderStatus, SpamFilter
-from gateway.service import ProviderReport
 from gateway.validation import parse_positive_int
 
 __all__ = [

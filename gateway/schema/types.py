@@ -8,9 +8,9 @@ from typing import NewType
 
 import strawberry
 
-from gateway.merging import Holding
-from gateway.merging import SpamFilter as DomainSpamFilter
-from gateway.service import ProviderReport
+from gateway.nfts.merging import Holding
+from gateway.nfts.merging import SpamFilter as DomainSpamFilter
+from gateway.nfts.service import ProviderReport
 from gateway.validation import checksum as _uncached_checksum
 from providers.models import Chain as DomainChain
 from providers.models import NFTRecord

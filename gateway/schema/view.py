@@ -14,8 +14,8 @@ step behind a ``Schema`` subclass inherits every limit):
 
 A request that passed those checks and was answered before may be answered again without
 executing, when replaying the service calls it made gives the very same pages
-(:mod:`gateway.schema.replay`); every other request runs through Strawberry, with the
-document this view parsed (:func:`gateway.schema.compiled.prepared_document`).
+(:mod:`gateway.schema.fastpath.replay`); every other request runs through Strawberry, with the
+document this view parsed (:func:`gateway.schema.fastpath.compiled.prepared_document`).
 
 Responses follow the GraphQL-over-HTTP spec (graphql-http's audit suite checks it:
 ``tests/gateway/test_graphql_over_http.py``): ``application/graphql-response+json`` when
@@ -46,17 +46,19 @@ from strawberry.schema.base import BaseSchema
 from strawberry.types import ExecutionResult
 
 from gateway.errors import BadRequest, GatewayError
-from gateway.redaction import redact_bytes
-from gateway.schema.answers import (
+from gateway.http.redaction import redact_bytes
+from gateway.http.security import decode_json_body, media_type, read_body
+from gateway.schema.context import Context
+from gateway.schema.errors import is_input_error
+from gateway.schema.fastpath.compiled import prepared_document
+from gateway.schema.fastpath.recording import (
     IDENTITIES,
     NFTS,
     AnswerLog,
     recording_identities,
     recording_nfts,
 )
-from gateway.schema.compiled import prepared_document
-from gateway.schema.context import Context
-from gateway.schema.errors import is_input_error
+from gateway.schema.fastpath.replay import AnswerCache, RequestKey, request_key
 from gateway.schema.limits import (
     GraphQLLimits,
     QueryRejected,
@@ -64,8 +66,6 @@ from gateway.schema.limits import (
     is_query,
     selected_operation,
 )
-from gateway.schema.replay import AnswerCache, RequestKey, request_key
-from gateway.security import decode_json_body, media_type, read_body
 from gateway.web import graphiql_response
 
 __all__ = ["GRAPHQL_RESPONSE_TYPE", "GraphQLView", "error_json"]
@@ -387,7 +387,7 @@ def _quality(value: str) -> float:
 
 
 def _services(request: Request) -> dict[str, Any]:
-    """The services by the names a :class:`~gateway.schema.answers.ServiceCall` uses."""
+    """The services by the names a :class:`~gateway.schema.fastpath.recording.ServiceCall` uses."""
     state = request.app.state
     return {NFTS: state.nft_service, IDENTITIES: state.identity_service}
 
@@ -435,7 +435,7 @@ def _http_code(status: int) -> str:
 
 def _dumps(data: object) -> bytes:
     """orjson, falling back for integers beyond 64 bits; secrets redacted (see
-    :func:`gateway.redaction.redact_bytes`)."""
+    :func:`gateway.http.redaction.redact_bytes`)."""
     try:
         body = orjson.dumps(data)
     except orjson.JSONEncodeError:

@@ -18,7 +18,7 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from gateway.caching import BoundedMemoryCache, RedisLayer, SharedCache, cache_key, cache_kind
+from gateway.cache.shared import BoundedMemoryCache, RedisLayer, SharedCache, cache_key, cache_kind
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from gateway.codec import decode_collection, encode_collection
+from gateway.cache.codec import decode_collection, encode_collection
 from providers.models import CollectionInfo
 
 

@@ -31,9 +31,9 @@ from strawberry.schema.config import StrawberryConfig
 
 from gateway.app import create_app
 from gateway.schema import Query, schema
-from gateway.schema.compiled import CompiledSchema
 from gateway.schema.context import Context
-from gateway.schema.replay import AnswerCache
+from gateway.schema.fastpath.compiled import CompiledSchema
+from gateway.schema.fastpath.replay import AnswerCache
 from gateway.schema.types import BIG_INT_SCALAR, BigInt
 from providers.sandbox import build_sandbox
 from providers.sandbox.world import EMPTY_WALLET, SMALL_WALLET, WHALE_WALLET
@@ -354,7 +354,7 @@ def test_a_changed_page_is_not_served_from_the_cache(
 
 
 def test_the_view_parses_a_document_once(run: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gateway.schema import compiled as module
+    from gateway.schema.fastpath import compiled as module
 
     def no_second_parse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the view's parse should have been used")
@@ -491,7 +491,7 @@ def test_the_big_int_scalar_is_a_string_and_enums_their_names() -> None:
 
 
 def test_a_page_takes_the_compiled_path(run: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gateway.schema import compiled as module
+    from gateway.schema.fastpath import compiled as module
 
     projected: list[Any] = []
     original = module.compile_projector

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.identity import combine_reports, decode_dids, encode_dids
-from gateway.service import ProviderReport
+from gateway.identity.service import combine_reports, decode_dids, encode_dids
+from gateway.nfts.service import ProviderReport
 from gateway.settings import Settings
 from gateway.validation import checksum
 from providers.models import DID, DIDType, LinkedAccount

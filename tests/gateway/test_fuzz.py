@@ -6,7 +6,7 @@ arbitrary JSON, raw bytes, odd content types and verbs, hostile user ids) to one
 sandbox and holds every answer to ``/openapi.json``: never a 5xx, never a status the
 document does not list, never a body that breaks the listed schema. The normaliser half
 feeds arbitrary JSON and hostile metadata to the Alchemy and OpenSea mapping functions and
-then to :func:`gateway.sanitize.present_nft`: no exception, and the caps hold.
+then to :func:`gateway.nfts.sanitize.present_nft`: no exception, and the caps hold.
 
 The counters at the bottom are what the closing report quotes.
 """
@@ -29,8 +29,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.app import create_app
+from gateway.nfts.sanitize import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_TRAITS, present_nft
 from gateway.openapi import openapi_document
-from gateway.sanitize import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_TRAITS, present_nft
 from providers.alchemy.mapping import to_holdings_page
 from providers.alchemy.mapping import to_nft_record as alchemy_record
 from providers.errors import ProviderBadData

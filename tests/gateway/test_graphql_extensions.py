@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-import gateway.schema.compiled as compiled
+import gateway.schema.fastpath.compiled as compiled
 from providers.sandbox import Sandbox, build_sandbox
 from providers.sandbox.world import DID_WALLET, SMALL_WALLET, WHALE_WALLET
 from tests.conftest import gateway_client, sandbox_settings

@@ -11,7 +11,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from gateway.app import create_app
-from gateway.sanitize import (
+from gateway.nfts.sanitize import (
     MAX_DESCRIPTION_CHARS,
     MAX_NAME_CHARS,
     MAX_TRAITS,

@@ -19,7 +19,7 @@ from asgi_lifespan import LifespanManager
 from pydantic import ValidationError
 
 from gateway.app import create_app
-from gateway.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from gateway.http.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from gateway.settings import Settings
 from providers.sandbox import Sandbox
 from providers.sandbox.world import SMALL_WALLET

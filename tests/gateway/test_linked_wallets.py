@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.identity import LinkedHolding, WalletShare, _union
-from gateway.merging import Holding
-from gateway.service import HoldingsSlice
+from gateway.identity.service import LinkedHolding, WalletShare, _union
+from gateway.nfts.merging import Holding
+from gateway.nfts.service import HoldingsSlice
 from gateway.validation import checksum
 from providers.models import Chain, NFTRecord
 from providers.sandbox import Sandbox, build_sandbox

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.media import normalize_media_url
+from gateway.nfts.media import normalize_media_url
 
 
 def normalize(url: str | None, cap: int = 64 * 1024) -> str | None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from gateway.merging import SpamFilter, merge_holding, with_record
+from gateway.nfts.merging import SpamFilter, merge_holding, with_record
 from gateway.settings import DEFAULT_FIELD_PRIORITY
 from providers.models import Chain, NFTRecord, Rarity, TokenStandard, Trait
 

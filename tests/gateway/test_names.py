@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from gateway.errors import InvalidAddress, InvalidName
-from gateway.names import IdentityKind, parse_identity, parse_name, parse_wallet_input
+from gateway.identity.names import IdentityKind, parse_identity, parse_name, parse_wallet_input
 from gateway.validation import checksum
 from providers.sandbox import Sandbox
 from providers.sandbox.identities import persona_key

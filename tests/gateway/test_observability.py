@@ -16,7 +16,7 @@ from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
 from gateway.app import create_app
-from gateway.observability import (
+from gateway.http.observability import (
     REQUEST_ID_HEADER,
     JSONLogFormatter,
     Metrics,

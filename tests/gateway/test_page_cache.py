@@ -17,8 +17,8 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from gateway.app import create_app
-from gateway.caching import BoundedMemoryCache, SharedCache
-from gateway.service import NFTService
+from gateway.cache.shared import BoundedMemoryCache, SharedCache
+from gateway.nfts.service import NFTService
 from providers.models import Chain, HoldingsPage, NFTRecord, TokenStandard
 from providers.sandbox import Sandbox, build_sandbox
 from providers.sandbox.world import SMALL_WALLET, World, world

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from gateway.caching import BoundedMemoryCache, SharedCache
+from gateway.cache.shared import BoundedMemoryCache, SharedCache
 from gateway.resilience import (
     CacheCooldowns,
     CircuitBreaker,

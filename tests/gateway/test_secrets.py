@@ -13,7 +13,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from gateway.app import create_app
-from gateway.redaction import REDACTED, redact
+from gateway.http.redaction import REDACTED, redact
 from providers.sandbox import Sandbox
 from providers.sandbox.world import SMALL_WALLET
 from tests.conftest import sandbox_settings
@@ -178,7 +178,7 @@ async def test_no_canary_key_leaks_anywhere(sandbox: Sandbox, capture: Capturing
 
 
 def test_redact_replaces_every_registered_secret() -> None:
-    from gateway.redaction import install_log_redaction
+    from gateway.http.redaction import install_log_redaction
 
     install_log_redaction(["canary-unit-0001", "abc"])  # too short to register: "abc"
     assert redact("GET /nft/v3/canary-unit-0001/x abc") == f"GET /nft/v3/{REDACTED}/x abc"
@@ -191,7 +191,7 @@ UNIT_SECRET = "canary-unit-0002"
 
 def make_record(msg: str, args: Any) -> logging.LogRecord:
     """A record as any logger makes it: through the (redacting) record factory."""
-    from gateway.redaction import install_log_redaction
+    from gateway.http.redaction import install_log_redaction
 
     install_log_redaction([UNIT_SECRET])
     return logging.getLogger("gateway.test").makeRecord(

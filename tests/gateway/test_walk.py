@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.merging import SpamFilter
+from gateway.nfts.merging import SpamFilter
+from gateway.nfts.walk import WalletWalk
 from gateway.settings import DEFAULT_FIELD_PRIORITY
-from gateway.walk import WalletWalk
 from providers.errors import ProviderCursorExpired, ProviderUnavailable
 from providers.models import Chain, HoldingsPage, NFTRecord
 

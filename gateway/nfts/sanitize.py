@@ -6,7 +6,7 @@ escapes or right-to-left overrides that disguise a scam link, whose image is
 map what upstreams send faithfully; :func:`present_nft` is the one step (called where the
 service presents holdings) that turns a record into what the faces may render:
 
-* media URLs through :func:`gateway.media.normalize_media_url`: ``https`` kept,
+* media URLs through :func:`gateway.nfts.media.normalize_media_url`: ``https`` kept,
   ``ipfs://`` and ``ar://`` rewritten to the configured gateways, small ``data:`` images
   kept, everything else (other schemes, oversized, credentials, whitespace) dropped;
 * names (NFT and collection) at most 256 characters, one line; descriptions at most
@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from gateway.media import normalize_media_url
+from gateway.nfts.media import normalize_media_url
 from gateway.settings import Settings
 from providers.models import NFTRecord, Trait
 

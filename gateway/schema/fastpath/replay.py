@@ -3,16 +3,16 @@
 A warm 50-NFT page costs the service a few microseconds (its page cache), but a GraphQL
 request around it still costs about a millisecond of Strawberry and graphql-core:
 operation preparation, validation lookups, argument coercion, the execution context, the
-projection of 2,600 leaves (:mod:`gateway.schema.compiled`) and serialising 85 KB. The
+projection of 2,600 leaves (:mod:`gateway.schema.fastpath.compiled`) and serialising 85 KB. The
 answer, however, is a function of the request and of what the services answered, nothing
 else: resolvers only validate their arguments, call a service through the request's
-recording facade (:mod:`gateway.schema.answers`) and convert what it returns. So:
+recording facade (:mod:`gateway.schema.fastpath.recording`) and convert what it returns. So:
 
 1. After a request is executed, its answer (``data`` serialised, no errors) is kept with
    its *trace*, the service calls its resolvers made and what each returned. The calls
    are remembered per request key (document text, operation name, variables, HTTP method:
    the :class:`Plan`); the answer is kept in the ``renderings`` of the last page slice the
-   request read (:class:`~gateway.service.HoldingsSlice`), so it lives exactly as long as
+   request read (:class:`~gateway.nfts.service.HoldingsSlice`), so it lives exactly as long as
    the service keeps that page, and at most ``per_slice`` answers per page.
 2. The next request with the same key replays the plan's calls (concurrently, on the
    services themselves). When every call answers *the same* (the very page objects, equal
@@ -42,7 +42,7 @@ import orjson
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from gateway.schema.answers import AnswerLog, ServiceCall
+from gateway.schema.fastpath.recording import AnswerLog, ServiceCall
 
 __all__ = ["AnswerCache", "Plan", "RequestKey", "request_key"]
 

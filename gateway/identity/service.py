@@ -4,7 +4,7 @@ Three jobs, each behind one method the faces call with validated input:
 
 * :meth:`IdentityService.dids` fans out to every DID source (.bit, Next.ID, NameTag)
   concurrently. A failing source costs its own DIDs only: the answer carries a
-  :class:`~gateway.service.ProviderReport` per source saying which failed and why. Each
+  :class:`~gateway.nfts.service.ProviderReport` per source saying which failed and why. Each
   source's answer is cached ``did_ttl`` seconds; failures are never cached.
 * :meth:`IdentityService.resolve` turns a name into the addresses it points to (cached
   ``name_ttl`` seconds). Unknown or expired names are :class:`NameNotFound`; a resolver
@@ -20,7 +20,7 @@ circuit breaker and a bulkhead. The guards are the app's (one per upstream, shar
 the NFT service), so the .bit resolver and the .bit DID source share one breaker.
 
 The union's order (what every page of an identity is cut from): wallets in the order the
-identity lists them, then each wallet's own walk order (see :mod:`gateway.walk`). An NFT
+identity lists them, then each wallet's own walk order (see :mod:`gateway.nfts.walk`). An NFT
 seen through several wallets keeps the place of its first sighting and is listed once,
 labelled with every wallet that holds it. Each wallet's walk is awaited to its end (within
 the request deadline), so ``total`` counts exactly what the pages return.
@@ -38,12 +38,12 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol, TypeVar
 
-from gateway.caching import SharedCache, cache_key
+from gateway.cache.shared import SharedCache, cache_key
 from gateway.errors import InvalidName, NameNotFound, UpstreamUnavailable
-from gateway.merging import Holding, SpamFilter
-from gateway.names import IdentityKind, IdentityRef, parse_identity, parse_name
+from gateway.identity.names import IdentityKind, IdentityRef, parse_identity, parse_name
+from gateway.nfts.merging import Holding, SpamFilter
+from gateway.nfts.service import HoldingsSlice, NFTService, ProviderReport
 from gateway.resilience import ProviderGuards
-from gateway.service import HoldingsSlice, NFTService, ProviderReport
 from gateway.settings import Settings
 from providers.base import DIDSource, NameResolver
 from providers.errors import ProviderBadRequest, ProviderError, ProviderNotFound

@@ -113,7 +113,7 @@ def cache_kind(key: str) -> str:
 
 
 class CacheObserver(Protocol):
-    """Hears each lookup's outcome (the app's :class:`~gateway.observability.Metrics`)."""
+    """Hears each lookup's outcome (the app's :class:`~gateway.http.observability.Metrics`)."""
 
     def cache_lookup(self, kind: str, hit: bool) -> None: ...
 

@@ -13,18 +13,18 @@ and to flag a stale snapshot with its age. The response then carries::
 with ``"stale": true, "staleAgeSeconds": 42`` when any answer was an older snapshot. The
 entries are the schema's ``ProviderStatus`` fields, one per provider for the whole
 response: several answers of one provider (two aliased wallets, a wallet and an identity)
-combine as :func:`gateway.identity.combine_reports` does (``partial`` when they differ).
+combine as :func:`gateway.identity.service.combine_reports` does (``partial`` when they differ).
 
 Why not a per-field extension or a schema extension's ``resolve`` hook: either is called
 for every field of every object and turns off the compiled projection
-(:mod:`gateway.schema.compiled`). Instead each request gets one :class:`AnswerLog`, and its
+(:mod:`gateway.schema.fastpath.compiled`). Instead each request gets one :class:`AnswerLog`, and its
 resolvers see the services through thin recording facades (:func:`recording_nfts`,
 :func:`recording_identities`) that note each answer's reports as it passes; the view's
 ``process_result`` merges the log into ``extensions``. Resolvers stay unchanged and the
 cost is two small objects per request and one append per answer.
 
 The same facades keep the request's *trace*: every service call its resolvers made, in the
-order the answers came, with what each returned. :mod:`gateway.schema.replay` keeps a
+order the answers came, with what each returned. :mod:`gateway.schema.fastpath.replay` keeps a
 warm answer with its trace and serves it again when replaying those calls returns the
 very same answers; when it does not, the calls it replayed are handed to the execution
 (:meth:`AnswerLog.prefetch`), so a request never asks a service twice.
@@ -37,8 +37,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from gateway.identity import IdentityService, LinkedHoldingsSlice, combine_reports
-from gateway.service import HoldingsSlice, NFTService, ProviderReport
+from gateway.identity.service import IdentityService, LinkedHoldingsSlice, combine_reports
+from gateway.nfts.service import HoldingsSlice, NFTService, ProviderReport
 
 __all__ = [
     "AnswerLog",

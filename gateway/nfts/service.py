@@ -2,7 +2,7 @@
 
 The faces call :meth:`NFTService.list_holdings` with validated input. It
 
-1. finds or starts the wallet's :class:`~gateway.walk.WalletWalk` (one per wallet and chain
+1. finds or starts the wallet's :class:`~gateway.nfts.walk.WalletWalk` (one per wallet and chain
    set, shared by concurrent requests, kept ``snapshot_ttl`` seconds after it completes so
    paging stays consistent),
 2. waits until the requested slice is committed (see :meth:`WalletWalk.wait_for`),
@@ -38,14 +38,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from gateway.caching import Lease, SharedCache, cache_key
-from gateway.codec import decode_collection, decode_record, encode_collection, encode_record
+from gateway.cache.codec import decode_collection, decode_record, encode_collection, encode_record
+from gateway.cache.shared import Lease, SharedCache, cache_key
 from gateway.errors import UpstreamUnavailable
-from gateway.merging import Holding, SpamFilter, with_record
+from gateway.nfts.merging import Holding, SpamFilter, with_record
+from gateway.nfts.sanitize import present_nft
+from gateway.nfts.walk import StreamReport, WalletWalk
 from gateway.resilience import CacheCooldowns, GuardPolicy, ProviderGuards
-from gateway.sanitize import present_nft
 from gateway.settings import Settings
-from gateway.walk import StreamReport, WalletWalk
 from providers.base import NFTDetailSource, NFTSource
 from providers.errors import ProviderError
 from providers.models import Chain, CollectionInfo, NFTRecord, Rarity, TokenStandard

@@ -45,7 +45,7 @@ from typing import Any
 
 import orjson
 
-from gateway.merging import Holding, SpamFilter, merge_holding
+from gateway.nfts.merging import Holding, SpamFilter, merge_holding
 from gateway.resilience import ProviderGuards
 from providers.base import NFTSource
 from providers.errors import ProviderCursorExpired, ProviderError
