@@ -31,6 +31,7 @@ copy is served, marked stale with its age, instead of a 503.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections import OrderedDict
@@ -50,7 +51,7 @@ from providers.base import NFTDetailSource, NFTSource
 from providers.errors import ProviderError
 from providers.models import Chain, CollectionInfo, NFTRecord, Rarity, TokenStandard
 
-__all__ = ["HoldingsSlice", "NFTService", "PageCache", "ProviderReport"]
+__all__ = ["HoldingsSlice", "NFTService", "PageCache", "ProviderReport", "SliceKey"]
 
 MAX_CACHED_WALKS = 512
 # Wallets with more holdings than this are snapshotted (and restored) in a worker thread.
@@ -82,12 +83,21 @@ class HoldingsSlice:
     providers: tuple[ProviderReport, ...]
     stale: bool = False  # every provider failed: this is an older snapshot
     stale_age_seconds: int | None = None
+    # Names this exact page content while the page cache serves it to many requests, so a
+    # face may keep what it made of it (bytes, objects) keyed by it; None: not kept, build
+    # nothing to keep. See :data:`SliceKey`.
+    key: SliceKey | None = field(default=None, compare=False)
     # What faces made of this slice (REST bytes, GraphQL objects), by face. A cached slice
     # is served to many requests, so what one face stores here the next request reuses.
     renderings: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 _PageKey = tuple[str, tuple[Chain, ...], SpamFilter, int, int, bool]
+# (page key, walk serial, walk version, admission number): one admitted page. The walk state
+# alone is not enough: a page rebuilt from the same walk after its TTL may carry fresher
+# details, so each admission gets a number of its own.
+SliceKey = tuple[_PageKey, int, int, int]
+_admissions = itertools.count(1)
 
 
 @dataclass(slots=True)
@@ -128,17 +138,22 @@ class PageCache:
         self._entries.move_to_end(key)
         return entry.result
 
-    def offer(self, key: _PageKey, walk: WalletWalk, result: HoldingsSlice) -> None:
-        """``result`` was just built from ``walk``: remember it (kept on second sight)."""
+    def offer(self, key: _PageKey, walk: WalletWalk, result: HoldingsSlice) -> HoldingsSlice:
+        """``result`` was just built from ``walk``: remember it (kept on second sight).
+
+        Returns the slice to answer with: ``result`` itself, or, when it is kept, a copy
+        carrying its :data:`SliceKey`."""
         if self.max_entries <= 0 or self.ttl <= 0:
-            return
+            return result
         seen = self._seen.pop(key, None)
         if seen is None or not self._current(seen, walk):
             entry = _PageEntry(walk.serial, walk.version, time.monotonic() + self.ttl)
             _put(self._seen, key, entry, 4 * self.max_entries)
-            return
-        seen.result = result  # its TTL runs from the first sight
+            return result
+        slice_key: SliceKey = (key, walk.serial, walk.version, next(_admissions))
+        seen.result = replace(result, key=slice_key)  # its TTL runs from the first sight
         _put(self._entries, key, seen, self.max_entries)
+        return seen.result
 
     @staticmethod
     def _current(entry: _PageEntry, walk: WalletWalk) -> bool:
@@ -261,7 +276,7 @@ class NFTService:
             and not detail_reports
             and limit <= self._settings.max_page_size
         ):
-            self._pages.offer(page_key, walk, result)
+            result = self._pages.offer(page_key, walk, result)
         return result
 
     async def enrich_holdings(

@@ -152,7 +152,7 @@ async def test_a_cached_complete_page_is_not_served_for_a_new_running_walk() -> 
     cache = SharedCache(BoundedMemoryCache())
     service = NFTService([source], [], cache, settings)
     try:
-        complete = [await service.list_holdings(OWNER, offset=0, limit=3) for _ in range(3)]
+        complete = [await service.list_holdings(OWNER, offset=0, limit=3) for _ in range(4)]
         await asyncio.sleep(1.1)  # the walk is no longer fresh: the next request walks again
         source.gate.clear()  # ... and this walk stays at its first page for now
         walking = await service.list_holdings(OWNER, offset=0, limit=3)
@@ -164,6 +164,24 @@ async def test_a_cached_complete_page_is_not_served_for_a_new_running_walk() -> 
     assert not walking.total_is_exact and walking.has_more and walking.total == 5
     # the page itself is the same: pages never shift between walks
     assert [h.key for h in walking.holdings] == [h.key for h in complete[0].holdings]
+    # a kept page names itself (faces key what they render by it); one never kept does not
+    assert complete[-1].key is not None and complete[-1].key == complete[-2].key
+    assert walking.key is None
+
+
+async def test_a_page_rebuilt_after_its_ttl_gets_a_new_slice_key() -> None:
+    settings = sandbox_settings(sandbox="off", chains=[Chain.ETHEREUM], page_cache_ttl=1)
+    cache = SharedCache(BoundedMemoryCache())
+    service = NFTService([GatedSource()], [], cache, settings)
+    try:
+        before = [await service.list_holdings(OWNER, offset=0, limit=3) for _ in range(3)]
+        await asyncio.sleep(1.1)  # the kept page expires; the walk is still fresh
+        after = [await service.list_holdings(OWNER, offset=0, limit=3) for _ in range(3)]
+    finally:
+        await service.aclose()
+        await cache.close()
+    assert before[-1].key is not None and after[-1].key is not None
+    assert before[-1].key != after[-1].key  # what a face rendered before is not reused
 
 
 async def test_a_page_with_failed_details_is_never_kept() -> None:
