@@ -40,11 +40,10 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from gateway.cache.shared import SharedCache, cache_key
-from gateway.settings import Settings
+from gateway.settings import ResilienceSettings
 from providers.errors import (
     ProviderBadData,
     ProviderError,
@@ -146,47 +145,9 @@ class CacheCooldowns:
             await self._cache.set(cache_key("cooldown", provider), {"until": until}, ttl=ttl)
 
 
-@dataclass(frozen=True, slots=True)
-class GuardPolicy:
-    """Every budget of a guard. Defaults are RELIABILITY.md's; see the README table."""
-
-    deadline: float = 8.0
-    max_retries: int = 2
-    backoff_base: float = 0.1
-    backoff_cap: float = 2.0
-    retry_budget_ratio: float = 0.2
-    retry_budget_floor: int = 3
-    max_retry_after: float = 300.0
-    breaker_window: int = 20
-    breaker_min_calls: int = 10
-    breaker_failure_ratio: float = 0.5
-    breaker_window_seconds: float = 30.0
-    breaker_open_seconds: float = 30.0
-    breaker_max_open_seconds: float = 300.0
-    breaker_half_open_probes: int = 3
-    max_in_flight: int = 16
-    queue_wait: float = 0.1
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> GuardPolicy:
-        return cls(
-            deadline=settings.provider_deadline,
-            max_retries=settings.retry_max,
-            backoff_base=settings.retry_backoff_base,
-            backoff_cap=settings.retry_backoff_cap,
-            retry_budget_ratio=settings.retry_budget_ratio,
-            retry_budget_floor=settings.retry_budget_floor,
-            max_retry_after=settings.max_retry_after,
-            breaker_window=settings.breaker_window,
-            breaker_min_calls=settings.breaker_min_calls,
-            breaker_failure_ratio=settings.breaker_failure_ratio,
-            breaker_window_seconds=settings.breaker_window_seconds,
-            breaker_open_seconds=settings.breaker_open_seconds,
-            breaker_max_open_seconds=settings.breaker_max_open_seconds,
-            breaker_half_open_probes=settings.breaker_half_open_probes,
-            max_in_flight=settings.bulkhead_max_in_flight,
-            queue_wait=settings.bulkhead_queue_wait,
-        )
+# Every budget of a guard, defaults and bounds included: the settings' resilience slice,
+# built with ``GuardPolicy.from_settings(settings)`` (README "Configuration").
+GuardPolicy = ResilienceSettings
 
 
 class CircuitBreaker:
@@ -290,7 +251,7 @@ class ProviderGuard:
         self.breaker = CircuitBreaker(
             policy, clock=clock, on_change=lambda state: observer().breaker_state(provider, state)
         )
-        self._slots = asyncio.Semaphore(policy.max_in_flight)
+        self._slots = asyncio.Semaphore(policy.bulkhead_max_in_flight)
         self._active = 0
         self._retrying = 0
         self._cooldown_until = 0.0  # Unix time, as shared with other replicas
@@ -306,14 +267,14 @@ class ProviderGuard:
         await self._check_cooldown(operation)
         await self._acquire_slot(operation)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._policy.deadline
+        deadline = loop.time() + self._policy.provider_deadline
         self._active += 1
         try:
             async with asyncio.timeout_at(deadline):
                 return await self._attempts(operation, fn, deadline)
         except TimeoutError:
             raise ProviderTimeout(
-                self.provider, f"no answer within {self._policy.deadline:g}s"
+                self.provider, f"no answer within {self._policy.provider_deadline:g}s"
             ) from None
         finally:
             self._active -= 1
@@ -337,12 +298,12 @@ class ProviderGuard:
 
     async def _acquire_slot(self, operation: str) -> None:
         try:
-            async with asyncio.timeout(self._policy.queue_wait):
+            async with asyncio.timeout(self._policy.bulkhead_queue_wait):
                 await self._slots.acquire()
         except TimeoutError:
             self._observer().upstream_call(self.provider, operation, "overloaded", 0.0)
             raise Overloaded(
-                self.provider, f"more than {self._policy.max_in_flight} calls in flight"
+                self.provider, f"more than {self._policy.bulkhead_max_in_flight} calls in flight"
             ) from None
 
     # -- attempts --------------------------------------------------------------------------
@@ -397,18 +358,18 @@ class ProviderGuard:
         remaining = deadline - asyncio.get_running_loop().time()
         if isinstance(exc, ProviderRateLimited) and exc.retry_after is not None:
             wait = min(exc.retry_after, self._policy.max_retry_after)
-            if wait >= remaining or attempt >= self._policy.max_retries:
+            if wait >= remaining or attempt >= self._policy.retry_max:
                 await self._cool_down(wait)
                 return None
         elif isinstance(exc, TransientError | ProviderRateLimited):
             wait = random.uniform(
-                0, min(self._policy.backoff_cap, self._policy.backoff_base * 2**attempt)
+                0, min(self._policy.retry_backoff_cap, self._policy.retry_backoff_base * 2**attempt)
             )
             if wait >= remaining:
                 return None
         else:
             return None
-        if attempt >= self._policy.max_retries or not self._budget_allows_retry():
+        if attempt >= self._policy.retry_max or not self._budget_allows_retry():
             return None
         return wait
 

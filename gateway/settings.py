@@ -2,18 +2,39 @@
 
 This is the only module that reads the environment. Everything else receives a
 :class:`Settings` (or a slice of it) from the app factory.
+
+:class:`Settings` is composed of slices, one per concern (:class:`UpstreamSettings`,
+:class:`ResilienceSettings`, :class:`GraphQLLimitSettings`, ...). Each slice is a frozen
+pydantic model holding its fields, their defaults and their bounds, written once;
+``Settings`` inherits every slice, so the environment stays flat (``NFTGW_RETRY_MAX``, not
+``NFTGW_RESILIENCE__RETRY_MAX``) and every attribute keeps its name
+(``settings.provider_deadline``). A component that needs only its budgets takes its slice:
+``ResilienceSettings.from_settings(settings)`` copies those fields by name, so a default
+never has a second home (``gateway.resilience.GuardPolicy`` is that slice).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from providers.models import Chain
 
-__all__ = ["DEFAULT_FIELD_PRIORITY", "Settings"]
+__all__ = [
+    "DEFAULT_FIELD_PRIORITY",
+    "CacheSettings",
+    "ClientSettings",
+    "GraphQLLimitSettings",
+    "MergeSettings",
+    "PagingSettings",
+    "ResilienceSettings",
+    "ServingSettings",
+    "Settings",
+    "SettingsSlice",
+    "UpstreamSettings",
+]
 
 # Which provider wins each merged field, best first. OpenSea owns its slugs and ranks;
 # Alchemy's list payload carries balances, media from its CDN and the token's own traits.
@@ -47,12 +68,21 @@ def _comma_list(value: object) -> object:
     return value
 
 
-class Settings(BaseSettings):
-    """Every knob of the gateway. The README's configuration table lists them all."""
+class SettingsSlice(BaseModel):
+    """A frozen group of settings; :class:`Settings` inherits every slice."""
 
-    model_config = SettingsConfigDict(env_prefix="NFTGW_", extra="ignore", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
-    # -- upstreams ------------------------------------------------------------------
+    @classmethod
+    def from_settings(cls, settings: BaseModel, **overrides: Any) -> Self:
+        """This slice's fields of ``settings`` (by name), plus ``overrides``."""
+        values = {name: getattr(settings, name) for name in cls.model_fields - overrides.keys()}
+        return cls.model_validate({**values, **overrides})
+
+
+class UpstreamSettings(SettingsSlice):
+    """Where the providers are and the keys they take (README "Configuration")."""
+
     opensea_api_key: SecretStr | None = None
     opensea_base_url: str = "https://api.opensea.io"
     alchemy_api_key: SecretStr | None = None
@@ -72,134 +102,14 @@ class Settings(BaseSettings):
         ]
     )
     sandbox: Literal["auto", "on", "off"] = "auto"
-
-    # -- merging and media ----------------------------------------------------------
-    field_priority: dict[str, list[str]] = Field(
-        default_factory=lambda: {k: list(v) for k, v in DEFAULT_FIELD_PRIORITY.items()}
-    )
-    ipfs_gateway: str = "https://ipfs.io/ipfs/"
-    arweave_gateway: str = "https://arweave.net/"
-    max_data_uri_bytes: int = Field(default=64 * 1024, ge=0)
-
-    # -- paging and walks -----------------------------------------------------------
-    max_page_size: int = Field(default=100, ge=1, le=100)
-    walk_cap: int = Field(default=10_000, ge=1)
-    # A page waits this long for the walk to finish so `total` is exact (clients page by it);
-    # past it, a page is served as soon as its prefix is known. 0 favours first-page latency.
-    exact_total_wait: float = Field(default=8.0, ge=0)
-    # Per detail provider, and never more than the provider's bulkhead minus the headroom
-    # below (a page's detail and collection calls start together, up to this many).
-    detail_concurrency: int = Field(default=16, ge=1)
-    # Bulkhead slots detail and collection calls leave free, so list calls (a wallet's walk
-    # asks every chain at once: 5 by default) find a slot while details are slow.
-    detail_bulkhead_headroom: int = Field(default=5, ge=0)
-
-    # -- caching --------------------------------------------------------------------
-    snapshot_ttl: int = Field(default=60, ge=1)
-    enrichment_ttl: int = Field(default=3600, ge=1)
-    collection_ttl: int = Field(default=86_400, ge=1)
-    # Finished pages kept in process (gateway/service.py PageCache); 0 turns it off. The
-    # TTL is capped by the enrichment and collection TTLs.
-    page_cache_ttl: int = Field(default=60, ge=0)
-    page_cache_entries: int = Field(default=256, ge=0)
-    # Warm GraphQL answers kept per cached page (gateway/schema/replay.py); 0 turns them off.
-    graphql_answers_per_page: int = Field(default=4, ge=0)
-    did_ttl: int = Field(default=300, ge=1)
-    name_ttl: int = Field(default=300, ge=1)
-
-    # -- deadlines ------------------------------------------------------------------
-    request_deadline: float = Field(default=10.0, gt=0)
-    provider_deadline: float = Field(default=8.0, gt=0)
+    # Per attempt (httpx); the provider deadline (ResilienceSettings) covers all attempts.
     connect_timeout: float = Field(default=2.0, gt=0)
     read_timeout: float = Field(default=5.0, gt=0)
-
-    # -- resilience (gateway/resilience.py): per-provider guard budgets ----------------
-    retry_max: int = Field(default=2, ge=0, le=5)
-    retry_backoff_base: float = Field(default=0.1, gt=0)
-    retry_backoff_cap: float = Field(default=2.0, gt=0)
-    retry_budget_ratio: float = Field(default=0.2, ge=0, le=1)
-    retry_budget_floor: int = Field(default=3, ge=0)
-    max_retry_after: float = Field(default=300.0, ge=0)
-    breaker_window: int = Field(default=20, ge=1)
-    breaker_min_calls: int = Field(default=10, ge=1)
-    breaker_failure_ratio: float = Field(default=0.5, gt=0, le=1)
-    breaker_window_seconds: float = Field(default=30.0, gt=0)
-    breaker_open_seconds: float = Field(default=30.0, gt=0)
-    breaker_max_open_seconds: float = Field(default=300.0, gt=0)
-    breaker_half_open_probes: int = Field(default=3, ge=1)
-    bulkhead_max_in_flight: int = Field(default=16, ge=1)
-    bulkhead_queue_wait: float = Field(default=0.1, ge=0)
-    unavailable_retry_after: int = Field(default=30, ge=1)
-
-    # -- shared cache (gateway/caching.py) ----------------------------------------------
-    redis_url: SecretStr | None = None
-    redis_namespace: str = Field(default="nftgw", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    redis_op_timeout: float = Field(default=0.1, gt=0)
-    cache_max_entries: int = Field(default=10_000, ge=1)
-    cache_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
-    stale_ttl: int = Field(default=3600, ge=1)
-    singleflight_lease: float = Field(default=15.0, gt=0)
-    singleflight_wait: float = Field(default=5.0, ge=0)
-    singleflight_heartbeat: float = Field(default=0.5, gt=0)
-
-    # -- serving --------------------------------------------------------------------
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=0, le=65535)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    # json: one object per line with the request id (gateway/observability.py); text: humans.
-    log_format: Literal["json", "text"] = "json"
-
-    # -- hostile clients (gateway/security.py, gateway/schema/limits.py) ------------------
-    profile: Literal["default", "production"] = "default"
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    client_api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
-    rate_limit: Literal["auto", "on", "off"] = "auto"
-    rate_limit_per_minute: int = Field(default=60, ge=1)
-    rate_limit_burst: int = Field(default=20, ge=1)
-    rest_max_body_bytes: int = Field(default=16 * 1024, ge=64)
-    graphql_max_body_bytes: int = Field(default=64 * 1024, ge=64)
-    graphql_max_document_bytes: int = Field(default=16 * 1024, ge=64)
-    graphql_max_variables_bytes: int = Field(default=16 * 1024, ge=2)
-    graphql_max_tokens: int = Field(default=500, ge=1)
-    graphql_max_depth: int = Field(default=8, ge=1)
-    graphql_max_aliases: int = Field(default=15, ge=0)
-    graphql_max_fields: int = Field(default=128, ge=1)
-    graphql_max_root_fields: int = Field(default=5, ge=1)
-    graphql_max_directives: int = Field(default=20, ge=0)
-    max_json_depth: int = Field(default=32, ge=2, le=512)
 
     @field_validator("chains", mode="before")
     @classmethod
     def _split_chains(cls, value: object) -> object:
         return _comma_list(value)
-
-    @field_validator("cors_origins", "client_api_keys", mode="before")
-    @classmethod
-    def _split_lists(cls, value: object) -> object:
-        return _comma_list(value)
-
-    @model_validator(mode="after")
-    def _production_needs_an_explicit_cors_allowlist(self) -> Settings:
-        if self.profile == "production" and "*" in self.cors_origins:
-            raise ValueError("NFTGW_PROFILE=production needs explicit NFTGW_CORS_ORIGINS, not *")
-        return self
-
-    @property
-    def rate_limited(self) -> bool:
-        """``auto`` limits inbound rates in production or when client keys are configured."""
-        if self.rate_limit == "auto":
-            return self.profile == "production" or bool(self.client_api_keys)
-        return self.rate_limit == "on"
-
-    def secrets(self) -> list[str]:
-        """Every configured secret value (any ``SecretStr`` field), for log redaction."""
-        found: list[str] = []
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            for item in value if isinstance(value, list | tuple) else [value]:
-                if isinstance(item, SecretStr) and item.get_secret_value():
-                    found.append(item.get_secret_value())
-        return found
 
     @property
     def sandbox_enabled(self) -> bool:
@@ -208,7 +118,7 @@ class Settings(BaseSettings):
             return self.opensea_api_key is None and self.alchemy_api_key is None
         return self.sandbox == "on"
 
-    def upstreams(self) -> Settings:
+    def upstreams(self) -> Self:
         """These settings with the base URLs and keys actually used (sandbox applied)."""
         if not self.sandbox_enabled:
             return self
@@ -227,3 +137,164 @@ class Settings(BaseSettings):
                 "nametag_api_key": self.nametag_api_key or key,
             }
         )
+
+
+class MergeSettings(SettingsSlice):
+    """How merged NFTs are filled and their media rewritten (gateway/nfts/)."""
+
+    field_priority: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_FIELD_PRIORITY.items()}
+    )
+    ipfs_gateway: str = "https://ipfs.io/ipfs/"
+    arweave_gateway: str = "https://arweave.net/"
+    max_data_uri_bytes: int = Field(default=64 * 1024, ge=0)
+
+
+class PagingSettings(SettingsSlice):
+    """Pages, wallet walks and detail fan-out (gateway/nfts/)."""
+
+    max_page_size: int = Field(default=100, ge=1, le=100)
+    walk_cap: int = Field(default=10_000, ge=1)
+    # A whole request, every provider and retry included (RELIABILITY.md: 10 s).
+    request_deadline: float = Field(default=10.0, gt=0)
+    # A page waits this long for the walk to finish so `total` is exact (clients page by it);
+    # past it, a page is served as soon as its prefix is known. 0 favours first-page latency.
+    exact_total_wait: float = Field(default=8.0, ge=0)
+    # Per detail provider, and never more than the provider's bulkhead minus the headroom
+    # below (a page's detail and collection calls start together, up to this many).
+    detail_concurrency: int = Field(default=16, ge=1)
+    # Bulkhead slots detail and collection calls leave free, so list calls (a wallet's walk
+    # asks every chain at once: 5 by default) find a slot while details are slow.
+    detail_bulkhead_headroom: int = Field(default=5, ge=0)
+    # Retry-After (seconds) on a 503 when every provider failed.
+    unavailable_retry_after: int = Field(default=30, ge=1)
+
+
+class CacheSettings(SettingsSlice):
+    """TTLs, the in-process page cache and the shared cache (gateway/cache/)."""
+
+    snapshot_ttl: int = Field(default=60, ge=1)
+    enrichment_ttl: int = Field(default=3600, ge=1)
+    collection_ttl: int = Field(default=86_400, ge=1)
+    # Finished pages kept in process (gateway/nfts/page_cache.py); 0 turns it off. The
+    # TTL is capped by the enrichment and collection TTLs.
+    page_cache_ttl: int = Field(default=60, ge=0)
+    page_cache_entries: int = Field(default=256, ge=0)
+    # Warm GraphQL answers kept per cached page (gateway/schema/fastpath/); 0 turns them off.
+    graphql_answers_per_page: int = Field(default=4, ge=0)
+    did_ttl: int = Field(default=300, ge=1)
+    name_ttl: int = Field(default=300, ge=1)
+    # The shared cache: memory, plus Redis when a URL is set.
+    redis_url: SecretStr | None = None
+    redis_namespace: str = Field(default="nftgw", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    redis_op_timeout: float = Field(default=0.1, gt=0)
+    cache_max_entries: int = Field(default=10_000, ge=1)
+    cache_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    stale_ttl: int = Field(default=3600, ge=1)
+    singleflight_lease: float = Field(default=15.0, gt=0)
+    singleflight_wait: float = Field(default=5.0, ge=0)
+    singleflight_heartbeat: float = Field(default=0.5, gt=0)
+
+
+class ResilienceSettings(SettingsSlice):
+    """Every budget of a provider guard (gateway/resilience.py; RELIABILITY.md's table)."""
+
+    # Total per provider call, every attempt and back-off included (asyncio.timeout).
+    provider_deadline: float = Field(default=8.0, gt=0)
+    retry_max: int = Field(default=2, ge=0, le=5)
+    retry_backoff_base: float = Field(default=0.1, gt=0)
+    retry_backoff_cap: float = Field(default=2.0, gt=0)
+    retry_budget_ratio: float = Field(default=0.2, ge=0, le=1)
+    retry_budget_floor: int = Field(default=3, ge=0)
+    max_retry_after: float = Field(default=300.0, ge=0)
+    breaker_window: int = Field(default=20, ge=1)
+    breaker_min_calls: int = Field(default=10, ge=1)
+    breaker_failure_ratio: float = Field(default=0.5, gt=0, le=1)
+    breaker_window_seconds: float = Field(default=30.0, gt=0)
+    breaker_open_seconds: float = Field(default=30.0, gt=0)
+    breaker_max_open_seconds: float = Field(default=300.0, gt=0)
+    breaker_half_open_probes: int = Field(default=3, ge=1)
+    bulkhead_max_in_flight: int = Field(default=16, ge=1)
+    bulkhead_queue_wait: float = Field(default=0.1, ge=0)
+
+
+class ServingSettings(SettingsSlice):
+    """The server process (gateway/cli.py)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # json: one object per line with the request id (gateway/http/observability.py).
+    log_format: Literal["json", "text"] = "json"
+
+
+class ClientSettings(SettingsSlice):
+    """Hostile clients: profile, CORS, client keys, inbound rates, body sizes (gateway/http/)."""
+
+    profile: Literal["default", "production"] = "default"
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    client_api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    rate_limit: Literal["auto", "on", "off"] = "auto"
+    rate_limit_per_minute: int = Field(default=60, ge=1)
+    rate_limit_burst: int = Field(default=20, ge=1)
+    rest_max_body_bytes: int = Field(default=16 * 1024, ge=64)
+    graphql_max_body_bytes: int = Field(default=64 * 1024, ge=64)
+
+    @field_validator("cors_origins", "client_api_keys", mode="before")
+    @classmethod
+    def _split_lists(cls, value: object) -> object:
+        return _comma_list(value)
+
+    @model_validator(mode="after")
+    def _production_needs_an_explicit_cors_allowlist(self) -> Self:
+        if self.profile == "production" and "*" in self.cors_origins:
+            raise ValueError("NFTGW_PROFILE=production needs explicit NFTGW_CORS_ORIGINS, not *")
+        return self
+
+    @property
+    def rate_limited(self) -> bool:
+        """``auto`` limits inbound rates in production or when client keys are configured."""
+        if self.rate_limit == "auto":
+            return self.profile == "production" or bool(self.client_api_keys)
+        return self.rate_limit == "on"
+
+
+class GraphQLLimitSettings(SettingsSlice):
+    """What one GraphQL document may cost (gateway/schema/limits.py; RELIABILITY.md)."""
+
+    graphql_max_document_bytes: int = Field(default=16 * 1024, ge=64)
+    graphql_max_variables_bytes: int = Field(default=16 * 1024, ge=2)
+    graphql_max_tokens: int = Field(default=500, ge=1)
+    graphql_max_depth: int = Field(default=8, ge=1)
+    graphql_max_aliases: int = Field(default=15, ge=0)
+    graphql_max_fields: int = Field(default=128, ge=1)
+    graphql_max_root_fields: int = Field(default=5, ge=1)
+    graphql_max_directives: int = Field(default=20, ge=0)
+    # JSON nesting of any request body, REST's too (deep JSON raises RecursionError).
+    max_json_depth: int = Field(default=32, ge=2, le=512)
+
+
+class Settings(
+    UpstreamSettings,
+    MergeSettings,
+    PagingSettings,
+    CacheSettings,
+    ResilienceSettings,
+    ServingSettings,
+    ClientSettings,
+    GraphQLLimitSettings,
+    BaseSettings,
+):
+    """Every knob of the gateway. The README's configuration table lists them all."""
+
+    model_config = SettingsConfigDict(env_prefix="NFTGW_", extra="ignore", frozen=True)
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value (any ``SecretStr`` field), for log redaction."""
+        found: list[str] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            for item in value if isinstance(value, list | tuple) else [value]:
+                if isinstance(item, SecretStr) and item.get_secret_value():
+                    found.append(item.get_secret_value())
+        return found

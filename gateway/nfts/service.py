@@ -201,7 +201,7 @@ class NFTService:
         self._opening: dict[tuple[str, tuple[Chain, ...]], asyncio.Task[WalletWalk]] = {}
         # Per provider: a page's detail and collection calls all start at once, and queue
         # here (not at the guard's bulkhead, which fails fast after its short queue wait).
-        slots = _detail_slot_count(settings, self._guards.policy.max_in_flight)
+        slots = _detail_slot_count(settings, self._guards.policy.bulkhead_max_in_flight)
         self._detail_slots = {name: asyncio.Semaphore(slots) for name in self._details}
         self._pages = PageCache(
             settings.page_cache_entries,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Self
 
 from graphql import GraphQLSyntaxError, Source, parse
 from graphql.language import (
@@ -37,8 +37,9 @@ from graphql.language import (
     SelectionSetNode,
     TokenKind,
 )
+from pydantic import BaseModel
 
-from gateway.settings import Settings
+from gateway.settings import GraphQLLimitSettings
 
 __all__ = [
     "DocumentStats",
@@ -84,41 +85,26 @@ class QueryRejected(Exception):
         return extensions
 
 
-@dataclass(frozen=True, slots=True)
-class GraphQLLimits:
-    """The limits one view enforces (each is a setting; see the README)."""
+class GraphQLLimits(GraphQLLimitSettings):
+    """The limits one view enforces: the settings' GraphQL slice (defaults and bounds live
+    there, README "Configuration") plus whether introspection is allowed. Frozen and
+    hashable: :func:`checked_document` caches by it."""
 
-    max_document_bytes: int = 16 * 1024
-    max_variables_bytes: int = 16 * 1024
-    max_tokens: int = 500
-    max_depth: int = 8
-    max_aliases: int = 15
-    max_fields: int = 128
-    max_root_fields: int = 5
-    max_directives: int = 20
-    max_json_depth: int = 32
     introspection: bool = True
 
     @property
     def max_nesting(self) -> int:
         """Bracket nesting the lexer allows: room for the depth limit plus arguments and
         list/object values, far below what would exhaust the parser's recursion."""
-        return 2 * self.max_depth + 16
+        return 2 * self.graphql_max_depth + 16
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> GraphQLLimits:
-        return cls(
-            max_document_bytes=settings.graphql_max_document_bytes,
-            max_variables_bytes=settings.graphql_max_variables_bytes,
-            max_tokens=settings.graphql_max_tokens,
-            max_depth=settings.graphql_max_depth,
-            max_aliases=settings.graphql_max_aliases,
-            max_fields=settings.graphql_max_fields,
-            max_root_fields=settings.graphql_max_root_fields,
-            max_directives=settings.graphql_max_directives,
-            max_json_depth=settings.max_json_depth,
-            introspection=settings.profile != "production",
-        )
+    def from_settings(cls, settings: BaseModel, **overrides: Any) -> Self:
+        """The limits ``settings`` configure; the ``production`` profile turns off
+        introspection (and, in the app, the GraphiQL explorer)."""
+        profile = getattr(settings, "profile", "default")
+        overrides.setdefault("introspection", profile != "production")
+        return super().from_settings(settings, **overrides)
 
 
 @dataclass(slots=True)
@@ -146,12 +132,12 @@ def scan_tokens(query: str, limits: GraphQLLimits) -> int:
         token = lexer.advance()
         while token.kind != TokenKind.EOF:
             count += 1
-            if count > limits.max_tokens:
+            if count > limits.graphql_max_tokens:
                 raise QueryRejected(
                     "QUERY_TOO_LARGE",
-                    f"the document has more than {limits.max_tokens} tokens",
+                    f"the document has more than {limits.graphql_max_tokens} tokens",
                     limit="tokens",
-                    maximum=limits.max_tokens,
+                    maximum=limits.graphql_max_tokens,
                 )
             if token.kind in _OPENING:
                 nesting += 1
@@ -172,18 +158,18 @@ def scan_tokens(query: str, limits: GraphQLLimits) -> int:
 
 def parse_limited(query: str, limits: GraphQLLimits) -> tuple[DocumentNode, int]:
     """The parsed document and its token count, after the size, token and nesting caps."""
-    if len(query) > limits.max_document_bytes or (
-        len(query.encode("utf-8")) > limits.max_document_bytes
+    if len(query) > limits.graphql_max_document_bytes or (
+        len(query.encode("utf-8")) > limits.graphql_max_document_bytes
     ):
         raise QueryRejected(
             "QUERY_TOO_LARGE",
-            f"the document may be at most {limits.max_document_bytes} bytes",
+            f"the document may be at most {limits.graphql_max_document_bytes} bytes",
             limit="document_bytes",
-            maximum=limits.max_document_bytes,
+            maximum=limits.graphql_max_document_bytes,
         )
     tokens = scan_tokens(query, limits)
     try:
-        document = parse(query, max_tokens=limits.max_tokens)
+        document = parse(query, max_tokens=limits.graphql_max_tokens)
     except GraphQLSyntaxError as exc:
         raise QueryRejected("GRAPHQL_PARSE_FAILED", exc.message) from None
     except RecursionError:  # unreachable under the nesting cap; kept as the last line
@@ -296,11 +282,11 @@ def check_document(document: DocumentNode, limits: GraphQLLimits, tokens: int) -
     """Measure ``document`` and raise :class:`QueryRejected` on the first limit it passes."""
     stats = _measure(document)
     stats.tokens = tokens
-    _at_most("depth", stats.depth, limits.max_depth, "QUERY_TOO_DEEP")
-    _at_most("aliases", stats.aliases, limits.max_aliases, "QUERY_TOO_COMPLEX")
-    _at_most("fields", stats.fields, limits.max_fields, "QUERY_TOO_COMPLEX")
-    _at_most("root_fields", stats.root_fields, limits.max_root_fields, "QUERY_TOO_COMPLEX")
-    _at_most("directives", stats.directives, limits.max_directives, "QUERY_TOO_COMPLEX")
+    _at_most("depth", stats.depth, limits.graphql_max_depth, "QUERY_TOO_DEEP")
+    _at_most("aliases", stats.aliases, limits.graphql_max_aliases, "QUERY_TOO_COMPLEX")
+    _at_most("fields", stats.fields, limits.graphql_max_fields, "QUERY_TOO_COMPLEX")
+    _at_most("root_fields", stats.root_fields, limits.graphql_max_root_fields, "QUERY_TOO_COMPLEX")
+    _at_most("directives", stats.directives, limits.graphql_max_directives, "QUERY_TOO_COMPLEX")
     if stats.introspection and not limits.introspection:
         raise QueryRejected("INTROSPECTION_DISABLED", "introspection is disabled on this server")
     return stats

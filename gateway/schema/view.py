@@ -198,7 +198,7 @@ class GraphQLView(GraphQL[Context, None]):
         for name in ("variables", "extensions"):
             raw = params.get(name)
             if raw:
-                if len(raw) > self.limits.max_variables_bytes:
+                if len(raw) > self.limits.graphql_max_variables_bytes:
                     raise _variables_too_large(self.limits)
                 data[name] = decode_json_body(
                     raw, max_depth=self.limits.max_json_depth, what=f"`{name}`"
@@ -215,7 +215,7 @@ class GraphQLView(GraphQL[Context, None]):
         variables = data.get("variables")
         if variables is not None and not isinstance(variables, dict):
             raise BadRequest("`variables` must be an object")
-        if variables and len(orjson.dumps(variables)) > self.limits.max_variables_bytes:
+        if variables and len(orjson.dumps(variables)) > self.limits.graphql_max_variables_bytes:
             raise _variables_too_large(self.limits)
         operation_name = data.get("operationName")
         if operation_name is not None and not isinstance(operation_name, str):
@@ -421,9 +421,9 @@ _HTTP_400 = frozenset({"BAD_REQUEST", "BATCHING_NOT_SUPPORTED", "VARIABLES_TOO_L
 def _variables_too_large(limits: GraphQLLimits) -> QueryRejected:
     return QueryRejected(
         "VARIABLES_TOO_LARGE",
-        f"variables may be at most {limits.max_variables_bytes} bytes",
+        f"variables may be at most {limits.graphql_max_variables_bytes} bytes",
         limit="variables_bytes",
-        maximum=limits.max_variables_bytes,
+        maximum=limits.graphql_max_variables_bytes,
     )
 
 

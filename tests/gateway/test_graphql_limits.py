@@ -53,8 +53,8 @@ def test_tokens_500_accepted_501_refused_without_building_an_ast() -> None:
 
 def test_comments_do_not_dodge_the_document_byte_cap() -> None:
     body = "{ a }\n"
-    measure(body + "#" * (LIMITS.max_document_bytes - len(body)))
-    error = rejected(body + "#" * (LIMITS.max_document_bytes - len(body) + 1))
+    measure(body + "#" * (LIMITS.graphql_max_document_bytes - len(body)))
+    error = rejected(body + "#" * (LIMITS.graphql_max_document_bytes - len(body) + 1))
     assert (error.code, error.limit) == ("QUERY_TOO_LARGE", "document_bytes")
 
 
@@ -128,7 +128,7 @@ def test_circular_fragments_are_a_clean_error(query: str) -> None:
 
 
 def test_300_levels_deep_is_refused_before_the_parser_can_recurse() -> None:
-    roomy = GraphQLLimits(max_tokens=100_000)
+    roomy = GraphQLLimits(graphql_max_tokens=100_000)
     error = rejected(nested(300), roomy)
     assert (error.code, error.limit) == ("QUERY_TOO_DEEP", "nesting")
     error = rejected("{ a(x: " + "[" * 300 + "]" * 300 + ") }", roomy)
@@ -246,7 +246,7 @@ async def test_other_verbs_are_405_with_allow(client: httpx.AsyncClient) -> None
 async def test_variables_are_size_capped(client: httpx.AsyncClient) -> None:
     query = "query ($a: String!) { wallet(address: $a) { address } }"
     base = {"a": SMALL_WALLET, "pad": ""}
-    room = LIMITS.max_variables_bytes - len(orjson.dumps(base))
+    room = LIMITS.graphql_max_variables_bytes - len(orjson.dumps(base))
     accepted = await post(client, query, variables={**base, "pad": "x" * room})
     assert accepted.status_code == 200
     refused = await post(client, query, variables={**base, "pad": "x" * (room + 1)})

@@ -32,7 +32,12 @@ from providers.errors import (
     ProviderUnavailable,
 )
 
-FAST = GuardPolicy(deadline=2.0, backoff_base=0.001, backoff_cap=0.005, queue_wait=0.05)
+FAST = GuardPolicy(
+    provider_deadline=2.0,
+    retry_backoff_base=0.001,
+    retry_backoff_cap=0.005,
+    bulkhead_queue_wait=0.05,
+)
 
 
 class Recorder:
@@ -102,7 +107,7 @@ async def test_the_deadline_covers_every_attempt() -> None:
         await asyncio.sleep(60)
         return "never"
 
-    policy = GuardPolicy(deadline=0.05)
+    policy = GuardPolicy(provider_deadline=0.05)
     with pytest.raises(ProviderTimeout):
         await guards(policy).call("p", "op", hangs)
 
@@ -133,9 +138,9 @@ async def test_a_long_retry_after_sets_a_cooldown_shared_through_the_cache() -> 
 
 async def test_retries_respect_the_budget() -> None:
     policy = GuardPolicy(
-        deadline=2.0,
-        backoff_base=0.05,
-        backoff_cap=0.05,
+        provider_deadline=2.0,
+        retry_backoff_base=0.05,
+        retry_backoff_cap=0.05,
         retry_budget_floor=3,
         breaker_min_calls=1000,  # keep the breaker out of this
     )
@@ -169,7 +174,7 @@ async def test_the_bulkhead_caps_calls_in_flight_and_fails_fast() -> None:
         in_flight[0] -= 1
         return "ok"
 
-    shared = guards(GuardPolicy(max_in_flight=16, queue_wait=0.02))
+    shared = guards(GuardPolicy(bulkhead_max_in_flight=16, bulkhead_queue_wait=0.02))
     results = await asyncio.gather(
         *(shared.call("p", "op", slow) for _ in range(40)), return_exceptions=True
     )
@@ -239,7 +244,7 @@ def test_old_failures_leave_the_window() -> None:
 
 async def test_an_open_breaker_fails_fast_and_is_observed() -> None:
     recorder = Recorder()
-    shared = guards(GuardPolicy(deadline=1.0, max_retries=0), observer=recorder)
+    shared = guards(GuardPolicy(provider_deadline=1.0, retry_max=0), observer=recorder)
     for _ in range(10):
         call, _ = failing(ProviderUnavailable("p", "HTTP 500"))
         with pytest.raises(ProviderUnavailable):
@@ -255,7 +260,7 @@ async def test_an_open_breaker_fails_fast_and_is_observed() -> None:
 
 
 async def test_rate_limits_do_not_open_the_breaker() -> None:
-    shared = guards(GuardPolicy(max_retries=0))
+    shared = guards(GuardPolicy(retry_max=0))
     for _ in range(20):
         call, _ = failing(ProviderRateLimited("p", "HTTP 429"))
         with pytest.raises(ProviderRateLimited):
@@ -264,7 +269,7 @@ async def test_rate_limits_do_not_open_the_breaker() -> None:
 
 
 async def test_providers_have_separate_guards() -> None:
-    shared = guards(GuardPolicy(max_retries=0))
+    shared = guards(GuardPolicy(retry_max=0))
     for _ in range(10):
         call, _ = failing(ProviderUnavailable("a", "HTTP 500"))
         with pytest.raises(ProviderUnavailable):
