@@ -1,4 +1,18 @@
-"""The one GraphQL schema: per-domain query classes merged into ``Query``."""
+"""The GraphQL face: the one schema, its HTTP view, and the calls it makes.
+
+- ``Query`` and :data:`schema` (here), the types per domain: :mod:`.types` (NFTs, assets,
+  provider statuses, enums), :mod:`.nfts` (wallets), :mod:`.identity` (names and
+  identities), :mod:`.dids`, with :mod:`.paging` for every NFT list;
+- :mod:`.calls`: the typed service calls resolvers make, the only way to a service;
+  :mod:`.context`: what a resolver gets;
+- :mod:`.view` (the endpoint), :mod:`.requests` (reading and checking a request),
+  :mod:`.limits` (the document's limits), :mod:`.errors` (client error or ours);
+- :mod:`.fastpath`: the speed tricks, and the only place that knows them.
+
+May import: the services (:mod:`gateway.nfts`, :mod:`gateway.identity`), :mod:`gateway.http`,
+:mod:`gateway.web`, the leaves (:mod:`gateway.errors`, :mod:`gateway.settings`,
+:mod:`gateway.validation`) and :mod:`providers.models`; never another face.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +51,8 @@ class Query:
 
 
 # CompiledSchema: strawberry.Schema whose executor projects plain object subtrees without
-# per-field resolver calls (gateway/schema/compiled.py), with parse and validation caches.
+# per-field resolver calls (gateway/schema/fastpath/compiled.py), with parse and validation
+# caches.
 schema = CompiledSchema(query=Query, config=StrawberryConfig(scalar_map={BigInt: BIG_INT_SCALAR}))
 
 

@@ -1,4 +1,10 @@
-"""What every resolver gets: the services and settings, built once in the app lifespan."""
+"""What every resolver gets: the settings and one typed way to the services.
+
+One :class:`Context` per request, built by the view (:mod:`gateway.schema.view`) with the
+request's recording (:mod:`gateway.schema.fastpath.recording`) and the document the view
+already parsed; a direct ``schema.execute`` (a test, a benchmark) builds one with
+:meth:`Context.direct`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ from dataclasses import dataclass
 
 from gateway.identity.service import IdentityService
 from gateway.nfts.service import NFTService
+from gateway.schema.calls import CallsServices, Services
+from gateway.schema.fastpath.documents import ParsedDocument
 from gateway.settings import Settings
 
 __all__ = ["Context"]
@@ -14,13 +22,18 @@ __all__ = ["Context"]
 @dataclass(frozen=True, slots=True)
 class Context:
     settings: Settings
-    nft_service: NFTService
-    # Optional so a context built for NFT queries alone (a test, a benchmark) stays valid.
-    identity_service: IdentityService | None = None
+    # The only way from a resolver to a service: ``await services.call(<a typed call>)``.
+    services: CallsServices
+    # The request's document, parsed and checked by the view: the schema does not parse it
+    # again (see gateway.schema.fastpath.documents.DocumentCache).
+    parsed: ParsedDocument | None = None
 
-    @property
-    def identities(self) -> IdentityService:
-        """The identity service; only DID, name and identity resolvers ask for it."""
-        if self.identity_service is None:
-            raise RuntimeError("this GraphQL context was built without an IdentityService")
-        return self.identity_service
+    @classmethod
+    def direct(
+        cls,
+        settings: Settings,
+        nft_service: NFTService,
+        identity_service: IdentityService | None = None,
+    ) -> Context:
+        """A context calling the services directly (no recording, nothing pre-parsed)."""
+        return cls(settings=settings, services=Services(nft_service, identity_service))

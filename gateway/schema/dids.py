@@ -16,6 +16,7 @@ import strawberry
 from strawberry.types import Info
 
 from gateway.identity.service import DIDAnswer
+from gateway.schema.calls import WalletDIDs
 from gateway.schema.context import Context
 from gateway.schema.types import ProviderStatus
 from gateway.validation import checksum
@@ -97,7 +98,7 @@ class DIDList:
 
 async def wallet_dids(root: Any, info: Info[Context, None]) -> DIDList:
     """``Wallet.dids``: ``root`` is the :class:`~gateway.schema.nfts.Wallet`."""
-    answer = await info.context.identities.dids(root.lower_address)
+    answer = await info.context.services.call(WalletDIDs(root.lower_address))
     return DIDList.from_domain(answer)
 
 

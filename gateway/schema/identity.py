@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from datetime import datetime
 from enum import Enum
-from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -21,6 +20,7 @@ from strawberry.types import Info
 from gateway.identity.names import parse_wallet_input
 from gateway.identity.service import LinkedHolding, LinkedHoldingsSlice, LinkedIdentity
 from gateway.identity.service import LinkedWallet as DomainLinkedWallet
+from gateway.schema.calls import IdentityHoldings, LinkedWallets, ListWindow, NameAddresses
 from gateway.schema.context import Context
 from gateway.schema.dids import unix_time
 from gateway.schema.nfts import Wallet, wallet_for
@@ -152,9 +152,9 @@ class IdentityAssetConnection:
 
 
 def _identity_holdings(
-    identity: Identity, info: Info[Context, None], **arguments: Any
+    identity: Identity, info: Info[Context, None], window: ListWindow
 ) -> Awaitable[LinkedHoldingsSlice]:
-    return info.context.identities.list_holdings(identity.addresses, **arguments)
+    return info.context.services.call(IdentityHoldings(identity.addresses, window))
 
 
 @strawberry.type(description="A name or persona, the wallets it links, and their NFTs together.")
@@ -190,7 +190,7 @@ class Identity:
 
 async def identity_for(info: Info[Context, None], name: str) -> Identity:
     """``Query.identity``: validate, find the linked wallets, convert."""
-    linked = await info.context.identities.linked_wallets(name, field="name")
+    linked = await info.context.services.call(LinkedWallets(name))
     return Identity.from_domain(linked)
 
 
@@ -198,7 +198,7 @@ async def wallet_for_input(info: Info[Context, None], address: str) -> Wallet:
     """``Query.wallet``: an address, or a name standing for its first address."""
     target = parse_wallet_input(address, field="address")
     if target.name is not None:
-        resolved = await info.context.identities.resolve(target.name, field="address")
+        resolved = await info.context.services.call(NameAddresses(target.name))
         return wallet_for(resolved[0])
     assert target.address is not None
     return wallet_for(target.address)

@@ -10,12 +10,12 @@ once, not once per request.
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Any
 
 import strawberry
 from strawberry.types import Info
 
 from gateway.nfts.service import HoldingsSlice
+from gateway.schema.calls import ListWindow, WalletHoldings
 from gateway.schema.context import Context
 from gateway.schema.dids import DIDList, wallet_dids
 from gateway.schema.paging import (
@@ -63,9 +63,9 @@ class AssetConnection:
 
 
 def _wallet_holdings(
-    wallet: Wallet, info: Info[Context, None], **arguments: Any
+    wallet: Wallet, info: Info[Context, None], window: ListWindow
 ) -> Awaitable[HoldingsSlice]:
-    return info.context.nft_service.list_holdings(wallet.lower_address, **arguments)
+    return info.context.services.call(WalletHoldings(wallet.lower_address, window))
 
 
 @strawberry.type(description="A wallet and what it holds.")

@@ -22,6 +22,7 @@ from strawberry.types import Info
 
 from gateway.errors import InvalidCursor
 from gateway.nfts.service import ProviderReport
+from gateway.schema.calls import ListWindow
 from gateway.schema.context import Context
 from gateway.schema.types import Chain, ProviderStatus, SpamFilter
 from gateway.validation import parse_positive_int
@@ -103,9 +104,8 @@ def stale_age_field(description: str = "How old the stale snapshot is; null when
     return strawberry.field(default=None, description=description)
 
 
-# How an owner type (Wallet, Identity) lists its NFTs: (root, info, **arguments) -> the
-# slice, the arguments being the service's list_holdings keywords (see list_arguments).
-ListHoldings = Callable[..., Awaitable[Any]]
+# How an owner type (Wallet, Identity) lists its NFTs: (root, info, window) -> the slice.
+ListHoldings = Callable[[Any, Info[Context, None], ListWindow], Awaitable[Any]]
 
 
 @strawberry.type
@@ -138,7 +138,7 @@ def page_field(
     ) -> Any:
         page, size = page_window(info, page, size)
         window = list_arguments(info, (page - 1) * size, size, chains, spam)
-        result = await list_holdings(root, info, **window)
+        result = await list_holdings(root, info, window)
         return page_of(page_type, result, item, page=page, size=size)
 
     nfts.__annotations__["return"] = page_type  # the GraphQL type strawberry reads
@@ -164,9 +164,7 @@ def connection_field(
         spam: SpamFilter = SpamFilter.EXCLUDE,
     ) -> Any:
         offset, limit = cursor_window(info, first, after)
-        result = await list_holdings(
-            root, info, **list_arguments(info, offset, limit, chains, spam)
-        )
+        result = await list_holdings(root, info, list_arguments(info, offset, limit, chains, spam))
         return connection_of(connection_type, edge_type, result, item, offset=offset)
 
     nft_connection.__annotations__["return"] = connection_type
@@ -192,16 +190,15 @@ def cursor_window(info: Info[Context, None], first: int, after: str | None) -> t
 
 def list_arguments(
     info: Info[Context, None], offset: int, limit: int, chains: list[Chain] | None, spam: SpamFilter
-) -> dict[str, Any]:
-    """The services' ``list_holdings`` keywords: the window, the filters and whether the
-    query needs the per-NFT details."""
-    return {
-        "offset": offset,
-        "limit": limit,
-        "chains": [c.to_domain() for c in chains] if chains else None,
-        "spam": spam.to_domain(),
-        "enrich": _document_selects_any(info, ENRICHED_FIELDS),
-    }
+) -> ListWindow:
+    """The window, the filters and whether the query needs the per-NFT details."""
+    return ListWindow(
+        offset=offset,
+        limit=limit,
+        chains=tuple(c.to_domain() for c in chains) if chains else None,
+        spam=spam.to_domain(),
+        enrich=_document_selects_any(info, ENRICHED_FIELDS),
+    )
 
 
 def encode_cursor(position: int) -> str:

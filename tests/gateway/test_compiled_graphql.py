@@ -172,7 +172,7 @@ def run() -> Iterator[Harness]:
 
     try:
         manager, http = loop.run_until_complete(start())
-        context = Context(settings=app.state.settings, nft_service=app.state.nft_service)
+        context = Context.direct(app.state.settings, app.state.nft_service)
         harness = Harness(loop, app, http, context)
         for wallet in (SMALL_WALLET, WHALE_WALLET, EMPTY_WALLET):  # finish the walks first
             harness(REFERENCE, f'{{ wallet(address: "{wallet}") {{ nfts {{ total }} }} }}', {})
@@ -354,12 +354,12 @@ def test_a_changed_page_is_not_served_from_the_cache(
 
 
 def test_the_view_parses_a_document_once(run: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gateway.schema.fastpath import compiled as module
+    from gateway.schema.fastpath import documents
 
     def no_second_parse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the view's parse should have been used")
 
-    monkeypatch.setattr(module, "_parse", no_second_parse)
+    monkeypatch.setattr(documents, "_parse", no_second_parse)
     query = fresh("query ($a: String!) { wallet(address: $a) { address } }")
     assert run.post(query, {"a": SMALL_WALLET})["data"]["wallet"]["address"]
 

@@ -1,4 +1,4 @@
-"""How each provider did, for a GraphQL response's ``extensions``.
+"""How each provider did, for a GraphQL response's ``extensions``; and the request's trace.
 
 Issue 4 asks every GraphQL answer that lists NFTs or DIDs to say which provider failed and
 why in ``extensions`` too, not only in the ``providers`` fields a client may not select,
@@ -17,53 +17,35 @@ combine as :func:`gateway.identity.service.combine_reports` does (``partial`` wh
 
 Why not a per-field extension or a schema extension's ``resolve`` hook: either is called
 for every field of every object and turns off the compiled projection
-(:mod:`gateway.schema.fastpath.compiled`). Instead each request gets one :class:`AnswerLog`, and its
-resolvers see the services through thin recording facades (:func:`recording_nfts`,
-:func:`recording_identities`) that note each answer's reports as it passes; the view's
-``process_result`` merges the log into ``extensions``. Resolvers stay unchanged and the
-cost is two small objects per request and one append per answer.
+(:mod:`gateway.schema.fastpath.compiled`). Instead each request gets one :class:`AnswerLog`,
+and its resolvers reach the services through :class:`RecordingServices`, which makes each
+typed call (:mod:`gateway.schema.calls`) and notes its answer's reports as it passes; the
+view merges the log into ``extensions``. The cost is two small objects per request and one
+append per answer.
 
-The same facades keep the request's *trace*: every service call its resolvers made, in the
-order the answers came, with what each returned. :mod:`gateway.schema.fastpath.replay` keeps a
-warm answer with its trace and serves it again when replaying those calls returns the
-very same answers; when it does not, the calls it replayed are handed to the execution
+The same log keeps the request's *trace*: every call its resolvers made, in the order the
+answers came, with what each returned. :mod:`gateway.schema.fastpath.replay` keeps a warm
+answer with its trace and serves it again when replaying those calls returns the very same
+answers; when it does not, the calls it replayed are handed to the execution
 (:meth:`AnswerLog.prefetch`), so a request never asks a service twice.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, cast
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar, cast
 
-from gateway.identity.service import IdentityService, LinkedHoldingsSlice, combine_reports
-from gateway.nfts.service import HoldingsSlice, NFTService, ProviderReport
+from gateway.identity.service import combine_reports
+from gateway.nfts.service import ProviderReport
+from gateway.schema.calls import ProviderAnswer, ServiceCall, Services
 
-__all__ = [
-    "AnswerLog",
-    "ServiceCall",
-    "provider_status_json",
-    "recording_identities",
-    "recording_nfts",
-]
+__all__ = ["AnswerLog", "RecordingServices", "Trace", "provider_status_json"]
 
-NFTS, IDENTITIES = "nfts", "identities"  # the services a resolver can reach, by name
+R = TypeVar("R")
 _MISSING = object()
 
-
-@dataclass(frozen=True, slots=True)
-class ServiceCall:
-    """One call a resolver made: which service, which method, with what."""
-
-    service: str
-    method: str
-    args: tuple[Any, ...]
-    kwargs: tuple[tuple[str, Any], ...]
-
-    async def run(self, services: dict[str, Any]) -> Any:
-        """Make this call again on ``services`` (by name: ``nfts``, ``identities``)."""
-        return await getattr(services[self.service], self.method)(*self.args, **dict(self.kwargs))
+# Every call a request made and its answer, in the order the answers came.
+Trace = list[tuple[ServiceCall[Any], Any]]
 
 
 class AnswerLog:
@@ -74,48 +56,40 @@ class AnswerLog:
     def __init__(self) -> None:
         self._groups: list[Sequence[ProviderReport]] = []
         self._stale_age: int | None = None
-        # Every call and its answer; None once the request did something not traced (a
-        # call that raised, an attribute that is not a coroutine method).
-        self.trace: list[tuple[ServiceCall, Any]] | None = []
-        self._prefetched: list[tuple[ServiceCall, Any]] = []
+        # None once a call raised: an answer with an error is never kept.
+        self.trace: Trace | None = []
+        self._prefetched: list[tuple[ServiceCall[Any], Any]] = []
 
     # -- the trace ------------------------------------------------------------------------
 
-    async def call(
-        self, call: ServiceCall, function: Callable[..., Any], kwargs: dict[str, Any]
-    ) -> Any:
-        """``function(*call.args, **kwargs)``, or its prefetched outcome, noted."""
+    async def call(self, call: ServiceCall[R], services: Services) -> R:
+        """``call`` made on ``services`` (or its prefetched outcome), noted."""
         outcome = self._take_prefetched(call)
         try:
             if outcome is _MISSING:
-                outcome = await function(*call.args, **kwargs)
+                outcome = await call.run(services)
             elif isinstance(outcome, BaseException):
                 raise outcome
         except BaseException:
             self.trace = None
             raise
         self.note(call, outcome)
-        return outcome
+        return cast(R, outcome)
 
-    def note(self, call: ServiceCall, result: Any) -> None:
-        """``call`` answered ``result``: trace it, and keep its provider reports."""
+    def note(self, call: ServiceCall[Any], answer: Any) -> None:
+        """``call`` answered ``answer``: trace it, and keep its provider reports."""
         if self.trace is not None:
-            self.trace.append((call, result))
-        if call.method == "list_holdings":
-            self.record_page(result)
-        elif call.method in ("dids", "dids_of"):
-            self.record(result.providers)
+            self.trace.append((call, answer))
+        reports = call.reports(answer)
+        if reports is not None:
+            self.record(reports)
 
-    def untraced(self) -> None:
-        """The request reached a service some other way: its answer is not replayable."""
-        self.trace = None
-
-    def prefetch(self, outcomes: Iterable[tuple[ServiceCall, Any]]) -> None:
+    def prefetch(self, outcomes: Iterable[tuple[ServiceCall[Any], Any]]) -> None:
         """Outcomes (results or exceptions) of calls already made for this request: the
         execution takes each instead of making the same call again."""
         self._prefetched.extend(outcomes)
 
-    def _take_prefetched(self, call: ServiceCall) -> Any:
+    def _take_prefetched(self, call: ServiceCall[Any]) -> Any:
         for index, (made, outcome) in enumerate(self._prefetched):
             if made == call:
                 del self._prefetched[index]
@@ -124,19 +98,10 @@ class AnswerLog:
 
     # -- provider reports -----------------------------------------------------------------
 
-    def record(
-        self,
-        providers: Sequence[ProviderReport],
-        *,
-        stale: bool = False,
-        stale_age_seconds: int | None = None,
-    ) -> None:
-        self._groups.append(providers)
-        if stale:
-            self._stale_age = max(self._stale_age or 0, stale_age_seconds or 0)
-
-    def record_page(self, page: HoldingsSlice | LinkedHoldingsSlice) -> None:
-        self.record(page.providers, stale=page.stale, stale_age_seconds=page.stale_age_seconds)
+    def record(self, answer: ProviderAnswer) -> None:
+        self._groups.append(answer.providers)
+        if answer.stale:
+            self._stale_age = max(self._stale_age or 0, answer.stale_age_seconds or 0)
 
     def extensions(self) -> dict[str, Any]:
         """``providers`` and ``stale`` (with ``staleAgeSeconds``); empty when no answer
@@ -172,38 +137,15 @@ def provider_status_json(report: ProviderReport) -> dict[str, Any]:
     }
 
 
-class _Recording:
-    """A service as one request's resolvers see it: each coroutine method goes through the
-    request's :class:`AnswerLog` (traced, reports kept), anything else passes through."""
+class RecordingServices:
+    """The services as one request's resolvers see them: every call goes through the
+    request's :class:`AnswerLog` (traced, reports kept)."""
 
-    __slots__ = ("_log", "_name", "_service")
+    __slots__ = ("log", "services")
 
-    def __init__(self, name: str, service: object, log: AnswerLog) -> None:
-        self._name = name
-        self._service = service
-        self._log = log
+    def __init__(self, services: Services, log: AnswerLog) -> None:
+        self.services = services
+        self.log = log
 
-    def __getattr__(self, method: str) -> Any:
-        attribute = getattr(self._service, method)
-        if not inspect.iscoroutinefunction(attribute):
-            self._log.untraced()
-            return attribute
-        log, name = self._log, self._name
-
-        async def traced(*args: Any, **kwargs: Any) -> Any:
-            call = ServiceCall(name, method, args, tuple(kwargs.items()))
-            return await log.call(call, attribute, kwargs)
-
-        return traced
-
-
-# The facades stand in for the services wherever a resolver holds one (the Context's
-# fields are typed as the services): same methods, same results, plus the recording.
-
-
-def recording_nfts(service: NFTService, log: AnswerLog) -> NFTService:
-    return cast(NFTService, _Recording(NFTS, service, log))
-
-
-def recording_identities(service: IdentityService, log: AnswerLog) -> IdentityService:
-    return cast(IdentityService, _Recording(IDENTITIES, service, log))
+    async def call(self, call: ServiceCall[R]) -> R:
+        return await self.log.call(call, self.services)

@@ -23,11 +23,11 @@ recording facade (:mod:`gateway.schema.fastpath.recording`) and convert what it 
    normally, and the answers the replay already fetched are handed to its resolvers
    (:meth:`AnswerLog.prefetch`): no service is asked twice.
 
-The contract this relies on, for whoever adds a resolver: what a field resolves to may
-depend on its arguments, the document, ``info.context.settings`` (fixed per app, and so is
-this cache: one per view) and what the context's services return; anything else (the
-clock, a global) must be reached through a service call. A resolver touching a service
-attribute that is not a coroutine method marks the request untraced, and it is not kept.
+The contract this relies on: what a field resolves to may depend on its arguments, the
+document, ``info.context.settings`` (fixed per app, and so is this cache: one per view) and
+what the calls of :mod:`gateway.schema.calls` return. The types hold that line: the context
+gives resolvers no service, only ``services.call(<typed call>)``, and a call is replayed by
+its own :meth:`~gateway.schema.calls.ServiceCall.run`, compared by value.
 ``tests/gateway/test_compiled_graphql.py`` checks replayed answers against graphql-core's.
 """
 
@@ -42,7 +42,8 @@ import orjson
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from gateway.schema.fastpath.recording import AnswerLog, ServiceCall
+from gateway.schema.calls import ServiceCall, Services
+from gateway.schema.fastpath.recording import AnswerLog, Trace
 
 __all__ = ["AnswerCache", "Plan", "RequestKey", "request_key"]
 
@@ -56,7 +57,7 @@ RequestKey = tuple[str, str, str | None, bytes]
 class Plan:
     """The service calls a request made, and which answer holds its kept response."""
 
-    calls: tuple[ServiceCall, ...]
+    calls: tuple[ServiceCall[Any], ...]
     anchor: int  # index of the call whose answer (a page slice) keeps the response
 
 
@@ -92,7 +93,7 @@ class AnswerCache:
         return self.per_slice > 0
 
     async def replay(
-        self, key: RequestKey, services: dict[str, Any], log: AnswerLog
+        self, key: RequestKey, services: Services, log: AnswerLog
     ) -> orjson.Fragment | None:
         """The kept ``data`` for ``key`` when replaying its calls answers the same; else
         None, with whatever the replay fetched prefetched into ``log``."""
@@ -138,7 +139,7 @@ class AnswerCache:
         return orjson.Fragment(data)
 
 
-async def _run_all(calls: tuple[ServiceCall, ...], services: dict[str, Any]) -> list[Any]:
+async def _run_all(calls: tuple[ServiceCall[Any], ...], services: Services) -> list[Any]:
     """Every call's result or exception, the calls running concurrently."""
     if len(calls) == 1:  # the common case, without a task
         try:
@@ -148,7 +149,7 @@ async def _run_all(calls: tuple[ServiceCall, ...], services: dict[str, Any]) -> 
     return await asyncio.gather(*(call.run(services) for call in calls), return_exceptions=True)
 
 
-def _anchor(trace: list[tuple[ServiceCall, Any]]) -> int | None:
+def _anchor(trace: Trace) -> int | None:
     """The last answer that can keep things (a page slice with ``renderings``)."""
     for index in range(len(trace) - 1, -1, -1):
         if isinstance(getattr(trace[index][1], "renderings", None), dict):

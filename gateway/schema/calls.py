@@ -1,0 +1,194 @@
+"""The service calls a GraphQL resolver may make, each a typed value.
+
+A resolver never holds a service: it builds one of the calls below (a frozen dataclass of
+its arguments) and hands it to ``info.context.services``. Each call knows how to make
+itself on the :class:`Services` (:meth:`~ServiceCall.run`) and what its answer reports
+about the providers (:meth:`~ServiceCall.reports`), so whoever carries the calls (the direct
+:class:`Services`, or the recording of :mod:`gateway.schema.fastpath.recording`) dispatches on
+the call's type, never on a method name. Two calls are the same call when their values are
+equal: that is what lets a request's calls be replayed and compared
+(:mod:`gateway.schema.fastpath.replay`).
+
+Because this is the only way from a resolver to a service, the rule the warm answers rely
+on (an answer is a function of the document, the variables, the settings and what these
+calls return) holds by construction.
+
+May import: the services' public types (:mod:`gateway.nfts`, :mod:`gateway.identity`),
+:mod:`providers.models`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from gateway.identity.service import (
+    DIDAnswer,
+    IdentityService,
+    LinkedHoldingsSlice,
+    LinkedIdentity,
+)
+from gateway.nfts.merging import SpamFilter
+from gateway.nfts.service import HoldingsSlice, NFTService, ProviderReport
+from providers.models import Chain
+
+__all__ = [
+    "CallsServices",
+    "IdentityHoldings",
+    "LinkedWallets",
+    "ListWindow",
+    "NameAddresses",
+    "ProviderAnswer",
+    "ServiceCall",
+    "Services",
+    "WalletDIDs",
+    "WalletHoldings",
+]
+
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The services themselves: make each call directly."""
+
+    nfts: NFTService
+    # Optional so services built for NFT queries alone (a test, a benchmark) stay valid.
+    identity_service: IdentityService | None = None
+
+    @property
+    def identities(self) -> IdentityService:
+        """The identity service; only DID, name and identity calls ask for it."""
+        if self.identity_service is None:
+            raise RuntimeError("these GraphQL services were built without an IdentityService")
+        return self.identity_service
+
+    async def call(self, call: ServiceCall[R]) -> R:
+        return await call.run(self)
+
+
+class CallsServices(Protocol):
+    """What resolvers see as ``info.context.services``: one way in, a typed call."""
+
+    async def call(self, call: ServiceCall[R]) -> R: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderAnswer:
+    """What an answer says about the providers, for the response's ``extensions``."""
+
+    providers: Sequence[ProviderReport]
+    stale: bool = False
+    stale_age_seconds: int | None = None
+
+
+class ServiceCall(ABC, Generic[R_co]):
+    """One call of a service, by value; answers ``R_co``."""
+
+    __slots__ = ()
+
+    @abstractmethod
+    async def run(self, services: Services) -> R_co:
+        """Make the call."""
+
+    def reports(self, answer: object) -> ProviderAnswer | None:
+        """How the providers did in ``answer`` (this call's), when it lists NFTs or DIDs."""
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ListWindow:
+    """The services' ``list_holdings`` keywords: the window, the filters and whether the
+    query needs the per-NFT details."""
+
+    offset: int
+    limit: int
+    chains: tuple[Chain, ...] | None
+    spam: SpamFilter
+    enrich: bool
+
+
+def _page_reports(answer: object) -> ProviderAnswer | None:
+    if not isinstance(answer, HoldingsSlice | LinkedHoldingsSlice):
+        return None
+    return ProviderAnswer(answer.providers, answer.stale, answer.stale_age_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class WalletHoldings(ServiceCall[HoldingsSlice]):
+    """``NFTService.list_holdings``: a slice of one wallet's NFTs."""
+
+    address: str  # lower-case
+    window: ListWindow
+
+    async def run(self, services: Services) -> HoldingsSlice:
+        w = self.window
+        return await services.nfts.list_holdings(
+            self.address,
+            offset=w.offset,
+            limit=w.limit,
+            chains=w.chains,
+            spam=w.spam,
+            enrich=w.enrich,
+        )
+
+    def reports(self, answer: object) -> ProviderAnswer | None:
+        return _page_reports(answer)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityHoldings(ServiceCall[LinkedHoldingsSlice]):
+    """``IdentityService.list_holdings``: a slice of the linked wallets' NFTs together."""
+
+    addresses: tuple[str, ...]
+    window: ListWindow
+
+    async def run(self, services: Services) -> LinkedHoldingsSlice:
+        w = self.window
+        return await services.identities.list_holdings(
+            self.addresses,
+            offset=w.offset,
+            limit=w.limit,
+            chains=w.chains,
+            spam=w.spam,
+            enrich=w.enrich,
+        )
+
+    def reports(self, answer: object) -> ProviderAnswer | None:
+        return _page_reports(answer)
+
+
+@dataclass(frozen=True, slots=True)
+class WalletDIDs(ServiceCall[DIDAnswer]):
+    """``IdentityService.dids``: a wallet's DIDs from every DID source."""
+
+    address: str  # lower-case
+
+    async def run(self, services: Services) -> DIDAnswer:
+        return await services.identities.dids(self.address)
+
+    def reports(self, answer: object) -> ProviderAnswer | None:
+        return ProviderAnswer(answer.providers) if isinstance(answer, DIDAnswer) else None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedWallets(ServiceCall[LinkedIdentity]):
+    """``IdentityService.linked_wallets``: the wallets a name or persona links."""
+
+    name: str
+
+    async def run(self, services: Services) -> LinkedIdentity:
+        return await services.identities.linked_wallets(self.name, field="name")
+
+
+@dataclass(frozen=True, slots=True)
+class NameAddresses(ServiceCall[tuple[str, ...]]):
+    """``IdentityService.resolve``: the addresses a name points to (``wallet(address:)``)."""
+
+    name: str
+
+    async def run(self, services: Services) -> tuple[str, ...]:
+        return await services.identities.resolve(self.name, field="address")
