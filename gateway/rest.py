@@ -17,18 +17,15 @@ a name also say which ``wallets`` hold them.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.errors import GatewayError, MissingField
 from gateway.http.redaction import redact_bytes
-from gateway.http.security import read_json_object
+from gateway.http.security import encode_json, read_json_object
 from gateway.identity.names import parse_wallet_input
 from gateway.identity.service import DIDAnswer, IdentityService, LinkedHolding
 from gateway.nfts.merging import Holding
@@ -165,12 +162,12 @@ def linked_holding_json(linked: LinkedHolding) -> dict[str, Any]:
         **holding_json(linked.holding),
         "quantity": quantity,
         "quantity_known": known,
-        "wallets": [_checksum(address) for address in linked.wallets],
+        "wallets": [checksum(address) for address in linked.wallets],
     }
 
 
 def name_json(name: str, addresses: Sequence[str]) -> dict[str, Any]:
-    return {"name": name, "addresses": [_checksum(address) for address in addresses]}
+    return {"name": name, "addresses": [checksum(address) for address in addresses]}
 
 
 def nfts_json(result: HoldingsSlice) -> dict[str, Any]:
@@ -203,7 +200,7 @@ def holding_json(holding: Holding) -> dict[str, Any]:
             "collection_name": nft.collection_name,
             "collection_slug": nft.collection_slug,
             "collection_opensea_slug": nft.collection_opensea_slug,
-            "contract_address": _checksum(nft.contract_address),
+            "contract_address": checksum(nft.contract_address),
             "token_id": nft.token_id,
             "name": nft.name,
             "description": nft.description,
@@ -211,7 +208,7 @@ def holding_json(holding: Holding) -> dict[str, Any]:
             "animation_url": nft.animation_url,
             "owner_addresses": None
             if nft.owner_addresses is None
-            else [_checksum(owner) for owner in nft.owner_addresses],
+            else [checksum(owner) for owner in nft.owner_addresses],
             "traits": [{"type": t.type, "value": t.value} for t in nft.traits or ()],
             "rarity": None
             if rarity is None
@@ -255,14 +252,6 @@ def json_response(
     )
 
 
-def encode_json(content: Any) -> bytes:
-    """orjson, falling back to the standard library for integers beyond 64 bits."""
-    try:
-        return orjson.dumps(content)
-    except orjson.JSONEncodeError:
-        return json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def error_response(error: GatewayError) -> Response:
     headers = {}
     retry_after = getattr(error, "retry_after", None)
@@ -279,9 +268,4 @@ def _required(body: Mapping[str, Any], field: str) -> Any:
 
 def _display_identity(platform: str, identity: str) -> str:
     address = lower_address(identity) if platform == "ethereum" else None
-    return _checksum(address) if address else identity
-
-
-@lru_cache(maxsize=65_536)
-def _checksum(address: str) -> str:
-    return checksum(address)
+    return checksum(address) if address else identity

@@ -4,6 +4,7 @@ with a stable code before anything reaches a provider."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from eth_utils.address import is_checksum_address, to_checksum_address
@@ -46,6 +47,9 @@ def parse_user_id(value: Any) -> str:
     return value
 
 
+# EIP-55 costs a keccak per address, and the same few thousand addresses recur on every
+# page of every face: one bounded cache for all of them.
+@lru_cache(maxsize=65_536)
 def checksum(address: str) -> str:
-    """The EIP-55 form of a lower-case address, for display."""
+    """The EIP-55 form of a lower-case address, for display (the gateway's one entry point)."""
     return str(to_checksum_address(address))

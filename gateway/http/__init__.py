@@ -1,6 +1,15 @@
-"""The HTTP edge shared by every face: security headers and body rules, per-client rate
-limits, observability (request ids, JSON logs, metrics) and key redaction.
+"""The HTTP edge every face shares (GraphQL, REST, the gallery page, the operator routes).
 
-May import: :mod:`gateway.errors`, :mod:`gateway.settings`. Never the services
-(:mod:`gateway.nfts`, :mod:`gateway.identity`) nor the faces.
+* :mod:`~gateway.http.security`: bodies read with a byte cap (413), JSON only (415), JSON
+  depth, the one JSON encoder for every body the gateway sends (``encode_json``),
+  ``nosniff`` / ``no-store`` headers and the CORS allowlist.
+* :mod:`~gateway.http.ratelimit`: client API keys (401) and token buckets per client key
+  and IP (429), in memory or in Redis.
+* :mod:`~gateway.http.observability`: request ids, JSON log lines, Prometheus metrics (also
+  the resilience layer's and the cache's observer), ``/metrics`` and ``/readyz``.
+* :mod:`~gateway.http.redaction`: every configured secret out of every log record and
+  every response body.
+
+May import: :mod:`gateway.errors`, :mod:`gateway.settings` and each other. Never the
+services (:mod:`gateway.nfts`, :mod:`gateway.identity`), the cache, nor the faces.
 """

@@ -31,9 +31,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.http.security import encode_json
 from gateway.settings import Settings
 
 __all__ = [
@@ -242,9 +242,9 @@ async def _deny(
 ) -> None:
     """The error in the shape of the face asked: GraphQL ``errors`` or REST ``error``."""
     if scope.get("path", "").startswith("/graphql"):
-        body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
+        body = encode_json({"errors": [{"message": message, "extensions": {"code": code}}]})
     else:
-        body = orjson.dumps({"error": {"code": code, "message": message}})
+        body = encode_json({"error": {"code": code, "message": message}})
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),

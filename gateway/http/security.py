@@ -17,6 +17,7 @@ A public gateway meets scanners and browsers driven by other sites. The rules he
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,6 +36,7 @@ __all__ = [
     "SecurityHeadersMiddleware",
     "cors_middleware",
     "decode_json_body",
+    "encode_json",
     "exceeds_depth",
     "media_type",
     "read_body",
@@ -74,6 +76,20 @@ def decode_json_body(body: bytes | str, *, max_depth: int, what: str = "the body
     if exceeds_depth(data, max_depth):
         raise BadRequest(f"{what} is nested more than {max_depth} levels deep")
     return data
+
+
+def encode_json(data: Any) -> bytes:
+    """``data`` as compact JSON: the one encoder for every JSON body the gateway sends.
+
+    orjson, falling back to the standard library only for integers beyond 64 bits (ERC-1155
+    balances), which orjson refuses and JSON numbers may carry exactly. Not redacted: callers
+    that may quote upstream text pass the bytes through
+    :func:`gateway.http.redaction.redact_bytes` when they answer.
+    """
+    try:
+        return orjson.dumps(data)
+    except orjson.JSONEncodeError:
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 async def read_json_object(request: Request, *, max_bytes: int, max_depth: int) -> dict[str, Any]:

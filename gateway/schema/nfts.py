@@ -25,7 +25,8 @@ from gateway.schema.paging import (
     stale_age_field,
     stale_field,
 )
-from gateway.schema.types import Asset, ProviderStatus, checksum
+from gateway.schema.types import Asset, ProviderStatus
+from gateway.validation import checksum
 
 __all__ = ["NFTPage", "Wallet", "AssetConnection", "wallet_for"]
 

@@ -18,13 +18,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
 from graphql import DocumentNode
 from starlette.requests import Request
 from strawberry.http import GraphQLRequestData
 
 from gateway.errors import BadRequest
-from gateway.http.security import decode_json_body, media_type, read_body
+from gateway.http.security import decode_json_body, encode_json, media_type, read_body
 from gateway.schema.limits import (
     GraphQLLimits,
     QueryRejected,
@@ -88,7 +87,7 @@ def _request_data(data: dict[str, Any], limits: GraphQLLimits) -> GraphQLRequest
     variables = data.get("variables")
     if variables is not None and not isinstance(variables, dict):
         raise BadRequest("`variables` must be an object")
-    if variables and len(orjson.dumps(variables)) > limits.graphql_max_variables_bytes:
+    if variables and len(encode_json(variables)) > limits.graphql_max_variables_bytes:
         raise _variables_too_large(limits)
     operation_name = data.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from enum import Enum
-from functools import lru_cache
 from typing import NewType
 
 import strawberry
@@ -11,7 +10,7 @@ import strawberry
 from gateway.nfts.merging import Holding
 from gateway.nfts.merging import SpamFilter as DomainSpamFilter
 from gateway.nfts.service import ProviderReport
-from gateway.validation import checksum as _uncached_checksum
+from gateway.validation import checksum
 from providers.models import Chain as DomainChain
 from providers.models import NFTRecord
 
@@ -30,9 +29,6 @@ __all__ = [
 ]
 
 INT32_MAX = 2**31 - 1
-
-# EIP-55 costs a keccak per address; the same few thousand addresses recur on every page.
-checksum = lru_cache(maxsize=65_536)(_uncached_checksum)
 
 BigInt = NewType("BigInt", int)
 

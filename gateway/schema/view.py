@@ -28,11 +28,9 @@ mean ...?" hints (they leak the schema).
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, cast
 
-import orjson
 from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
@@ -46,6 +44,7 @@ from strawberry.types import ExecutionResult
 
 from gateway.errors import BadRequest, GatewayError
 from gateway.http.redaction import redact_bytes
+from gateway.http.security import encode_json
 from gateway.schema.calls import Services
 from gateway.schema.context import Context
 from gateway.schema.errors import is_input_error
@@ -263,10 +262,5 @@ def _http_code(status: int) -> str:
 
 
 def _dumps(data: object) -> bytes:
-    """orjson, falling back for integers beyond 64 bits; secrets redacted (see
-    :func:`gateway.http.redaction.redact_bytes`)."""
-    try:
-        body = orjson.dumps(data)
-    except orjson.JSONEncodeError:
-        body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-    return redact_bytes(body)
+    """The one JSON encoder, secrets redacted (see :func:`gateway.http.redaction.redact_bytes`)."""
+    return redact_bytes(encode_json(data))
