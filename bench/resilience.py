@@ -25,13 +25,13 @@ from asgi_lifespan import LifespanManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.app import create_app  # noqa: E402
-from providers.sandbox import Sandbox, build_sandbox  # noqa: E402
-from providers.sandbox.faults import FaultSwitches  # noqa: E402
-from providers.sandbox.world import SMALL_WALLET  # noqa: E402
-from tests import test_replicas as replicas  # noqa: E402
-from tests.conftest import sandbox_settings  # noqa: E402
-from tests.gateway.test_faults import OPENSEA_FAULTS  # noqa: E402
+from gateway.app import create_app
+from providers.sandbox import Sandbox, build_sandbox
+from providers.sandbox.faults import FaultSwitches
+from providers.sandbox.world import SMALL_WALLET
+from tests import test_replicas as replicas
+from tests.conftest import sandbox_settings
+from tests.gateway.test_faults import OPENSEA_FAULTS
 
 BODY = {"wallet_address": SMALL_WALLET, "page": 1, "size": 20}
 NFT = ("opensea", "alchemy")

@@ -289,7 +289,7 @@ def test_hostile_opensea_payloads_normalise_safely(metadata: dict[str, Any], jun
 def test_fuzz_summary() -> None:
     """Runs last in this module: the numbers the closing report quotes."""
     fivexx = sum(n for key, n in STATS.items() if key.startswith("status 5"))
-    print("\nfuzz summary:", dict(sorted(STATS.items())))  # noqa: T201 - shown with -s
+    print("\nfuzz summary:", dict(sorted(STATS.items())))  # shown with -s
     assert fivexx == 0
     if STATS["rest requests"]:  # this module ran in full, not a -k selection
         assert STATS["rest requests"] >= REST_EXAMPLES

@@ -104,7 +104,7 @@ class ProjectingExecutor(StrawberryGraphQLCoreExecutionContext):
             if projector is not None:
                 try:
                     return projector(result)
-                except Exception:  # noqa: S110 - any surprise: graphql-core decides
+                except Exception:  # any surprise: graphql-core decides
                     pass
         return super().complete_value(
             return_type, field_details_list, info, path, result, position_context

@@ -144,7 +144,7 @@ async def _run_all(calls: tuple[ServiceCall[Any], ...], services: Services) -> l
     if len(calls) == 1:  # the common case, without a task
         try:
             return [await calls[0].run(services)]
-        except Exception as exc:  # noqa: BLE001 - an outcome like any other
+        except Exception as exc:  # an outcome like any other
             return [exc]
     return await asyncio.gather(*(call.run(services) for call in calls), return_exceptions=True)
 
