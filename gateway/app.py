@@ -124,6 +124,7 @@ def _graphql_view(settings: Settings) -> GraphQLView:
         max_body_bytes=settings.graphql_max_body_bytes,
         graphiql=settings.profile != "production",
         answers_per_page=settings.graphql_answers_per_page,
+        kept_pages=settings.page_cache_entries,
     )
 
 

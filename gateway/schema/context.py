@@ -1,19 +1,20 @@
 """What every resolver gets: the settings and one typed way to the services.
 
 One :class:`Context` per request, built by the view (:mod:`gateway.schema.view`) with the
-request's recording (:mod:`gateway.schema.fastpath.recording`) and the document the view
-already parsed; a direct ``schema.execute`` (a test, a benchmark) builds one with
-:meth:`Context.direct`.
+request's recording (:mod:`gateway.schema.fastpath.recording`), the document the view
+already parsed and the view's cache of what it built from kept pages; a direct
+``schema.execute`` (a test, a benchmark) builds one with :meth:`Context.direct`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.identity.service import IdentityService
 from gateway.nfts.service import NFTService
 from gateway.schema.calls import CallsServices, Services
 from gateway.schema.fastpath.documents import ParsedDocument
+from gateway.schema.fastpath.kept import KeptPages
 from gateway.settings import Settings
 
 __all__ = ["Context"]
@@ -27,6 +28,8 @@ class Context:
     # The request's document, parsed and checked by the view: the schema does not parse it
     # again (see gateway.schema.fastpath.documents.DocumentCache).
     parsed: ParsedDocument | None = None
+    # What this face built from the pages the service keeps, by slice key (one per view).
+    pages: KeptPages = field(default_factory=KeptPages)
 
     @classmethod
     def direct(

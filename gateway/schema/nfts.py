@@ -2,9 +2,8 @@
 
 Resolvers are thin: validate, call :class:`~gateway.nfts.service.NFTService`, convert (the paging
 itself is :mod:`gateway.schema.paging`, shared with ``Identity``). The per-NFT detail calls
-run only when the query selects a field that needs them. The converted objects are kept in
-the slice's ``renderings``: a page the service serves from its page cache is converted
-once, not once per request.
+run only when the query selects a field that needs them. The converted objects of a page
+the service keeps are reused by its slice key (:mod:`gateway.schema.fastpath.kept`).
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@
 differ only in the service they ask and in what one item is (an ``Asset`` or an
 ``IdentityAsset``): the arguments, their validation, the cursors, the page and
 connection objects and the enrichment decision are the same, so they are written once
-here. The objects a slice turns into are kept in its ``renderings`` when it has them
-(:class:`~gateway.nfts.service.HoldingsSlice` does): a page served from the service's page cache
-is then converted once, not once per request (nothing mutates them).
+here. The objects a kept page (one the service's page cache serves to many requests)
+turns into are kept by its slice key in the request context's
+:class:`~gateway.schema.fastpath.kept.KeptPages`: such a page is converted once, not once
+per request (nothing mutates the objects).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from gateway.errors import InvalidCursor
 from gateway.nfts.service import ProviderReport
 from gateway.schema.calls import ListWindow
 from gateway.schema.context import Context
+from gateway.schema.fastpath.kept import PageMemo
 from gateway.schema.types import Chain, ProviderStatus, SpamFilter
 from gateway.validation import parse_positive_int
 
@@ -42,7 +44,6 @@ __all__ = [
     "page_field",
     "page_of",
     "page_window",
-    "rendered",
     "stale_age_field",
     "stale_field",
 ]
@@ -50,9 +51,6 @@ __all__ = [
 MAX_PAGE = 1_000_000
 MAX_CURSOR_LENGTH = 512
 _CURSOR_PREFIX = "nftgw:v1:"
-_PROVIDERS = "graphql:providers"  # keys in a slice's renderings
-_ITEMS = "graphql:items"
-_EDGES = "graphql:edges"
 
 # Fields whose values come (at least partly) from per-NFT detail or collection calls.
 ENRICHED_FIELDS = frozenset(
@@ -69,7 +67,6 @@ ENRICHED_FIELDS = frozenset(
     }
 )
 
-T = TypeVar("T")
 P = TypeVar("P")
 
 
@@ -139,7 +136,8 @@ def page_field(
         page, size = page_window(info, page, size)
         window = list_arguments(info, (page - 1) * size, size, chains, spam)
         result = await list_holdings(root, info, window)
-        return page_of(page_type, result, item, page=page, size=size)
+        memo = info.context.pages.memo(result)
+        return page_of(page_type, result, item, page=page, size=size, memo=memo)
 
     nfts.__annotations__["return"] = page_type  # the GraphQL type strawberry reads
     return strawberry.field(resolver=nfts, description=description)
@@ -165,7 +163,8 @@ def connection_field(
     ) -> Any:
         offset, limit = cursor_window(info, first, after)
         result = await list_holdings(root, info, list_arguments(info, offset, limit, chains, spam))
-        return connection_of(connection_type, edge_type, result, item, offset=offset)
+        memo = info.context.pages.memo(result)
+        return connection_of(connection_type, edge_type, result, item, offset=offset, memo=memo)
 
     nft_connection.__annotations__["return"] = connection_type
     return strawberry.field(resolver=nft_connection, description=description)
@@ -222,17 +221,6 @@ def decode_cursor(cursor: str) -> int:
 # -- answers ------------------------------------------------------------------------------
 
 
-def rendered(result: object, key: str, build: Callable[[], T]) -> T:
-    """``build()``, kept in ``result.renderings[key]`` when the slice has renderings."""
-    renderings: dict[str, Any] | None = getattr(result, "renderings", None)
-    if renderings is None:
-        return build()
-    value: T | None = renderings.get(key)
-    if value is None:
-        value = renderings[key] = build()
-    return value
-
-
 def page_of(
     page_type: Callable[..., P],
     result: PagedAnswer,
@@ -240,16 +228,18 @@ def page_of(
     *,
     page: int,
     size: int,
+    memo: PageMemo | None = None,
 ) -> P:
-    """One page object (``NFTPage``, ``IdentityNFTPage``) of ``result``'s items."""
+    """One page object (``NFTPage``, ``IdentityNFTPage``) of ``result``'s items; the
+    converted objects come from (and go to) ``memo`` when the page is a kept one."""
     return page_type(
         total=result.total,
         total_is_exact=result.total_is_exact,
         page=page,
         size=size,
         has_next_page=result.has_more,
-        assets=_items(result, item),
-        providers=_providers(result),
+        assets=_items(result, item, memo),
+        providers=_providers(result, memo),
         stale=result.stale,
         stale_age_seconds=result.stale_age_seconds,
     )
@@ -262,15 +252,16 @@ def connection_of(
     item: Callable[[Any], Any],
     *,
     offset: int,
+    memo: PageMemo | None = None,
 ) -> P:
     """A Relay connection (``AssetConnection``, ``IdentityAssetConnection``) of ``result``;
     ``offset`` is the slice's, the position its cursors count from."""
-
-    def build_edges() -> list[Any]:
-        nodes = _items(result, item)
-        return [edge_type(cursor=encode_cursor(offset + i), node=n) for i, n in enumerate(nodes)]
-
-    edges = rendered(result, _EDGES, build_edges)
+    edges = None if memo is None else memo.edges
+    if edges is None:
+        nodes = _items(result, item, memo)
+        edges = [edge_type(cursor=encode_cursor(offset + i), node=n) for i, n in enumerate(nodes)]
+        if memo is not None:
+            memo.edges = edges
     return connection_type(
         edges=edges,
         page_info=PageInfo(
@@ -281,21 +272,29 @@ def connection_of(
         ),
         total_count=result.total,
         total_is_exact=result.total_is_exact,
-        providers=_providers(result),
+        providers=_providers(result, memo),
         stale=result.stale,
         stale_age_seconds=result.stale_age_seconds,
     )
 
 
-def _items(result: PagedAnswer, item: Callable[[Any], Any]) -> list[Any]:
-    """The slice's holdings as GraphQL objects, converted once per slice."""
-    return rendered(result, _ITEMS, lambda: [item(h) for h in result.holdings])
+def _items(result: PagedAnswer, item: Callable[[Any], Any], memo: PageMemo | None) -> list[Any]:
+    """The slice's holdings as GraphQL objects, converted once per kept page."""
+    items = None if memo is None else memo.items
+    if items is None:
+        items = [item(h) for h in result.holdings]
+        if memo is not None:
+            memo.items = items
+    return items
 
 
-def _providers(result: PagedAnswer) -> list[ProviderStatus]:
-    return rendered(
-        result, _PROVIDERS, lambda: [ProviderStatus.from_domain(r) for r in result.providers]
-    )
+def _providers(result: PagedAnswer, memo: PageMemo | None) -> list[ProviderStatus]:
+    providers = None if memo is None else memo.providers
+    if providers is None:
+        providers = [ProviderStatus.from_domain(r) for r in result.providers]
+        if memo is not None:
+            memo.providers = providers
+    return providers
 
 
 def _document_selects_any(info: Info[Context, None], names: frozenset[str]) -> bool:

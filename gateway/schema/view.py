@@ -49,6 +49,7 @@ from gateway.schema.calls import Services
 from gateway.schema.context import Context
 from gateway.schema.errors import is_input_error
 from gateway.schema.fastpath.documents import ParsedDocument
+from gateway.schema.fastpath.kept import DEFAULT_MAX_PAGES, KeptPages
 from gateway.schema.fastpath.recording import AnswerLog, RecordingServices
 from gateway.schema.fastpath.replay import AnswerCache, RequestKey, request_key
 from gateway.schema.limits import GraphQLLimits, QueryRejected
@@ -77,6 +78,7 @@ class GraphQLView(GraphQL[Context, None]):
         max_body_bytes: int = 64 * 1024,
         graphiql: bool = True,
         answers_per_page: int = 4,
+        kept_pages: int = DEFAULT_MAX_PAGES,
     ) -> None:
         super().__init__(
             schema,
@@ -87,7 +89,8 @@ class GraphQLView(GraphQL[Context, None]):
         )
         self.limits = limits or GraphQLLimits()
         self.max_body_bytes = max_body_bytes
-        self.answers = AnswerCache(per_slice=answers_per_page)
+        self.pages = KeptPages(kept_pages)  # what this face built from the service's kept pages
+        self.answers = AnswerCache(per_slice=answers_per_page, pages=self.pages)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # no subscriptions: refuse WebSocket handshakes
@@ -141,6 +144,7 @@ class GraphQLView(GraphQL[Context, None]):
             settings=state.settings,
             services=RecordingServices(services, log),
             parsed=ParsedDocument(data.query, document),  # parsed once, by the check
+            pages=self.pages,
         )
         result = await self._execute(request, data, context)
         return self._response(self._answer(result, log, key), response_type)

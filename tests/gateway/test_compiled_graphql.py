@@ -336,7 +336,8 @@ def test_a_changed_page_is_not_served_from_the_cache(
     async def changed(*args: Any, **kwargs: Any) -> Any:
         calls.append(kwargs)
         page = await original(*args, **kwargs)
-        return replace(page, total=page.total + 1, holdings=page.holdings[1:], renderings={})
+        # A new page: not one the service keeps (no slice key), so nothing is kept for it.
+        return replace(page, total=page.total + 1, holdings=page.holdings[1:], key=None)
 
     monkeypatch.setattr(service, "list_holdings", changed)
     replays.clear()

@@ -11,9 +11,9 @@ recording facade (:mod:`gateway.schema.fastpath.recording`) and convert what it 
 1. After a request is executed, its answer (``data`` serialised, no errors) is kept with
    its *trace*, the service calls its resolvers made and what each returned. The calls
    are remembered per request key (document text, operation name, variables, HTTP method:
-   the :class:`Plan`); the answer is kept in the ``renderings`` of the last page slice the
-   request read (:class:`~gateway.nfts.service.HoldingsSlice`), so it lives exactly as long as
-   the service keeps that page, and at most ``per_slice`` answers per page.
+   the :class:`Plan`); the answer is kept with the last kept page the request read (by its
+   slice key, in the view's :class:`~gateway.schema.fastpath.kept.KeptPages`), so it lives as
+   long as that page is asked for, and at most ``per_slice`` answers per page.
 2. The next request with the same key replays the plan's calls (concurrently, on the
    services themselves). When every call answers *the same* (the very page objects, equal
    values otherwise), the resolvers would compute exactly the same answer from exactly
@@ -43,12 +43,12 @@ from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
 from gateway.schema.calls import ServiceCall, Services
+from gateway.schema.fastpath.kept import KeptPages, slice_key
 from gateway.schema.fastpath.recording import AnswerLog, Trace
 
 __all__ = ["AnswerCache", "Plan", "RequestKey", "request_key"]
 
 MAX_PLANS = 256
-_ANSWERS = "graphql:answers"  # this module's key in a slice's renderings
 
 RequestKey = tuple[str, str, str | None, bytes]
 
@@ -58,7 +58,7 @@ class Plan:
     """The service calls a request made, and which answer holds its kept response."""
 
     calls: tuple[ServiceCall[Any], ...]
-    anchor: int  # index of the call whose answer (a page slice) keeps the response
+    anchor: int  # index of the call whose answer (a kept page) keeps the response
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -83,9 +83,12 @@ def request_key(data: GraphQLRequestData, method: str) -> RequestKey | None:
 class AnswerCache:
     """One view's warm answers (see the module docstring)."""
 
-    def __init__(self, *, per_slice: int, max_plans: int = MAX_PLANS) -> None:
+    def __init__(
+        self, *, per_slice: int, pages: KeptPages | None = None, max_plans: int = MAX_PLANS
+    ) -> None:
         self.per_slice = per_slice
         self.max_plans = max_plans
+        self.pages = KeptPages() if pages is None else pages
         self._plans: OrderedDict[RequestKey, Plan] = OrderedDict()
 
     @property
@@ -102,7 +105,8 @@ class AnswerCache:
             return None
         self._plans.move_to_end(key)
         outcomes = await _run_all(plan.calls, services)
-        kept = _kept(outcomes[plan.anchor], key)
+        memo = self.pages.peek(outcomes[plan.anchor])
+        kept = None if memo is None else memo.answers.get(key)
         if kept is None or kept.plan is not plan or not _same(kept.results, outcomes):
             log.prefetch(zip(plan.calls, outcomes, strict=True))
             return None
@@ -119,7 +123,8 @@ class AnswerCache:
         if not trace or result.errors or result.data is None or result.extensions:
             return None
         anchor = _anchor(trace)
-        if anchor is None:
+        memo = None if anchor is None else self.pages.memo(trace[anchor][1])
+        if anchor is None or memo is None:
             return None
         try:  # a right-sized copy: orjson's buffer keeps its slack, and this one is kept
             data = bytes(memoryview(orjson.dumps(result.data)))
@@ -130,8 +135,7 @@ class AnswerCache:
         self._plans.move_to_end(key)
         while len(self._plans) > self.max_plans:
             self._plans.popitem(last=False)
-        renderings: dict[str, Any] = trace[anchor][1].renderings
-        answers: OrderedDict[RequestKey, _Kept] = renderings.setdefault(_ANSWERS, OrderedDict())
+        answers = memo.answers
         answers[key] = _Kept(plan, tuple(answer for _, answer in trace), data)
         answers.move_to_end(key)
         while len(answers) > self.per_slice:
@@ -150,19 +154,11 @@ async def _run_all(calls: tuple[ServiceCall[Any], ...], services: Services) -> l
 
 
 def _anchor(trace: Trace) -> int | None:
-    """The last answer that can keep things (a page slice with ``renderings``)."""
+    """The last answer that can keep things (a kept page: one with a slice key)."""
     for index in range(len(trace) - 1, -1, -1):
-        if isinstance(getattr(trace[index][1], "renderings", None), dict):
+        if slice_key(trace[index][1]) is not None:
             return index
     return None
-
-
-def _kept(anchor: Any, key: RequestKey) -> _Kept | None:
-    renderings = getattr(anchor, "renderings", None)
-    if not isinstance(renderings, dict):
-        return None
-    answers: OrderedDict[RequestKey, _Kept] | None = renderings.get(_ANSWERS)
-    return None if answers is None else answers.get(key)
 
 
 def _same(kept: tuple[Any, ...], replayed: list[Any]) -> bool:
