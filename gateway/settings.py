@@ -197,7 +197,7 @@ class CacheSettings(SettingsSlice):
 
 
 class ResilienceSettings(SettingsSlice):
-    """Every budget of a provider guard (gateway/resilience.py; RELIABILITY.md's table)."""
+    """Every budget of a provider guard (gateway/resilience/; RELIABILITY.md's table)."""
 
     # Total per provider call, every attempt and back-off included (asyncio.timeout).
     provider_deadline: float = Field(default=8.0, gt=0)

@@ -1,35 +1,6 @@
-"""A guard per upstream provider: deadline, retries, rate-limit cool-down, breaker, bulkhead.
+"""The guard per provider: cool-down, breaker, bulkhead, total deadline, retries.
 
-Third-party APIs time out, throttle and fail; every call the gateway makes to one goes
-through that provider's :class:`ProviderGuard`::
-
-    guard = guards.for_provider("opensea")
-    page = await guard.call("holdings", lambda: source.fetch_holdings_page(owner, chain, None))
-
-``call`` applies, in this order (budgets from ``shared/RELIABILITY.md``, all settings):
-
-1. **Cool-down.** After a 429 whose ``Retry-After`` (or ``X-RateLimit-Reset``) does not fit
-   in the deadline, the provider is left alone until then, by every replica: the cool-down
-   lives in the shared cache (Redis when configured). Calls fail fast with
-   :class:`CoolingDown` meanwhile.
-2. **Circuit breaker.** Open at >= 50 % failures among the last 20 calls (at least 10,
-   within 30 s); open 30 s, doubling up to 5 min while probes keep failing; 3 half-open
-   probes close it again. Calls fail fast with :class:`CircuitOpen` while it is open.
-3. **Bulkhead.** At most 16 calls in flight per provider; a call waits at most 100 ms for
-   a slot, then fails fast with :class:`Overloaded` (the caller serves stale or partial).
-4. **Total deadline** (``asyncio.timeout``) covering every attempt and back-off: httpx's
-   own timeouts are per read, so a slow drip would never trip them.
-5. **Retries**, at most 2, only where a retry can help: connect errors, resets, 502/503/504
-   (:class:`~providers.errors.TransientError`) and 429s. Full-jitter exponential back-off
-   (base 100 ms, cap 2 s); 429s wait what the upstream asked when that fits in the
-   deadline. A retry budget (retries <= 20 % of the provider's active calls, floor 3) stops
-   a struggling upstream from being hit by a retry storm.
-
-Everything else (404, 400, bad data, auth) fails at once: retrying cannot change it.
-
-Observers (metrics) plug in through :class:`GuardObserver`; the default does nothing. A
-hand-written loop (~150 lines) instead of tenacity or stamina: the retry loop is the easy
-part, and neither library has the budget, the shared cool-down, the breaker or the bulkhead.
+See the package docstring for the order and the budgets.
 """
 
 from __future__ import annotations
@@ -38,11 +9,11 @@ import asyncio
 import logging
 import random
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
-from gateway.cache.shared import SharedCache, cache_key
+from gateway.resilience.breaker import CircuitBreaker
+from gateway.resilience.cooldowns import CooldownStore
 from gateway.settings import ResilienceSettings
 from providers.errors import (
     ProviderBadData,
@@ -54,10 +25,7 @@ from providers.errors import (
 )
 
 __all__ = [
-    "CacheCooldowns",
-    "CircuitBreaker",
     "CircuitOpen",
-    "CooldownStore",
     "CoolingDown",
     "GuardObserver",
     "GuardPolicy",
@@ -73,6 +41,10 @@ T = TypeVar("T")
 
 # How often a guard re-reads the shared cool-down (one cache GET per provider per interval).
 COOLDOWN_POLL_INTERVAL = 0.25
+
+# Every budget of a guard, defaults and bounds included: the settings' resilience slice,
+# built with ``GuardPolicy.from_settings(settings)`` (README "Configuration").
+GuardPolicy = ResilienceSettings
 
 
 class CircuitOpen(ProviderUnavailable):
@@ -117,123 +89,8 @@ class NullObserver:
         return None
 
 
-class CooldownStore(Protocol):
-    """Where cool-downs live, so every replica honours one upstream's 429."""
-
-    async def cooldown_until(self, provider: str) -> float | None:
-        """The Unix time the provider's cool-down ends, if one is set."""
-        ...
-
-    async def set_cooldown(self, provider: str, until: float) -> None: ...
-
-
-class CacheCooldowns:
-    """Cool-downs in the :class:`~gateway.cache.shared.SharedCache` (Redis when configured)."""
-
-    def __init__(self, cache: SharedCache) -> None:
-        self._cache = cache
-
-    async def cooldown_until(self, provider: str) -> float | None:
-        value = await self._cache.get(cache_key("cooldown", provider))
-        if isinstance(value, dict) and isinstance(value.get("until"), int | float):
-            return float(value["until"])
-        return None
-
-    async def set_cooldown(self, provider: str, until: float) -> None:
-        ttl = until - time.time()
-        if ttl > 0:
-            await self._cache.set(cache_key("cooldown", provider), {"until": until}, ttl=ttl)
-
-
-# Every budget of a guard, defaults and bounds included: the settings' resilience slice,
-# built with ``GuardPolicy.from_settings(settings)`` (README "Configuration").
-GuardPolicy = ResilienceSettings
-
-
-class CircuitBreaker:
-    """Closed -> open on too many failures -> half-open probes -> closed (or open, longer).
-
-    ``record(True)`` is a success, ``record(False)`` a failure and ``record(None)`` a call
-    that says nothing about the upstream's health (a 429, a cancelled call).
-    """
-
-    def __init__(
-        self,
-        policy: GuardPolicy,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        on_change: Callable[[str], None] = lambda state: None,
-    ) -> None:
-        self._policy = policy
-        self._clock = clock
-        self._on_change = on_change
-        self._outcomes: deque[tuple[float, bool]] = deque(maxlen=policy.breaker_window)
-        self.state = "closed"
-        self._opened_at = 0.0
-        self._open_for = policy.breaker_open_seconds
-        self._probes_started = 0
-        self._probes_passed = 0
-
-    def retry_in(self) -> float:
-        """Seconds until the open breaker lets a probe through (0 unless open)."""
-        if self.state != "open":
-            return 0.0
-        return max(0.0, self._opened_at + self._open_for - self._clock())
-
-    def allow(self) -> bool:
-        """Whether a call may go out now; a half-open breaker lets a few probes through."""
-        if self.state == "open":
-            if self.retry_in() > 0:
-                return False
-            self._enter("half_open")
-        if self.state == "half_open":
-            if self._probes_started >= self._policy.breaker_half_open_probes:
-                return False
-            self._probes_started += 1
-        return True
-
-    def record(self, success: bool | None) -> None:
-        if self.state == "half_open":
-            self._record_probe(success)
-        elif self.state == "closed" and success is not None:
-            self._record_closed(success)
-
-    def _record_probe(self, success: bool | None) -> None:
-        if success is None:
-            self._probes_started = max(0, self._probes_started - 1)  # give the slot back
-        elif not success:
-            self._open_for = min(self._open_for * 2, self._policy.breaker_max_open_seconds)
-            self._enter("open")
-        else:
-            self._probes_passed += 1
-            if self._probes_passed >= self._policy.breaker_half_open_probes:
-                self._open_for = self._policy.breaker_open_seconds
-                self._enter("closed")
-
-    def _record_closed(self, success: bool) -> None:
-        now = self._clock()
-        self._outcomes.append((now, success))
-        horizon = now - self._policy.breaker_window_seconds
-        while self._outcomes and self._outcomes[0][0] < horizon:
-            self._outcomes.popleft()
-        calls = len(self._outcomes)
-        failures = sum(1 for _, ok in self._outcomes if not ok)
-        policy = self._policy
-        if calls >= policy.breaker_min_calls and failures >= policy.breaker_failure_ratio * calls:
-            self._enter("open")
-
-    def _enter(self, state: str) -> None:
-        self.state = state
-        self._probes_started = self._probes_passed = 0
-        if state == "open":
-            self._opened_at = self._clock()
-        if state == "closed":
-            self._outcomes.clear()
-        self._on_change(state)
-
-
 class ProviderGuard:
-    """Everything between the gateway and one provider; see the module docstring."""
+    """Everything between the gateway and one provider; see the package docstring."""
 
     def __init__(
         self,
