@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.cache.shared import SharedCache, build_shared_cache
+from gateway.cache.shared import build_shared_cache
 from gateway.errors import GatewayError
 from gateway.http.observability import Metrics, RequestContextMiddleware, operate_routes
 from gateway.http.ratelimit import ClientAccessMiddleware, build_rate_limiter, rate_limit_redis
@@ -35,12 +35,7 @@ from gateway.schema.limits import GraphQLLimits
 from gateway.schema.view import GraphQLView
 from gateway.settings import Settings
 from gateway.web import web_routes
-from providers.alchemy import AlchemySource
-from providers.base import DIDSource
-from providers.dotbit import DotBitSource
-from providers.nametag import EtherscanNameTagSource
-from providers.nextid import NextIDSource
-from providers.opensea import OpenSeaSource
+from providers import build_providers
 
 __all__ = ["create_app"]
 
@@ -75,9 +70,18 @@ def create_app(
                 observer=app.state.metrics,
             )
             app.state.guards = guards  # one guard per provider, for every service
-            nft_sources, detail_sources = _nft_providers(upstream, client)
-            service = NFTService(nft_sources, detail_sources, cache, settings, guards=guards)
-            app.state.identity_service = _identity_service(upstream, client, service, cache)
+            sources = build_providers(upstream, client)
+            service = NFTService(
+                sources.nft_sources, sources.detail_sources, cache, settings, guards=guards
+            )
+            app.state.identity_service = IdentityService(
+                sources.did_sources,
+                sources.name_resolvers,
+                sources.personas,
+                service,
+                cache,
+                settings,
+            )
             app.state.settings = settings
             app.state.nft_service = service
             app.state.sandbox = settings.sandbox_enabled
@@ -153,49 +157,6 @@ def _http_client(
     return httpx.AsyncClient(
         transport=transport, timeout=timeout, limits=limits, follow_redirects=False
     )
-
-
-def _nft_providers(
-    settings: Settings, client: httpx.AsyncClient
-) -> tuple[list[OpenSeaSource | AlchemySource], list[OpenSeaSource]]:
-    """The NFT providers with a key configured, in priority order."""
-    sources: list[OpenSeaSource | AlchemySource] = []
-    details: list[OpenSeaSource] = []
-    if settings.opensea_api_key is not None:
-        opensea = OpenSeaSource(
-            client,
-            base_url=settings.opensea_base_url,
-            api_key=settings.opensea_api_key.get_secret_value(),
-        )
-        sources.append(opensea)
-        details.append(opensea)
-    if settings.alchemy_api_key is not None:
-        sources.append(
-            AlchemySource(
-                client,
-                base_url=settings.alchemy_base_url,
-                api_key=settings.alchemy_api_key.get_secret_value(),
-            )
-        )
-    return sources, details
-
-
-def _identity_service(
-    settings: Settings, client: httpx.AsyncClient, nfts: NFTService, cache: SharedCache
-) -> IdentityService:
-    """The DID sources in answer order (.bit, Next.ID, then NameTag when it has a key)."""
-    dotbit = DotBitSource(client, base_url=settings.dotbit_base_url)
-    nextid = NextIDSource(client, base_url=settings.nextid_base_url)
-    sources: list[DIDSource] = [dotbit, nextid]
-    if settings.nametag_api_key is not None:
-        sources.append(
-            EtherscanNameTagSource(
-                client,
-                base_url=settings.nametag_base_url,
-                api_key=settings.nametag_api_key.get_secret_value(),
-            )
-        )
-    return IdentityService(sources, [dotbit], nextid, nfts, cache, settings)
 
 
 async def _healthz(request: Request) -> Response:

@@ -17,6 +17,7 @@ import orjson
 from providers.errors import (
     ProviderBadData,
     ProviderConnectTimeout,
+    ProviderError,
     ProviderRateLimited,
     ProviderTimeout,
     ProviderTransient,
@@ -30,15 +31,26 @@ __all__ = [
     "NFTDetailSource",
     "NFTSource",
     "NameResolver",
+    "PersonaSource",
+    "Secret",
     "fetch_json",
     "parse_retry_after",
+    "redact_key",
 ]
 
+# What an API key is replaced by in error texts (upstreams may echo a request back).
+REDACTED = "[redacted]"
 # An upstream body larger than this (decoded) is refused: it also stops gzip bombs.
 MAX_BODY_BYTES = 5 * 1024 * 1024
 # ``X-RateLimit-Reset`` values above this are Unix times; smaller ones are delays in seconds
 # (vendors use both).
 _EPOCH_THRESHOLD = 1_000_000_000
+
+
+class Secret(Protocol):
+    """A configured key (pydantic's ``SecretStr`` is one): its text only on request."""
+
+    def get_secret_value(self) -> str: ...
 
 
 @runtime_checkable
@@ -83,6 +95,27 @@ class NameResolver(Protocol):
     def handles(self, name: str) -> bool: ...
 
     async def resolve(self, name: str) -> tuple[str, ...]: ...
+
+
+@runtime_checkable
+class PersonaSource(Protocol):
+    """Next.ID-style persona lookup: the personas holding a proof for ``identity``."""
+
+    name: str
+
+    async def fetch_persona(self, identity: str, platform: str) -> tuple[DID, ...]: ...
+
+
+def redact_key(exc: ProviderError, key: str | None) -> ProviderError:
+    """A fresh error of ``exc``'s type, its text with ``key`` replaced by :data:`REDACTED`.
+
+    Every adapter raises this instead of ``exc`` (``raise redact_key(exc, key) from None``):
+    fresh, because ``exc.__context__`` may hold the httpx error whose URL carries the key.
+    """
+    message = exc.message.replace(key, REDACTED) if key else exc.message
+    if isinstance(exc, ProviderRateLimited):
+        return ProviderRateLimited(exc.provider, message, exc.retry_after)
+    return type(exc)(exc.provider, message)
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:

@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from gateway.cache.shared import SharedCache, cache_key
 from gateway.errors import InvalidName, NameNotFound, UpstreamUnavailable
@@ -45,7 +45,7 @@ from gateway.nfts.merging import Holding, SpamFilter
 from gateway.nfts.service import HoldingsSlice, NFTService, ProviderReport
 from gateway.resilience import ProviderGuards
 from gateway.settings import Settings
-from providers.base import DIDSource, NameResolver
+from providers.base import DIDSource, NameResolver, PersonaSource
 from providers.errors import ProviderBadRequest, ProviderError, ProviderNotFound
 from providers.models import DID, Chain, DIDType, LinkedAccount, NFTKey
 
@@ -73,14 +73,6 @@ T = TypeVar("T")
 _WHOLE_WALLET = 1_000_000_000
 # Identity unions kept for paging (each holds references to its wallets' holdings).
 MAX_CACHED_UNIONS = 128
-
-
-class PersonaSource(Protocol):
-    """Next.ID-style persona lookup: the personas holding a proof for ``identity``."""
-
-    name: str
-
-    async def fetch_persona(self, identity: str, platform: str) -> tuple[DID, ...]: ...
 
 
 class DIDAnswer(NamedTuple):

@@ -14,20 +14,14 @@ from __future__ import annotations
 import httpx
 
 from providers.alchemy.mapping import NETWORKS, PROVIDER, to_holdings_page
-from providers.base import fetch_json
-from providers.errors import (
-    ProviderBadRequest,
-    ProviderCursorExpired,
-    ProviderError,
-    ProviderRateLimited,
-)
+from providers.base import fetch_json, redact_key
+from providers.errors import ProviderBadRequest, ProviderCursorExpired, ProviderError
 from providers.models import Chain, HoldingsPage
 
 __all__ = ["DEFAULT_BASE_URL", "MAX_PAGE_SIZE", "AlchemySource"]
 
 DEFAULT_BASE_URL = "https://{network}.g.alchemy.com"
 MAX_PAGE_SIZE = 100  # Alchemy's documented maximum for getNFTsForOwner
-_REDACTED = "[redacted]"
 # Alchemy's 400 text for a page key past its ~15 minute life (UPSTREAMS.md §2.7, §2.10).
 _EXPIRED_MARKER = "not found or expired"
 
@@ -94,14 +88,9 @@ class AlchemySource:
         return f"{base}/nft/v3/{self._api_key}/{method}"
 
     def _translate(self, exc: ProviderError) -> ProviderError:
-        """A fresh error to raise instead of ``exc``: key scrubbed, expired page keys recognised.
-
-        Fresh, because ``exc.__context__`` may hold the httpx error, whose request URL holds
-        the key.
-        """
-        message = exc.message.replace(self._api_key, _REDACTED)
-        if isinstance(exc, ProviderBadRequest) and _EXPIRED_MARKER in message.lower():
-            return ProviderCursorExpired(exc.provider, message)
-        if isinstance(exc, ProviderRateLimited):
-            return ProviderRateLimited(exc.provider, message, exc.retry_after)
-        return type(exc)(exc.provider, message)
+        """The error to raise instead of ``exc``: key scrubbed (see
+        :func:`~providers.base.redact_key`), expired page keys recognised."""
+        redacted = redact_key(exc, self._api_key)
+        if isinstance(redacted, ProviderBadRequest) and _EXPIRED_MARKER in redacted.message.lower():
+            return ProviderCursorExpired(redacted.provider, redacted.message)
+        return redacted

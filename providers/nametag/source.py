@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import httpx
 
-from providers.base import fetch_json
-from providers.errors import ProviderError, ProviderRateLimited
+from providers.base import fetch_json, redact_key
+from providers.errors import ProviderError
 from providers.mapping import lower_address
 from providers.models import DID
 from providers.nametag.mapping import PROVIDER, to_name_tags
 
 __all__ = ["EtherscanNameTagSource"]
-
-_REDACTED = "<redacted>"
 
 
 class EtherscanNameTagSource:
@@ -55,13 +53,4 @@ class EtherscanNameTagSource:
             body = await fetch_json(self._client, PROVIDER, "GET", self._url, params=params)
             return to_name_tags(body, owner)
         except ProviderError as exc:
-            raise self._redacted(exc) from None
-
-    def _redacted(self, exc: ProviderError) -> ProviderError:
-        key = self._api_key
-        if key is None or key not in exc.message:
-            return exc
-        message = exc.message.replace(key, _REDACTED)
-        if isinstance(exc, ProviderRateLimited):
-            return ProviderRateLimited(exc.provider, message, exc.retry_after)
-        return type(exc)(exc.provider, message)
+            raise redact_key(exc, self._api_key) from None

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import httpx
 
-from providers.base import fetch_json
+from providers.base import fetch_json, redact_key
 from providers.errors import ProviderBadData, ProviderBadRequest, ProviderError
 from providers.mapping import lower_address, mapping
 from providers.models import Chain, CollectionInfo, HoldingsPage, NFTRecord, TokenStandard
@@ -37,7 +37,6 @@ __all__ = ["OpenSeaSource"]
 LEGACY_PAGE_LIMIT = 50
 OWNERS_PAGE_LIMIT = 100  # the /owners endpoint's maximum
 OWNERS_MAX_PAGES = 20  # 2,000 holders: past that the balance stays unknown, not guessed
-_REDACTED = "[redacted]"
 
 
 class OpenSeaSource:
@@ -148,15 +147,7 @@ class OpenSeaSource:
                 headers=self._headers,
             )
         except ProviderError as exc:
-            raise self._redacted(exc) from None
-
-    def _redacted(self, exc: ProviderError) -> ProviderError:
-        """``exc`` with the API key scrubbed from its text (an upstream may echo it back)."""
-        key = self._api_key
-        if key and key in exc.message:
-            exc.message = exc.message.replace(key, _REDACTED)
-            exc.args = (f"{exc.provider}: {exc.message}",)
-        return exc
+            raise redact_key(exc, self._api_key) from None
 
 
 def _wallet(owner: str) -> str:

@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from providers.nextid import PLATFORMS
 from providers.sandbox.faults import Emulator, FaultInjector, FaultSwitches
 from providers.sandbox.identities import Identities, Persona, Proof, identities
+from providers.sandbox.tables import NEXTID_PLATFORMS
 
 __all__ = ["PER_PAGE", "nextid_emulator"]
 
@@ -135,7 +135,7 @@ class _ProofService:
                 "built_at": "0",
                 "revision": "sandbox",
                 "environment": "sandbox",
-                "platforms": list(PLATFORMS),
+                "platforms": list(NEXTID_PLATFORMS),
             }
         )
 

@@ -30,9 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from providers.mapping import lower_address
 from providers.models import Chain, TokenStandard
-from providers.opensea.mapping import chain_from_segment, chain_segment
 from providers.sandbox.faults import (
     CursorHooks,
     Emulator,
@@ -40,6 +38,7 @@ from providers.sandbox.faults import (
     FaultSwitches,
     ForcedResponse,
 )
+from providers.sandbox.tables import lower_evm_address, opensea_chain, opensea_segment
 from providers.sandbox.world import SandboxCollection, SandboxNFT, World
 from providers.sandbox.world import world as sandbox_world
 
@@ -196,7 +195,7 @@ class _OpenSeaData:
         return JSONResponse(
             {
                 "address": collection.contract,
-                "chain": chain_segment(collection.chain),
+                "chain": opensea_segment(collection.chain),
                 "collection": collection.slug,
                 "contract_standard": collection.standard.value.lower(),
                 "name": collection.name.replace(" ", ""),
@@ -221,14 +220,14 @@ class _OpenSeaData:
 
 
 def _chain(request: Request) -> Chain:
-    chain = chain_from_segment(request.path_params["chain"])
+    chain = opensea_chain(request.path_params["chain"])
     if chain is None:
         raise _BadRequest(f"Unsupported chain {request.path_params['chain']!r}")
     return chain
 
 
 def _address(value: str, field: str) -> str:
-    address = lower_address(value)
+    address = lower_evm_address(value)
     if address is None:
         raise _BadRequest(f"{field}: Value must be a valid address")
     return address
@@ -268,7 +267,7 @@ def _decode_cursor(cursor: str) -> int:
 
 def _nft_body(nft: SandboxNFT, *, detailed: bool = False) -> dict[str, Any]:
     collection = nft.collection
-    segment = chain_segment(nft.chain)
+    segment = opensea_segment(nft.chain)
     lists_traits = detailed or collection.opensea_lists_traits
     body: dict[str, Any] = {
         "identifier": nft.token_id,
@@ -332,7 +331,7 @@ def _creator(collection: SandboxCollection) -> str:
 
 
 def _collection_body(collection: SandboxCollection) -> dict[str, Any]:
-    segment = chain_segment(collection.chain)
+    segment = opensea_segment(collection.chain)
     rarity = (
         {
             "calculated_at": "2025-01-01T00:00:00",

@@ -168,7 +168,7 @@ async def test_key_never_appears_in_error_text(
         await source_for(client).fetch_dids(WHALE_WALLET)
     assert KEY not in str(caught.value)
     assert KEY not in caught.value.message
-    assert "<redacted>" in caught.value.message
+    assert "[redacted]" in caught.value.message
 
 
 async def test_transport_failure_does_not_show_the_url() -> None:
