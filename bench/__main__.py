@@ -16,22 +16,20 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bench.processes import HOST, free_port, gateway, process, wait_ready
 from providers.sandbox.world import HUGE_WALLET, SMALL_WALLET, TINY_WALLET, WHALE_WALLET
 
-HOST = "127.0.0.1"
-START_TIMEOUT = 30.0
 PAGE_QUERY = """query Page($a: String!) {
   wallet(address: $a) {
     address
@@ -48,67 +46,6 @@ PAGE_QUERY = """query Page($a: String!) {
     }
   }
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def process(args: Sequence[str], env: dict[str, str] | None = None) -> Iterator[None]:
-    """A child process, terminated (then killed) on the way out."""
-    child = subprocess.Popen(
-        [sys.executable, *args],
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        yield
-    finally:
-        child.terminate()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-        if child.returncode not in (0, -15) and child.stderr is not None:
-            sys.stderr.write(child.stderr.read().decode(errors="replace")[-2000:])
-        if child.stderr is not None:
-            child.stderr.close()
-
-
-def wait_ready(url: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up within {START_TIMEOUT} s")
-
-
-def gateway_env(emulator_port: int) -> dict[str, str]:
-    base = f"http://{HOST}:{emulator_port}"
-    return {
-        "NFTGW_SANDBOX": "off",
-        "NFTGW_OPENSEA_API_KEY": "bench",
-        "NFTGW_ALCHEMY_API_KEY": "bench",
-        "NFTGW_OPENSEA_BASE_URL": f"{base}/opensea",
-        "NFTGW_ALCHEMY_BASE_URL": f"{base}/alchemy/{{network}}",
-        "NFTGW_LOG_LEVEL": "WARNING",
-    }
-
-
-@contextlib.contextmanager
-def gateway(emulator_port: int, **extra: str) -> Iterator[int]:
-    port = free_port()
-    env = {**gateway_env(emulator_port), **extra}
-    with process(["-m", "gateway", "serve", "--port", str(port)], env):
-        wait_ready(f"http://{HOST}:{port}/healthz")
-        yield port
 
 
 def drive(port: int, path: str, body: bytes, args: argparse.Namespace) -> dict[str, float]:

@@ -17,6 +17,8 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +27,48 @@ from asgi_lifespan import LifespanManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import replicas
 from gateway.app import create_app
+from gateway.settings import Settings
 from providers.sandbox import Sandbox, build_sandbox
 from providers.sandbox.faults import FaultSwitches
 from providers.sandbox.world import SMALL_WALLET
-from tests import test_replicas as replicas
-from tests.conftest import sandbox_settings
-from tests.gateway.test_faults import OPENSEA_FAULTS
 
 BODY = {"wallet_address": SMALL_WALLET, "page": 1, "size": 20}
 NFT = ("opensea", "alchemy")
 FAST = {"provider_deadline": 1.0, "request_deadline": 4.0, "exact_total_wait": 3.0}
+_AN_HOUR_AHEAD = format_datetime(datetime.now(UTC) + timedelta(hours=1), usegmt=True)
+# The faults tests/gateway/test_faults.py injects into one provider (names and switch values
+# kept alike so the figures compare; bench/ never imports tests/).
+FAULTS: list[tuple[str, dict[str, Any]]] = [
+    ("connect timeout", {"connect_timeout": True}),
+    ("connection refused", {"refuse": True}),
+    ("read timeout", {"latency": 5.0}),
+    ("slow drip", {"drip": 0.2, "drip_chunk": 16}),
+    ("429 retry-after seconds", {"status": 429, "retry_after": "30"}),
+    ("429 retry-after date", {"status": 429, "retry_after": _AN_HOUR_AHEAD}),
+    ("429 without retry-after", {"status": 429}),
+    ("429 huge retry-after", {"status": 429, "retry_after": "9" * 30}),
+    ("429 x-ratelimit-reset", {"status": 429, "ratelimit_reset": "86400"}),
+    ("sustained 503", {"status": 503}),
+    ("sustained 500", {"status": 500}),
+    ("reset mid-body", {"connection_reset": True}),
+    ("malformed body", {"body": "malformed"}),
+    ("truncated body", {"body": "truncated"}),
+    ("deeply nested body", {"body": "deep"}),
+    ("oversized body", {"body": "huge"}),
+    ("HTML page", {"body": "html"}),
+    ("empty body", {"body": "empty"}),
+    ("JSON array body", {"body": "array"}),
+    ("HTML content type on an HTML page", {"body": "html", "content_type": "text/html"}),
+    ("schema drift: list missing", {"drift": "missing"}),
+    ("schema drift: list mistyped", {"drift": "mistyped"}),
+    ("redirect", {"redirect": "http://elsewhere.invalid/"}),
+]
+
+
+def sandbox_settings(**overrides: Any) -> Settings:
+    return Settings(**{"sandbox": "on", "exact_total_wait": 5.0, **overrides})
 
 
 @asynccontextmanager
@@ -52,9 +85,10 @@ async def faults_survived() -> dict[str, Any]:
     sent = answered = survived = 0
     injected: list[str] = []
     for target in NFT:
-        for name, setup, _ in OPENSEA_FAULTS:
+        for name, switches in FAULTS:
             sandbox = build_sandbox()
-            setup(sandbox.faults(target))
+            for switch, value in switches.items():
+                setattr(sandbox.faults(target), switch, value)
             async with gateway(sandbox) as http:
                 response = await http.post("/users/u1/nfts", json=BODY)
             sent += 1
@@ -117,7 +151,7 @@ def burst_over_replicas(op_timeout: str, requests: int = 300) -> dict[str, Any]:
             )
 
     try:
-        with replicas.cluster(namespace) as (emulator_url, urls, _):
+        with replicas.cluster(namespace) as (emulator_url, urls):
             started = time.perf_counter()
             responses = asyncio.run(burst(urls))
             seconds = time.perf_counter() - started
