@@ -15,6 +15,7 @@ handed; the emulator server sets them by name from the command line
     faults.drift = "bad_item"         # missing | mistyped | bad_item (schema drift)
     faults.content_type = "text/html" # the real body under a wrong content type
     faults.redirect = "http://elsewhere.invalid/"
+    faults.echo_request = True        # a 400 quoting path, query and custom headers back
     faults.cursor_loop = True         # every page points back at the first
     faults.cursor_expire = True       # every cursor is answered as expired
     faults.fail_next(429, headers={"Retry-After": "1"})  # one-off forced answers
@@ -111,6 +112,7 @@ class FaultSwitches:
     cursor_loop: bool = False  # every page's cursor points back at the first page
     cursor_expire: bool = False  # every cursor is answered as expired
     path_filter: str | None = None  # only requests whose path contains this are affected
+    echo_request: bool = False  # a 400 quoting the request back (path, query, custom headers)
     queued: deque[ForcedResponse] = field(default_factory=deque)
     calls: int = 0  # requests seen (faulty or not): tests count upstream calls with it
 
@@ -182,6 +184,8 @@ class FaultInjector:
             if switches.status_count > 0:
                 switches.status_count -= 1
             return _status_answer(switches)
+        if switches.echo_request:
+            return ForcedResponse(400, orjson.dumps({"errors": [_request_text(scope)]}))
         if switches.redirect:
             return ForcedResponse(302, b"", {"location": switches.redirect}, "text/plain")
         cursors = self.cursors
@@ -245,6 +249,21 @@ def _status_answer(switches: FaultSwitches) -> ForcedResponse:
         headers["x-ratelimit-reset"] = switches.ratelimit_reset
     body = orjson.dumps({"errors": [f"sandbox fault: HTTP {switches.status}"]})
     return ForcedResponse(switches.status, body, headers)
+
+
+# Headers every client sends; what is left (x-api-key...) is what an error page would quote.
+_COMMON_HEADERS = {b"host", b"accept", b"accept-encoding", b"connection", b"user-agent"}
+
+
+def _request_text(scope: Scope) -> str:
+    """The request as an upstream's error text may quote it: keys in it leak unless redacted."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    headers = " ".join(
+        f"{k.decode('latin-1')}: {v.decode('latin-1')}"
+        for k, v in scope.get("headers", [])
+        if k.lower() not in _COMMON_HEADERS and not k.lower().startswith(b"content-")
+    )
+    return f"bad request: {scope.get('path', '')}?{query} {headers}".strip()
 
 
 def _query(scope: Scope) -> dict[str, str]:
