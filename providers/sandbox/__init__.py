@@ -3,6 +3,12 @@
 :func:`build_sandbox` gives the emulators (each with its fault switches) and an httpx
 transport that routes the sandbox hosts to them in process. The production adapters talk
 to it unchanged: only their base URLs point at ``*.sandbox`` hosts.
+
+Each emulator is written from its vendor's documents (``shared/UPSTREAMS.md``, ``specs/``)
+and carries its own tables (:mod:`.tables`): the sandbox imports ``providers.models`` and
+``providers.errors`` (the shared vocabulary) and itself, never an adapter, the registry or
+``providers.mapping``, so an adapter's mistake cannot be mirrored on the emulator's side.
+``tests/test_layers.py`` enforces it.
 """
 
 from __future__ import annotations
