@@ -12,7 +12,7 @@ import pytest
 
 from providers.errors import ProviderBadData, ProviderBadRequest, ProviderUnavailable
 from providers.models import DIDType, LinkedAccount
-from providers.nextid import NextIDSource
+from providers.nextid import PLATFORMS, NextIDSource
 from providers.nextid.mapping import error_message, to_personas
 from providers.sandbox.faults import Emulator
 from providers.sandbox.identities import Identities, Persona, Proof, identities, persona_key
@@ -242,3 +242,12 @@ def test_sandbox_personas_tie_the_wallets_together() -> None:
         SMALL_WALLET,
         DID_WALLET,
     }
+
+
+async def test_the_adapter_accepts_exactly_the_platforms_the_proof_service_lists(
+    emulator: Emulator,
+) -> None:
+    # The emulator's list is written from the vendor's platform.go, not from the adapter.
+    async with client_for(emulator) as client:
+        listed = (await client.get(f"{BASE_URL}/healthz")).json()["platforms"]
+    assert list(PLATFORMS) == listed
