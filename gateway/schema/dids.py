@@ -9,7 +9,6 @@ past 2038; the REST shim gives the same instants as Unix seconds.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import Enum
 from typing import Any
 
 import strawberry
@@ -22,16 +21,17 @@ from gateway.schema.types import ProviderStatus
 from gateway.validation import checksum
 from providers.mapping import lower_address
 from providers.models import DID as DomainDID
+from providers.models import DIDType
 from providers.models import LinkedAccount as DomainLinkedAccount
 
 __all__ = ["DID", "DIDList", "DIDType", "LinkedAccount", "unix_time", "wallet_dids"]
 
 
-@strawberry.enum(description="Which kind of DID: a .bit name, a Next.ID persona or a name tag.")
-class DIDType(Enum):
-    DOTBIT = "dotbit"
-    NEXTID = "nextid"
-    NAMETAG = "nametag"
+strawberry.enum(
+    DIDType,
+    name="DIDType",
+    description="Which kind of DID: a .bit name, a Next.ID persona or a name tag.",
+)
 
 
 @strawberry.type(description="An address or account a DID links to.")
@@ -70,7 +70,7 @@ class DID:
     @classmethod
     def from_domain(cls, did: DomainDID) -> DID:
         return cls(
-            type=DIDType(did.type.value),
+            type=did.type,
             identity=did.identity,
             display_name=did.display_name,
             is_primary=did.is_primary,

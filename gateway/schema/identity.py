@@ -12,26 +12,32 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 from strawberry.types import Info
 
-from gateway.identity.names import parse_wallet_input
-from gateway.identity.service import LinkedHolding, LinkedHoldingsSlice, LinkedIdentity
+from gateway.identity.names import IdentityKind, parse_wallet_input
+from gateway.identity.service import (
+    LinkedHolding,
+    LinkedHoldingsSlice,
+    LinkedIdentity,
+    LinkKind,
+)
 from gateway.identity.service import LinkedWallet as DomainLinkedWallet
 from gateway.schema.calls import IdentityHoldings, LinkedWallets, ListWindow, NameAddresses
 from gateway.schema.context import Context
 from gateway.schema.dids import unix_time
 from gateway.schema.nfts import Wallet, wallet_for
 from gateway.schema.paging import (
-    PageInfo,
+    Connection,
+    Edge,
+    Page,
     connection_field,
     page_field,
     stale_age_field,
     stale_field,
 )
-from gateway.schema.types import NFT, BigInt, ProviderStatus, int32_or_none
+from gateway.schema.types import NFT, BigInt, int32_or_none
 from gateway.validation import checksum
 
 __all__ = ["Identity", "identity_for", "wallet_for_input"]
@@ -42,22 +48,13 @@ STALE_DESCRIPTION = (
 AGE_DESCRIPTION = "How old the oldest stale snapshot is; null when every wallet's is fresh."
 
 
-@strawberry.enum(description="What an identity name is.")
-class IdentityKind(Enum):
-    DOTBIT = "dotbit"
-    NEXTID_PERSONA = "nextid_persona"
-    PLATFORM = "platform"
-
-
-@strawberry.enum(description="How a wallet belongs to an identity.")
-class WalletLinkKind(Enum):
-    DOTBIT_RECORD = "dotbit_record"
-    NEXTID_PROOF = "nextid_proof"
+strawberry.enum(IdentityKind, name="IdentityKind", description="What an identity name is.")
+strawberry.enum(LinkKind, name="WalletLinkKind", description="How a wallet belongs to an identity.")
 
 
 @strawberry.type(description="One reason a wallet belongs to the identity.")
 class WalletLink:
-    kind: WalletLinkKind
+    kind: LinkKind
     via: str = strawberry.field(description="The .bit name or the Next.ID persona key.")
     checked_at: datetime | None = strawberry.field(description="When Next.ID last checked it.")
 
@@ -72,7 +69,7 @@ class LinkedWallet:
     def from_domain(cls, linked: DomainLinkedWallet) -> LinkedWallet:
         links = [
             WalletLink(
-                kind=WalletLinkKind(link.kind.value),
+                kind=link.kind,
                 via=link.via,
                 checked_at=unix_time(link.checked_at),
             )
@@ -122,31 +119,19 @@ class IdentityAsset:
 
 
 @strawberry.type(description="One page of an identity's NFTs over all its linked wallets.")
-class IdentityNFTPage:
+class IdentityNFTPage(Page[IdentityAsset]):
     total: int = strawberry.field(description="Distinct NFTs over all linked wallets.")
-    total_is_exact: bool
-    page: int
-    size: int
-    has_next_page: bool
-    assets: list[IdentityAsset]
-    providers: list[ProviderStatus]
     stale: bool = stale_field(STALE_DESCRIPTION)
     stale_age_seconds: int | None = stale_age_field(AGE_DESCRIPTION)
 
 
 @strawberry.type
-class IdentityAssetEdge:
-    cursor: str
-    node: IdentityAsset
+class IdentityAssetEdge(Edge[IdentityAsset]):
+    pass
 
 
 @strawberry.type(description="An identity's NFTs as a Relay-style connection.")
-class IdentityAssetConnection:
-    edges: list[IdentityAssetEdge]
-    page_info: PageInfo
-    total_count: int
-    total_is_exact: bool
-    providers: list[ProviderStatus]
+class IdentityAssetConnection(Connection[IdentityAssetEdge]):
     stale: bool = stale_field(STALE_DESCRIPTION)
     stale_age_seconds: int | None = stale_age_field(AGE_DESCRIPTION)
 
@@ -182,7 +167,7 @@ class Identity:
     def from_domain(cls, identity: LinkedIdentity) -> Identity:
         return cls(
             name=identity.ref.text,
-            kind=IdentityKind(identity.ref.kind.value),
+            kind=identity.ref.kind,
             wallets=[LinkedWallet.from_domain(wallet) for wallet in identity.wallets],
             addresses=identity.addresses,
         )

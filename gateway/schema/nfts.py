@@ -17,49 +17,29 @@ from gateway.nfts.service import HoldingsSlice
 from gateway.schema.calls import ListWindow, WalletHoldings
 from gateway.schema.context import Context
 from gateway.schema.dids import DIDList, wallet_dids
-from gateway.schema.paging import (
-    PageInfo,
-    connection_field,
-    page_field,
-    stale_age_field,
-    stale_field,
-)
-from gateway.schema.types import Asset, ProviderStatus
+from gateway.schema.paging import Connection, Edge, Page, connection_field, page_field
+from gateway.schema.types import Asset
 from gateway.validation import checksum
 
 __all__ = ["NFTPage", "Wallet", "AssetConnection", "wallet_for"]
 
 
 @strawberry.type(description="One page of a wallet's NFTs, in the gateway's stable order.")
-class NFTPage:
+class NFTPage(Page[Asset]):
     total: int = strawberry.field(description="Distinct NFTs after dedupe and the spam filter.")
     total_is_exact: bool = strawberry.field(
         description="False while the wallet walk is incomplete, capped, or a provider failed."
     )
-    page: int
-    size: int
-    has_next_page: bool
-    assets: list[Asset]
-    providers: list[ProviderStatus]
-    stale: bool = stale_field()
-    stale_age_seconds: int | None = stale_age_field()
 
 
 @strawberry.type
-class AssetEdge:
-    cursor: str
-    node: Asset
+class AssetEdge(Edge[Asset]):
+    pass
 
 
 @strawberry.type(description="A wallet's NFTs as a Relay-style connection.")
-class AssetConnection:
-    edges: list[AssetEdge]
-    page_info: PageInfo
-    total_count: int
-    total_is_exact: bool
-    providers: list[ProviderStatus]
-    stale: bool = stale_field()
-    stale_age_seconds: int | None = stale_age_field()
+class AssetConnection(Connection[AssetEdge]):
+    pass
 
 
 def _wallet_holdings(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import strawberry
 from graphql import FieldNode, FragmentSpreadNode, SelectionNode
@@ -31,7 +31,10 @@ from gateway.validation import parse_positive_int
 
 __all__ = [
     "ENRICHED_FIELDS",
+    "Connection",
+    "Edge",
     "MAX_PAGE",
+    "Page",
     "ListHoldings",
     "PageInfo",
     "PagedAnswer",
@@ -67,7 +70,10 @@ ENRICHED_FIELDS = frozenset(
     }
 )
 
-P = TypeVar("P")
+T = TypeVar("T")
+E = TypeVar("E", bound="Edge[Any]")
+P = TypeVar("P", bound="Page[Any]")
+C = TypeVar("C", bound="Connection[Any]")
 
 
 class PagedAnswer(Protocol):
@@ -113,11 +119,52 @@ class PageInfo:
     end_cursor: str | None
 
 
+# -- the generic list types --------------------------------------------------------------
+# Each schema type subclasses one of these with its item type and its own name (the SDL
+# names stay NFTPage, AssetConnection...), redeclaring a field only to give it its own
+# description. Instances are always of the named subclass: the compiled projection
+# (gateway.schema.fastpath.compiled) recognises objects by their exact class.
+
+
+@strawberry.type
+class Page(Generic[T]):
+    """One page of an NFT list: ``page``/``size``, items in ``assets``."""
+
+    total: int
+    total_is_exact: bool
+    page: int
+    size: int
+    has_next_page: bool
+    assets: list[T]
+    providers: list[ProviderStatus]
+    stale: bool = stale_field()
+    stale_age_seconds: int | None = stale_age_field()
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[E]):
+    """An NFT list as a Relay-style connection of ``E`` edges (an :class:`Edge` subclass)."""
+
+    edges: list[E]
+    page_info: PageInfo
+    total_count: int
+    total_is_exact: bool
+    providers: list[ProviderStatus]
+    stale: bool = stale_field()
+    stale_age_seconds: int | None = stale_age_field()
+
+
 # -- the two fields every NFT owner type has ---------------------------------------------
 
 
 def page_field(
-    page_type: Callable[..., Any],
+    page_type: type[Page[Any]],
     item: Callable[[Any], Any],
     list_holdings: ListHoldings,
     *,
@@ -144,8 +191,8 @@ def page_field(
 
 
 def connection_field(
-    connection_type: Callable[..., Any],
-    edge_type: Callable[..., Any],
+    connection_type: type[Connection[Any]],
+    edge_type: type[Edge[Any]],
     item: Callable[[Any], Any],
     list_holdings: ListHoldings,
     *,
@@ -194,8 +241,8 @@ def list_arguments(
     return ListWindow(
         offset=offset,
         limit=limit,
-        chains=tuple(c.to_domain() for c in chains) if chains else None,
-        spam=spam.to_domain(),
+        chains=tuple(chains) if chains else None,
+        spam=spam,
         enrich=_document_selects_any(info, ENRICHED_FIELDS),
     )
 
@@ -222,7 +269,7 @@ def decode_cursor(cursor: str) -> int:
 
 
 def page_of(
-    page_type: Callable[..., P],
+    page_type: type[P],
     result: PagedAnswer,
     item: Callable[[Any], Any],
     *,
@@ -246,14 +293,14 @@ def page_of(
 
 
 def connection_of(
-    connection_type: Callable[..., P],
-    edge_type: Callable[..., Any],
+    connection_type: type[C],
+    edge_type: type[Edge[Any]],
     result: PagedAnswer,
     item: Callable[[Any], Any],
     *,
     offset: int,
     memo: PageMemo | None = None,
-) -> P:
+) -> C:
     """A Relay connection (``AssetConnection``, ``IdentityAssetConnection``) of ``result``;
     ``offset`` is the slice's, the position its cursors count from."""
     edges = None if memo is None else memo.edges

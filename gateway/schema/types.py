@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import NewType
 
 import strawberry
 
-from gateway.nfts.merging import Holding
-from gateway.nfts.merging import SpamFilter as DomainSpamFilter
+from gateway.nfts.merging import Holding, SpamFilter
 from gateway.nfts.service import ProviderReport
 from gateway.validation import checksum
-from providers.models import Chain as DomainChain
-from providers.models import NFTRecord
+from providers.models import Chain, NFTRecord
 
 __all__ = [
     "Asset",
@@ -47,26 +44,12 @@ BIG_INT_SCALAR = strawberry.scalar(
 )
 
 
-@strawberry.enum(description="EVM chains the gateway reads.")
-class Chain(Enum):
-    ETHEREUM = "ethereum"
-    POLYGON = "polygon"
-    BASE = "base"
-    ARBITRUM = "arbitrum"
-    OPTIMISM = "optimism"
-
-    def to_domain(self) -> DomainChain:
-        return DomainChain(self.value)
-
-
-@strawberry.enum(description="Which NFTs to list by their combined spam verdict.")
-class SpamFilter(Enum):
-    EXCLUDE = "exclude"
-    INCLUDE = "include"
-    ONLY = "only"
-
-    def to_domain(self) -> DomainSpamFilter:
-        return DomainSpamFilter(self.value)
+# The GraphQL enums are the domain's own enums (same members, same values): resolvers get
+# and give domain values, with no conversion either way.
+strawberry.enum(Chain, name="Chain", description="EVM chains the gateway reads.")
+strawberry.enum(
+    SpamFilter, name="SpamFilter", description="Which NFTs to list by their combined spam verdict."
+)
 
 
 @strawberry.type
@@ -115,7 +98,7 @@ class NFT:
         rarity = nft.rarity
         return cls(
             blockchain=nft.chain.short_name,
-            chain=Chain(nft.chain.value),
+            chain=nft.chain,
             contract_address=checksum(nft.contract_address),
             token_id=nft.token_id,
             token_standard=nft.token_standard.value if nft.token_standard else None,
