@@ -1,17 +1,44 @@
-"""JSON-ready encodings of model values, for the shared cache (no pickle anywhere).
+"""Every cached JSON shape in one place: model values as JSON-ready data and back.
 
-Each ``encode_*`` returns plain lists/dicts/str/int/float; each ``decode_*`` rebuilds the
-frozen dataclass. Integers stay exact (orjson writes big ints as JSON numbers only up to
-64 bits, so quantities travel as decimal strings).
+Each ``encode_*``/``pack_*`` returns plain lists/dicts/str/int/float; each
+``decode_*``/``unpack_*`` rebuilds the frozen dataclass, or raises ``KeyError``,
+``TypeError`` or ``ValueError`` for another shape (the cache reads that as a miss).
+Integers stay exact (orjson writes big ints as JSON numbers only up to 64 bits, so
+quantities travel as decimal strings). No pickle anywhere.
+
+Shapes: a record by field name (``detail`` entries), a record by position (the wallet
+snapshots of :mod:`gateway.nfts.walk`, where names repeated per record would cost more than
+the values), collection facts, and an identity's DIDs. A change to a shape bumps
+:data:`gateway.cache.keys.CACHE_VERSION` (or the snapshot's own version).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from providers.models import Chain, CollectionInfo, NFTRecord, Rarity, TokenStandard, Trait
+from providers.models import (
+    DID,
+    Chain,
+    CollectionInfo,
+    DIDType,
+    LinkedAccount,
+    NFTRecord,
+    Rarity,
+    TokenStandard,
+    Trait,
+)
 
-__all__ = ["decode_collection", "decode_record", "encode_collection", "encode_record"]
+__all__ = [
+    "decode_collection",
+    "decode_dids",
+    "decode_record",
+    "encode_collection",
+    "encode_dids",
+    "encode_record",
+    "pack_record",
+    "unpack_record",
+]
 
 
 def encode_record(record: NFTRecord) -> dict[str, Any]:
@@ -79,4 +106,85 @@ def decode_collection(data: dict[str, Any]) -> CollectionInfo:
         raise TypeError("ranked is not a boolean")
     return CollectionInfo(
         slug=data["slug"], name=data["name"], rarity_total=data["rarity_total"], ranked=ranked
+    )
+
+
+def pack_record(record: NFTRecord) -> list[Any]:
+    """A record as a positional list (see :func:`unpack_record`), for wallet snapshots."""
+    rarity = record.rarity
+    return [
+        record.source,
+        record.chain.value,
+        record.contract_address,
+        record.token_id,
+        record.token_standard.value if record.token_standard else None,
+        record.name,
+        record.description,
+        record.image,
+        record.animation_url,
+        record.collection_name,
+        record.collection_slug,
+        record.collection_opensea_slug,
+        None if record.traits is None else [[t.type, t.value] for t in record.traits],
+        None if rarity is None else [rarity.rank, rarity.score, rarity.total],
+        None if record.owner_addresses is None else list(record.owner_addresses),
+        None if record.quantity is None else str(record.quantity),
+        record.is_spam,
+    ]
+
+
+def unpack_record(data: Sequence[Any]) -> NFTRecord:
+    (source, chain, contract, token_id, standard, name, description, image, animation,
+     collection_name, collection_slug, opensea_slug, traits, rarity, owners, quantity,
+     is_spam) = data  # fmt: skip
+    return NFTRecord(
+        source=str(source),
+        chain=Chain(chain),
+        contract_address=contract,
+        token_id=token_id,
+        token_standard=TokenStandard(standard) if standard else None,
+        name=name,
+        description=description,
+        image=image,
+        animation_url=animation,
+        collection_name=collection_name,
+        collection_slug=collection_slug,
+        collection_opensea_slug=opensea_slug,
+        traits=None if traits is None else tuple(Trait(t, v) for t, v in traits),
+        rarity=None if rarity is None else Rarity(*rarity),
+        owner_addresses=None if owners is None else tuple(owners),
+        quantity=None if quantity is None else int(quantity),
+        is_spam=is_spam,
+    )
+
+
+def encode_dids(dids: tuple[DID, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": did.type.value,
+            "identity": did.identity,
+            "source": did.source,
+            "display_name": did.display_name,
+            "is_primary": did.is_primary,
+            "valid": did.valid,
+            "expires_at": did.expires_at,
+            "links": [[a.platform, a.identity, a.valid, a.checked_at] for a in did.links],
+        }
+        for did in dids
+    ]
+
+
+def decode_dids(data: list[dict[str, Any]]) -> tuple[DID, ...]:
+    return tuple(
+        DID(
+            type=DIDType(item["type"]),
+            identity=item["identity"],
+            source=item["source"],
+            display_name=item["display_name"],
+            is_primary=item["is_primary"],
+            valid=item["valid"],
+            expires_at=item["expires_at"],
+            links=tuple(LinkedAccount(*link) for link in item["links"]),
+        )
+        for item in data
     )

@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, NamedTuple, TypeVar
 
+from gateway.cache.codec import decode_dids, encode_dids
 from gateway.cache.shared import SharedCache, cache_key
 from gateway.errors import InvalidName, NameNotFound, UpstreamUnavailable
 from gateway.identity.names import IdentityKind, IdentityRef, parse_identity, parse_name
@@ -47,7 +48,7 @@ from gateway.resilience import ProviderGuards
 from gateway.settings import Settings
 from providers.base import DIDSource, NameResolver, PersonaSource
 from providers.errors import ProviderBadRequest, ProviderError, ProviderNotFound
-from providers.models import DID, Chain, DIDType, LinkedAccount, NFTKey
+from providers.models import DID, Chain, DIDType, NFTKey
 
 __all__ = [
     "DIDAnswer",
@@ -569,38 +570,3 @@ def _decode_addresses(data: list[str]) -> tuple[str, ...]:
 
 def _since(started: float) -> float:
     return round((time.monotonic() - started) * 1000, 1)
-
-
-# -- cache encoding (JSON, never pickle) ----------------------------------------------------
-
-
-def encode_dids(dids: tuple[DID, ...]) -> list[dict[str, Any]]:
-    return [
-        {
-            "type": did.type.value,
-            "identity": did.identity,
-            "source": did.source,
-            "display_name": did.display_name,
-            "is_primary": did.is_primary,
-            "valid": did.valid,
-            "expires_at": did.expires_at,
-            "links": [[a.platform, a.identity, a.valid, a.checked_at] for a in did.links],
-        }
-        for did in dids
-    ]
-
-
-def decode_dids(data: list[dict[str, Any]]) -> tuple[DID, ...]:
-    return tuple(
-        DID(
-            type=DIDType(item["type"]),
-            identity=item["identity"],
-            source=item["source"],
-            display_name=item["display_name"],
-            is_primary=item["is_primary"],
-            valid=item["valid"],
-            expires_at=item["expires_at"],
-            links=tuple(LinkedAccount(*link) for link in item["links"]),
-        )
-        for item in data
-    )

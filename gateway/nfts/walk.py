@@ -45,6 +45,7 @@ from typing import Any
 
 import orjson
 
+from gateway.cache.codec import pack_record, unpack_record
 from gateway.nfts.merging import Holding, SpamFilter, merge_holding
 from gateway.resilience import ProviderGuards
 from providers.base import NFTSource
@@ -54,9 +55,6 @@ from providers.models import (
     HoldingsPage,
     NFTKey,
     NFTRecord,
-    Rarity,
-    TokenStandard,
-    Trait,
 )
 
 __all__ = ["StreamReport", "WalletWalk"]
@@ -393,53 +391,12 @@ class WalletWalk:
 
 
 def _pack(record: NFTRecord) -> list[Any]:
-    """A record as a positional list (see :func:`_unpack`); quantities as decimal strings
-    (beyond 64 bits JSON numbers are not exact everywhere)."""
-    rarity = record.rarity
-    return [
-        record.source,
-        record.chain.value,
-        record.contract_address,
-        record.token_id,
-        record.token_standard.value if record.token_standard else None,
-        record.name,
-        record.description,
-        record.image,
-        record.animation_url,
-        record.collection_name,
-        record.collection_slug,
-        record.collection_opensea_slug,
-        None if record.traits is None else [[t.type, t.value] for t in record.traits],
-        None if rarity is None else [rarity.rank, rarity.score, rarity.total],
-        None if record.owner_addresses is None else list(record.owner_addresses),
-        None if record.quantity is None else str(record.quantity),
-        record.is_spam,
-    ]
+    """A record as a positional list: the cache's codec owns the shape."""
+    return pack_record(record)
 
 
 def _unpack(data: Sequence[Any]) -> NFTRecord:
-    (source, chain, contract, token_id, standard, name, description, image, animation,
-     collection_name, collection_slug, opensea_slug, traits, rarity, owners, quantity,
-     is_spam) = data  # fmt: skip
-    return NFTRecord(
-        source=str(source),
-        chain=Chain(chain),
-        contract_address=contract,
-        token_id=token_id,
-        token_standard=TokenStandard(standard) if standard else None,
-        name=name,
-        description=description,
-        image=image,
-        animation_url=animation,
-        collection_name=collection_name,
-        collection_slug=collection_slug,
-        collection_opensea_slug=opensea_slug,
-        traits=None if traits is None else tuple(Trait(t, v) for t, v in traits),
-        rarity=None if rarity is None else Rarity(*rarity),
-        owner_addresses=None if owners is None else tuple(owners),
-        quantity=None if quantity is None else int(quantity),
-        is_spam=is_spam,
-    )
+    return unpack_record(data)
 
 
 def _report_json(report: StreamReport) -> dict[str, Any]:

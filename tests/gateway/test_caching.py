@@ -18,7 +18,7 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from gateway.cache.shared import BoundedMemoryCache, RedisLayer, SharedCache, cache_key, cache_kind
+from gateway.cache import BoundedMemoryCache, RedisLayer, SharedCache, cache_key, cache_kind
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 
@@ -47,10 +47,10 @@ async def replicas(request: pytest.FixtureRequest, namespace: str) -> AsyncItera
     made: list[SharedCache] = []
 
     def build() -> SharedCache:
-        redis = RedisLayer.from_url(REDIS_URL) if request.param == "redis" else None
-        cache = SharedCache(
-            BoundedMemoryCache(), namespace=namespace, redis=redis, heartbeat_seconds=0.1
-        )
+        redis = None
+        if request.param == "redis":
+            redis = RedisLayer.from_url(REDIS_URL, namespace=namespace)
+        cache = SharedCache(BoundedMemoryCache(), redis=redis, heartbeat_seconds=0.1)
         made.append(cache)
         return cache
 
@@ -153,10 +153,8 @@ async def test_the_observer_hears_each_lookup_as_a_hit_or_a_miss_by_kind() -> No
 
 async def test_another_replicas_value_counts_as_a_hit(namespace: str) -> None:
     def replica(observer: Lookups | None = None) -> SharedCache:
-        redis = RedisLayer.from_url(REDIS_URL)
-        return SharedCache(
-            BoundedMemoryCache(), namespace=namespace, redis=redis, observer=observer
-        )
+        redis = RedisLayer.from_url(REDIS_URL, namespace=namespace)
+        return SharedCache(BoundedMemoryCache(), redis=redis, observer=observer)
 
     lookups = Lookups()
     writer, reader = replica(), replica(lookups)
@@ -246,8 +244,7 @@ async def redis_replicas(namespace: str) -> AsyncIterator[Factory]:
     def build() -> SharedCache:
         cache = SharedCache(
             BoundedMemoryCache(),
-            namespace=namespace,
-            redis=RedisLayer.from_url(REDIS_URL),
+            redis=RedisLayer.from_url(REDIS_URL, namespace=namespace),
             heartbeat_seconds=0.1,
             wait_seconds=5.0,
         )
@@ -269,6 +266,7 @@ async def test_redis_keys_are_namespaced_json_with_a_ttl(
 
     await cache.get_or_fetch("v1:detail:a", fetch, ttl=60, encode=same, decode=same)
     await cache.set("v1:snapshot:b", {"holdings": []}, ttl=30)
+    await cache.close()  # waits for the write and lease release that run off the request path
     keys = [key async for key in raw_redis.scan_iter(match=f"{namespace}:*")]
     assert {k.decode() for k in keys} == {f"{namespace}:v1:detail:a", f"{namespace}:v1:snapshot:b"}
     for key in keys:

@@ -1,0 +1,284 @@
+"""The two storage layers behind one aiocache interface, with one serializer.
+
+Both layers are aiocache caches (``get``/``set``/``raw``/``close`` with a namespace, a
+``key_builder`` and a serializer), so the shared cache talks to them the same way:
+
+* :class:`BoundedMemoryCache` (always): an aiocache backend over an ordered dict, bounded
+  by entries *and* bytes with least-recently-used eviction, expired lazily on access.
+  Hand-written because aiocache's ``SimpleMemoryCache`` is unbounded and arms one event-loop
+  timer per key; only the hooks the gateway calls are implemented (the others keep
+  aiocache's ``NotImplementedError``).
+* :class:`RedisLayer` (when ``NFTGW_REDIS_URL`` is set): aiocache's own
+  :class:`aiocache.RedisCache` over a blocking connection pool. What aiocache lacks is kept
+  here by hand: a short op timeout (100 ms, not aiocache's 5 s) enforced with
+  ``asyncio.timeout`` (aiocache's ``wait_for`` spawns a task per operation, a loop hop that
+  delays every write and lease release), after which a failed or slow Redis is a fallback
+  (to the memory layer, or a miss), never an error, and is left alone for a second before
+  the next try; and one read
+  returns a value together with its remaining life (a Lua ``GET`` + ``PTTL``), so a Redis
+  hit can be copied into memory for exactly as long as it lives.
+
+:class:`JsonBytes` is the one serializer of both layers: orjson, never pickle, so a reader
+can never mutate a stored value and the same bytes travel between layers unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiocache import RedisCache
+from aiocache.base import BaseCache
+from aiocache.serializers import BaseSerializer
+from redis.asyncio import BlockingConnectionPool
+from redis.asyncio.connection import parse_url
+from redis.exceptions import RedisError
+
+from gateway.cache.keys import namespaced
+
+__all__ = ["UNAVAILABLE", "BoundedMemoryCache", "JsonBytes", "RedisLayer", "Unavailable", "as_is"]
+
+logger = logging.getLogger(__name__)
+
+# Writes, heartbeats and releases run off the request path and may take this many op
+# timeouts: under a burst the event loop itself can lag past 100 ms.
+BACKGROUND_TIMEOUT_FACTOR = 10
+
+_GET_WITH_TTL = "return {redis.call('get', KEYS[1]), redis.call('pttl', KEYS[1])}"
+
+
+class JsonBytes(BaseSerializer):  # type: ignore[misc]
+    """JSON as bytes (orjson) in, Python values out; ``None`` for bytes that are not JSON
+    (a stored value that does not decode is a miss, never an error)."""
+
+    DEFAULT_ENCODING = None  # bytes both ways: aiocache then never decodes what Redis returns
+
+    def dumps(self, value: Any) -> bytes:
+        """``value`` as JSON in a right-sized bytes object. orjson hands back its whole
+        growth buffer (a 1.3 KB record holds 8 KB, a 40 KB value 2 MB): kept for a TTL,
+        that would put the memory layer far past its byte budget, which counts ``len``."""
+        return bytes(memoryview(orjson.dumps(value)))  # bytes(b) would return b itself
+
+    def loads(self, value: bytes | None) -> Any:
+        if value is None:
+            return None
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            logger.warning("a cache entry is not JSON: treated as a miss")
+            return None
+
+
+def as_is(value: Any) -> Any:
+    """A ``dumps_fn``/``loads_fn`` for bytes the serializer already made (no second pass)."""
+    return value
+
+
+@dataclass(slots=True)
+class _Entry:
+    value: Any
+    expires_at: float
+    size: int
+
+
+class BoundedMemoryCache(BaseCache):  # type: ignore[misc]
+    """aiocache's interface over an ordered dict: LRU-evicted past ``max_entries`` or
+    ``max_bytes`` (values are :class:`JsonBytes`' output), expired lazily on access."""
+
+    NAME = "bounded-memory"
+
+    def __init__(
+        self,
+        max_entries: int = 10_000,
+        max_bytes: int = 256 * 1024 * 1024,
+        *,
+        namespace: str | None = None,
+    ) -> None:
+        # No timeout: a dict operation cannot hang, and aiocache's timeout costs a task.
+        super().__init__(
+            serializer=JsonBytes(), namespace=namespace, key_builder=namespaced, timeout=None
+        )
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def _get(self, key: str, encoding: str | None = None, _conn: Any = None) -> Any:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.expires_at <= time.monotonic():
+            self._drop(key)
+            return None
+        self._entries.move_to_end(key)  # most recently used goes last
+        return entry.value
+
+    async def _set(
+        self, key: str, value: Any, ttl: Any = None, _cas_token: Any = None, _conn: Any = None
+    ) -> bool:
+        self._drop(key)
+        size = len(value) if isinstance(value, bytes | str) else 64
+        if size > self.max_bytes:
+            return False  # bigger than the whole budget: not cached at all
+        lifetime = float(ttl) if ttl else float("inf")
+        self._entries[key] = _Entry(value, time.monotonic() + lifetime, size)
+        self.bytes += size
+        while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
+            self._drop(next(iter(self._entries)))
+        return True
+
+    async def _exists(self, key: str, _conn: Any = None) -> bool:
+        return await self._get(key) is not None
+
+    async def _delete(self, key: str, _conn: Any = None) -> int:
+        return 1 if self._drop(key) else 0
+
+    async def _clear(self, namespace: str | None = None, _conn: Any = None) -> bool:
+        for key in [k for k in self._entries if not namespace or k.startswith(namespace)]:
+            self._drop(key)
+        return True
+
+    async def _close(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def _drop(self, key: str) -> bool:
+        entry = self._entries.pop(key, None)
+        if entry is None:
+            return False
+        self.bytes -= entry.size
+        return True
+
+
+class Unavailable:
+    """Redis did not answer in time (or at all): fall back, do not fail."""
+
+
+UNAVAILABLE = Unavailable()
+
+
+class RedisLayer:
+    """The shared layer: aiocache's :class:`~aiocache.RedisCache` with a short timeout per
+    operation and a fallback instead of an exception.
+
+    Every method returns :data:`UNAVAILABLE` (or ``False``) instead of raising when Redis
+    is down, slow or refuses; after a failure Redis is skipped for ``retry_interval``
+    seconds so a dead Redis costs one timeout per interval, not one per operation. Keys
+    are the gateway's cache keys; the backend's namespace is added here.
+    """
+
+    def __init__(
+        self, cache: RedisCache, *, op_timeout: float = 0.1, retry_interval: float = 1.0
+    ) -> None:
+        self._cache = cache
+        self._op_timeout = op_timeout
+        self._retry_interval = retry_interval
+        self._slow_since: float | None = None  # first timeout since the last success
+        self._down_until = 0.0
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        namespace: str = "nftgw",
+        op_timeout: float = 0.1,
+        max_connections: int = 64,
+    ) -> RedisLayer:
+        options = dict(parse_url(url))
+        cache = RedisCache(
+            serializer=JsonBytes(),
+            namespace=namespace,
+            key_builder=namespaced,
+            timeout=None,  # enforced by ``_run`` (see the module docstring)
+            endpoint=options.pop("host", "127.0.0.1"),
+            port=options.pop("port", 6379),
+            db=options.pop("db", 0),
+            password=options.pop("password", None),
+            pool_max_size=max_connections,
+            create_connection_timeout=op_timeout,
+            # A blocking pool: a burst waits (within the op timeout) for a free connection
+            # instead of failing at once.
+            connection_pool_class=BlockingConnectionPool,
+            connection_pool_kwargs={**options, "timeout": op_timeout, "socket_timeout": op_timeout},
+        )
+        return cls(cache, op_timeout=op_timeout)
+
+    @property
+    def available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def key(self, key: str) -> str:
+        """``key`` as stored in Redis (with the namespace)."""
+        full: str = self._cache.build_key(key, namespace=self._cache.namespace)
+        return full
+
+    async def get_with_ttl(self, key: str) -> tuple[bytes | None, float] | Unavailable:
+        """The stored bytes and their remaining life in seconds, in one round trip."""
+        found = await self.script(_GET_WITH_TTL, [key])
+        if isinstance(found, Unavailable):
+            return found
+        raw, millis = found
+        return raw, max(0.0, millis / 1000)
+
+    async def set(self, key: str, raw: bytes, ttl: float, *, background: bool = False) -> bool:
+        """Store serialized bytes for ``ttl`` seconds (``PSETEX``: a float TTL is in ms).
+        ``background``: off the request path, so it may take longer than the op timeout (a
+        lost write would make another replica fetch again)."""
+        seconds = max(float(ttl), 0.001)
+        result = await self._run(
+            lambda: self._cache.set(key, raw, ttl=seconds, dumps_fn=as_is),
+            background=background,
+        )
+        return result is True
+
+    async def script(
+        self, source: str, keys: Sequence[str], *args: str | int, background: bool = False
+    ) -> Any:
+        """Run a Lua script over cache keys (namespaced here) through aiocache's ``raw``."""
+        full = [self.key(key) for key in keys]
+        return await self._run(
+            lambda: self._cache.raw("eval", source, len(full), *full, *args),
+            background=background,
+        )
+
+    async def close(self) -> None:
+        # Not ``RedisCache.close()``: aiocache 0.12 calls redis-py's deprecated ``close``.
+        await self._cache.client.aclose()
+
+    async def _run(
+        self, operation: Callable[[], Awaitable[Any]], *, background: bool = False
+    ) -> Any:
+        if not self.available:
+            return UNAVAILABLE
+        timeout = self._op_timeout * (BACKGROUND_TIMEOUT_FACTOR if background else 1)
+        try:
+            async with asyncio.timeout(timeout):
+                result = await operation()
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._note_failure(exc)
+            return UNAVAILABLE
+        self._slow_since = None
+        return result
+
+    def _note_failure(self, exc: BaseException) -> None:
+        """A refused connection means down. A timeout may be one slow moment (or this
+        process's own event loop lagging under a burst), so only timeouts without a single
+        success for ``retry_interval`` seconds make us skip Redis for a while."""
+        now = time.monotonic()
+        if isinstance(exc, TimeoutError):
+            self._slow_since = self._slow_since or now
+            down = now - self._slow_since >= self._retry_interval
+        else:
+            down = True
+        if down:
+            self._down_until = now + self._retry_interval
+        logger.warning("redis unavailable (%s): using the memory layer", type(exc).__name__)
