@@ -100,10 +100,10 @@ class BoundedMemoryCache(BaseCache):  # type: ignore[misc]
         *,
         namespace: str | None = None,
     ) -> None:
-        # No timeout: a dict operation cannot hang, and aiocache's timeout costs a task.
-        super().__init__(
-            serializer=JsonBytes(), namespace=namespace, key_builder=namespaced, timeout=None
-        )
+        # aiocache's default timeout stays although a dict operation cannot hang: its
+        # ``wait_for`` runs each operation as a task, a yield to the event loop that the
+        # interleaving of concurrent provider calls has always had (see notes/r2-cache.md).
+        super().__init__(serializer=JsonBytes(), namespace=namespace, key_builder=namespaced)
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.bytes = 0
