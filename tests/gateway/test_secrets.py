@@ -85,7 +85,7 @@ def cache_contents(state: Any) -> list[str]:
     for service_name in ("nft_service", "identity_service"):
         service = getattr(state, service_name, None)
         cache = getattr(service, "_cache", None)
-        backend = getattr(cache, "_backend", None)
+        backend = getattr(cache, "_memory", None)
         # The memory backend's own table (its attribute name is the cache module's business).
         store = (
             next(
