@@ -15,7 +15,9 @@ from gateway.app import create_app
 from gateway.settings import Settings
 from providers.sandbox import Sandbox, build_sandbox
 
-SHARED_FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+# The vendors' published examples (see fixtures/vendor/SOURCES.md), carried by the repository
+# so that a fresh clone runs every mapping test.
+VENDOR_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "vendor"
 
 
 @pytest.fixture

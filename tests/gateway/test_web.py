@@ -100,14 +100,18 @@ async def test_the_gallery_page_and_its_files_are_served(client: httpx.AsyncClie
         assert (await client.get(url)).status_code == 200, url
 
 
-async def test_the_gallery_script_uses_only_the_public_graphql_api(
+async def test_the_gallery_scripts_use_only_the_public_graphql_api(
     client: httpx.AsyncClient,
 ) -> None:
-    script = (await client.get("/static/app.js")).text
-    fetched = set(re.findall(r'ENDPOINT = "([^"]+)"', script))
-    assert fetched == {"/graphql"}
-    assert "innerHTML" not in script  # API values go in as text, never as markup
-    assert "wallet(address: $input)" in script
+    page = (await client.get("/")).text
+    scripts = [url for url in asset_links(page) if url.endswith(".js")]
+    assert scripts == ["/static/gallery-api.js", "/static/gallery-view.js", "/static/app.js"]
+    source = "\n".join([(await client.get(url)).text for url in scripts])
+    assert set(re.findall(r'ENDPOINT = "([^"]+)"', source)) == {"/graphql"}
+    assert "fetch(" in source and source.count("fetch(") == 1  # one way out: gql()
+    assert "innerHTML" not in source  # API values go in as text, never as markup
+    # An address is a wallet; anything else is an identity, as REST reads a name.
+    assert "wallet(address: $input)" in source and "identity(name: $input)" in source
 
 
 async def test_vendored_assets_carry_their_licences(client: httpx.AsyncClient) -> None:

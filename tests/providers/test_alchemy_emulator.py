@@ -25,7 +25,7 @@ from providers.sandbox.world import (
 HOST_BASE_URL = "http://{network}.alchemy.sandbox"
 PATH_BASE_URL = "http://alchemy.sandbox/{network}"
 CANARY_KEY = "canary-KEY-5f3a9c1e7d"
-VENDOR_FIXTURES = Path(__file__).parents[2] / ".." / "shared" / "fixtures" / "alchemy"
+VENDOR_FIXTURES = Path(__file__).parents[1] / "fixtures" / "vendor" / "alchemy"
 
 
 @pytest.fixture
@@ -52,8 +52,6 @@ async def get(
 
 
 def vendor_item_keys() -> set[str]:
-    if not VENDOR_FIXTURES.is_dir():
-        pytest.skip(f"vendor fixtures not found at {VENDOR_FIXTURES} (sibling ../shared missing)")
     owned = json.loads((VENDOR_FIXTURES / "getNFTsForOwner.example.json").read_text())
     single = json.loads((VENDOR_FIXTURES / "getNFTMetadata.sdk_output.example.json").read_text())
     return set(owned["ownedNfts"][0]) | set(single)

@@ -13,7 +13,7 @@ from providers.errors import ProviderBadData
 from providers.models import Chain, NFTRecord, TokenStandard, Trait
 
 REPO = Path(__file__).parents[2]
-VENDOR_FIXTURES = REPO / ".." / "shared" / "fixtures" / "alchemy"
+VENDOR_FIXTURES = REPO / "tests" / "fixtures" / "vendor" / "alchemy"
 QUIRK_FIXTURES = REPO / "tests" / "fixtures" / "alchemy"
 OWNER = "0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045"
 OWNER_LOWER = OWNER.lower()
@@ -21,8 +21,6 @@ OWNER_LOWER = OWNER.lower()
 
 def vendor(name: str) -> Any:
     path = VENDOR_FIXTURES / name
-    if not VENDOR_FIXTURES.is_dir():
-        pytest.skip(f"vendor fixtures not found at {VENDOR_FIXTURES} (sibling ../shared missing)")
     return json.loads(path.read_text())
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,7 +36,6 @@ from providers.sandbox.world import (
 HOST_BASE_URL = "http://{network}.alchemy.sandbox"
 PATH_BASE_URL = "http://alchemy.sandbox/{network}"
 CANARY_KEY = "canary-KEY-5f3a9c1e7d"
-VENDOR_FIXTURES = Path(__file__).parents[2] / ".." / "shared" / "fixtures" / "alchemy"
 
 
 @pytest.fixture

@@ -29,11 +29,8 @@ from providers.sandbox.dotbit import dotbit_emulator
 from providers.sandbox.faults import Emulator
 from providers.sandbox.world import DID_WALLET, EMPTY_WALLET, OTHER_HOLDER, SMALL_WALLET
 
-VENDOR = Path(__file__).parents[2] / ".." / "shared" / "fixtures" / "dotbit"
+VENDOR = Path(__file__).parents[1] / "fixtures" / "vendor" / "dotbit"
 OWN = Path(__file__).parents[1] / "fixtures" / "dotbit"
-needs_vendor = pytest.mark.skipif(
-    not VENDOR.is_dir(), reason="vendor fixtures (../shared/fixtures) are not checked out"
-)
 BASE_URL = "http://indexer.dotbit.sandbox"
 
 
@@ -44,17 +41,14 @@ def load(folder: Path, name: str) -> Any:
 # -- mapping: vendor fixtures ------------------------------------------------------------
 
 
-@needs_vendor
 def test_vendor_empty_reverse_record_means_no_primary_name() -> None:
     assert to_reverse_record(unwrap(load(VENDOR, "das_reverseRecord.example.json"))) is None
 
 
-@needs_vendor
 def test_vendor_account_list_skips_the_blank_account() -> None:
     assert to_account_list(unwrap(load(VENDOR, "das_accountList.example.json"))) == []
 
 
-@needs_vendor
 def test_vendor_account_info_gives_owner_manager_and_expiry() -> None:
     info = to_account_info(unwrap(load(VENDOR, "das_accountInfo.example.json")))
     assert info.account == "phone.bit"
@@ -63,7 +57,6 @@ def test_vendor_account_info_gives_owner_manager_and_expiry() -> None:
     assert info.expired_at == 1658491542
 
 
-@needs_vendor
 @pytest.mark.parametrize(
     "name", ["das_accountRecords.example.json", "das_accountRecordsV2.example.json"]
 )
@@ -72,7 +65,6 @@ def test_vendor_records_yield_the_lower_cased_evm_address_only(name: str) -> Non
     assert to_record_addresses(data) == ("0x59724739940777947c56c4f2f2c9211cd5130fef",)
 
 
-@needs_vendor
 def test_vendor_account_not_exist_is_not_found() -> None:
     with pytest.raises(ProviderNotFound, match="20007"):
         unwrap(load(VENDOR, "error.account_not_exist.example.json"))

@@ -23,11 +23,8 @@ from providers.sandbox.faults import Emulator
 from providers.sandbox.nametag import nametag_emulator
 from providers.sandbox.world import DID_WALLET, EMPTY_WALLET, WHALE_WALLET
 
-VENDOR = Path(__file__).parents[2] / ".." / "shared" / "fixtures" / "etherscan"
+VENDOR = Path(__file__).parents[1] / "fixtures" / "vendor" / "etherscan"
 OWN = Path(__file__).parents[1] / "fixtures" / "etherscan"
-needs_vendor = pytest.mark.skipif(
-    not VENDOR.is_dir(), reason="vendor fixtures (../shared/fixtures) are not checked out"
-)
 BASE_URL = "http://api.etherscan.sandbox"
 KEY = "sekrit-etherscan-key-123"
 
@@ -39,7 +36,6 @@ def load(folder: Path, name: str) -> Any:
 # -- mapping -----------------------------------------------------------------------------
 
 
-@needs_vendor
 def test_vendor_tag_becomes_a_nametag_did() -> None:
     (did,) = to_name_tags(load(VENDOR, "getaddresstag.example.json"))
     assert did.type is DIDType.NAMETAG and did.source == "nametag"
@@ -48,12 +44,10 @@ def test_vendor_tag_becomes_a_nametag_did() -> None:
     assert did.links == (LinkedAccount("ethereum", "0xa9d1e08c7793af67e9d92fe308d5697fb81d3e43"),)
 
 
-@needs_vendor
 def test_vendor_no_records_is_empty() -> None:
     assert to_name_tags(load(VENDOR, "getaddresstag.error_no_records.example.json")) == ()
 
 
-@needs_vendor
 def test_vendor_rate_limit_text_is_a_rate_limit_not_an_auth_error() -> None:
     # The text mentions "API Key" too; it must still read as a rate limit.
     with pytest.raises(ProviderRateLimited):

@@ -19,11 +19,8 @@ from providers.sandbox.identities import Identities, Persona, Proof, identities,
 from providers.sandbox.nextid import nextid_emulator
 from providers.sandbox.world import DID_WALLET, EMPTY_WALLET, SMALL_WALLET
 
-VENDOR = Path(__file__).parents[2] / ".." / "shared" / "fixtures" / "nextid"
+VENDOR = Path(__file__).parents[1] / "fixtures" / "vendor" / "nextid"
 OWN = Path(__file__).parents[1] / "fixtures" / "nextid"
-needs_vendor = pytest.mark.skipif(
-    not VENDOR.is_dir(), reason="vendor fixtures (../shared/fixtures) are not checked out"
-)
 BASE_URL = "http://proof-service.nextid.sandbox"
 
 
@@ -34,7 +31,6 @@ def load(folder: Path, name: str) -> Any:
 # -- mapping -----------------------------------------------------------------------------
 
 
-@needs_vendor
 @pytest.mark.parametrize("name", ["proof_query.example.json", "proof_query.apib.example.json"])
 def test_vendor_proof_query_gives_one_did_per_avatar(name: str) -> None:
     dids, next_page = to_personas(load(VENDOR, name))
@@ -51,7 +47,6 @@ def test_vendor_proof_query_gives_one_did_per_avatar(name: str) -> None:
     assert second.links == (LinkedAccount("ethereum", "0x114514......", True, 1643099438),)
 
 
-@needs_vendor
 def test_vendor_error_body_message() -> None:
     assert error_message(load(VENDOR, "proof_add.error_400.example.json")) == (
         "Tweet author is not the same as given identity."

@@ -20,16 +20,12 @@ from providers.opensea.mapping import (
 )
 
 REPO = Path(__file__).parents[2]
-VENDOR = REPO / ".." / "shared" / "fixtures" / "opensea"
+VENDOR = REPO / "tests" / "fixtures" / "vendor" / "opensea"
 OWN = REPO / "tests" / "fixtures" / "opensea"
 
 WALLET = "0x" + "1" * 40
 OTHER = "0x" + "7" * 40
 MIXED_WALLET = "0x" + "ab" * 20  # listed as 0xaBaB... in get_nft.big_quantity.json
-
-needs_vendor = pytest.mark.skipif(
-    not VENDOR.is_dir(), reason=f"vendor fixtures not found at {VENDOR} (../shared missing)"
-)
 
 
 def load(path: Path) -> Any:
@@ -71,7 +67,6 @@ def test_every_chain_round_trips_and_polygon_uses_the_current_name() -> None:
 # -- vendor fixtures --------------------------------------------------------------------
 
 
-@needs_vendor
 def test_vendor_get_nft_mock_with_made_up_contract_is_rejected() -> None:
     # The SDK mock's "0xcontract123" is not an address: no identity, so no record.
     raw = load(VENDOR / "get_nft.sdk_mock.example.json")["nft"]
@@ -79,7 +74,6 @@ def test_vendor_get_nft_mock_with_made_up_contract_is_rejected() -> None:
     assert to_nft_record(raw, Chain.ETHEREUM, WALLET) is None
 
 
-@needs_vendor
 def test_vendor_get_nft_mock_maps_legacy_rarity_and_skips_made_up_owners() -> None:
     raw = dict(load(VENDOR / "get_nft.sdk_mock.example.json")["nft"])
     raw["contract"] = "0x" + "c" * 40  # give it a real identity to see the rest
@@ -97,7 +91,6 @@ def test_vendor_get_nft_mock_maps_legacy_rarity_and_skips_made_up_owners() -> No
     assert record.is_spam is None  # is_suspicious is absent from this mock
 
 
-@needs_vendor
 def test_vendor_get_collection_mock_falls_back_to_total_supply() -> None:
     raw = load(VENDOR / "get_collection.sdk_mock.example.json")  # rarity: null
     assert to_collection_info(raw) == CollectionInfo(
