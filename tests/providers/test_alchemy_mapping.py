@@ -269,3 +269,14 @@ def test_empty_page_key_and_non_integer_total_are_dropped() -> None:
     )
 
     assert page == type(page)(records=(), next_cursor=None, total_count=None)
+
+
+def test_a_balance_in_non_ascii_digits_is_unknown_not_a_crash() -> None:
+    # "²".isdigit() is True but int("²") raises: found by the hostile-payload fuzzer.
+    record = to_nft_record(
+        {"contract": {"address": "0x" + "ab" * 20}, "tokenId": "5", "balance": "²"},
+        Chain.ETHEREUM,
+        OWNER,
+    )
+    assert record is not None
+    assert record.quantity is None
