@@ -29,7 +29,13 @@ from gateway.identity.service import IdentityService
 from gateway.nfts.service import NFTService
 from gateway.openapi import openapi_endpoint
 from gateway.resilience import CacheCooldowns, GuardPolicy, ProviderGuards
-from gateway.rest import error_response, json_response, list_user_dids, list_user_nfts
+from gateway.rest import (
+    RenderedPages,
+    error_response,
+    json_response,
+    list_user_dids,
+    list_user_nfts,
+)
 from gateway.schema import schema
 from gateway.schema.limits import GraphQLLimits
 from gateway.schema.view import GraphQLView
@@ -84,6 +90,8 @@ def create_app(
             )
             app.state.settings = settings
             app.state.nft_service = service
+            # The REST face's bytes of the pages the service keeps (as many as it keeps).
+            app.state.rest_pages = RenderedPages(settings.page_cache_entries)
             app.state.sandbox = settings.sandbox_enabled
             # Shared by every replica through Redis when NFTGW_REDIS_URL is set.
             rate_redis = rate_limit_redis(settings)

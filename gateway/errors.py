@@ -16,9 +16,18 @@ status below, GraphQL as an error with ``extensions.code``::
     ├── UnsupportedMediaType          415  UNSUPPORTED_MEDIA_TYPE (POST bodies must be JSON)
     ├── NameNotFound                  404  NAME_NOT_FOUND (unknown or expired name)
     └── UpstreamUnavailable           503  UPSTREAM_UNAVAILABLE (every provider failed)
+
+Services raise these without naming the client's field: they do not know how a face spells
+its input (``wallet_address`` in REST, ``address`` in GraphQL). A face names it where it
+passes the input in, with :func:`input_field` (or :meth:`GatewayError.for_field`); only
+errors about the input (:class:`InvalidInput` and :class:`NameNotFound`) take a field.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Self
 
 __all__ = [
     "BadRequest",
@@ -34,17 +43,26 @@ __all__ = [
     "NameNotFound",
     "UnsupportedMediaType",
     "UpstreamUnavailable",
+    "input_field",
 ]
 
 
 class GatewayError(Exception):
     status = 500
     code = "INTERNAL"
+    about_input = False  # True: the client's input is at fault, and a face may name it
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+
+    def for_field(self, field: str) -> Self:
+        """This error blamed on the client's input ``field``: for faces. Errors not about
+        input, and ones that already name a field, stay as they are."""
+        if self.about_input and self.field is None:
+            self.field = field
+        return self
 
     def to_json(self) -> dict[str, object]:
         error: dict[str, object] = {"code": self.code, "message": self.message}
@@ -56,6 +74,7 @@ class GatewayError(Exception):
 class InvalidInput(GatewayError):
     status = 422
     code = "INVALID_INPUT"
+    about_input = True
 
 
 class InvalidAddress(InvalidInput):
@@ -100,6 +119,7 @@ class UnsupportedMediaType(GatewayError):
 class NameNotFound(GatewayError):
     status = 404
     code = "NAME_NOT_FOUND"
+    about_input = True
 
 
 class UpstreamUnavailable(GatewayError):
@@ -109,3 +129,13 @@ class UpstreamUnavailable(GatewayError):
     def __init__(self, message: str, *, retry_after: int = 30) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+@contextmanager
+def input_field(field: str) -> Iterator[None]:
+    """Errors about input raised inside name the client's ``field`` (see the docstring)."""
+    try:
+        yield
+    except GatewayError as exc:
+        exc.for_field(field)
+        raise

@@ -2,8 +2,10 @@
 
 Handlers are thin: validate, call the service, render. The shim never goes through GraphQL:
 it serialises the service's domain objects directly with orjson, and keeps the bytes of a
-page in the slice's ``renderings`` so a cached page (see ``gateway.nfts.service.PageCache``) is
-serialised once, not once per request.
+page the service keeps (see :class:`gateway.nfts.page_cache.PageCache`) by its slice key
+(:class:`RenderedPages`), so a cached page is serialised once, not once per request.
+Input is parsed here, once (addresses lower-cased, names made canonical), and errors about
+it name the request's field (:func:`gateway.errors.input_field`).
 Absent optional NFT fields are rendered as ``null`` (never omitted); ``traits`` is ``[]``
 when the NFT has none. Two additions strict clients can ignore: ``providers`` (what each
 provider contributed and why one failed) and ``quantity_known`` on each asset; the
@@ -17,19 +19,22 @@ a name also say which ``wallets`` hold them.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.errors import GatewayError, MissingField
+from gateway.errors import GatewayError, MissingField, input_field
 from gateway.http.redaction import redact_bytes
 from gateway.http.security import encode_json, read_json_object
-from gateway.identity.names import parse_wallet_input
-from gateway.identity.service import DIDAnswer, IdentityService, LinkedHolding
+from gateway.identity.names import WalletInput, parse_wallet_input
+from gateway.identity.service import DIDAnswer, IdentityService
+from gateway.identity.union import LinkedHolding
 from gateway.nfts.merging import Holding
-from gateway.nfts.service import HoldingsSlice, NFTService, ProviderReport
+from gateway.nfts.pages import HoldingsSlice, ProviderReport, SliceKey
+from gateway.nfts.service import NFTService
 from gateway.settings import Settings
 from gateway.validation import checksum, parse_positive_int, parse_user_id
 from providers.mapping import lower_address
@@ -37,6 +42,7 @@ from providers.models import DID
 
 __all__ = [
     "PROVIDERS_HEADER",
+    "RenderedPages",
     "error_response",
     "did_json",
     "dids_json",
@@ -53,7 +59,6 @@ __all__ = [
 ]
 
 PROVIDERS_HEADER = "X-NFTGW-Providers"
-_REST_RENDERING = "rest"  # this face's key in HoldingsSlice.renderings
 STALE_HEADER = "X-NFTGW-Stale"
 MAX_PAGE = 1_000_000
 
@@ -66,24 +71,46 @@ async def list_user_nfts(request: Request) -> Response:
     body = await read_json_object(
         request, max_bytes=settings.rest_max_body_bytes, max_depth=settings.max_json_depth
     )
-    target = parse_wallet_input(_required(body, "wallet_address"))
+    target = _wallet_input(body)
     page = parse_positive_int(_required(body, "page"), field="page", maximum=MAX_PAGE)
     size = parse_positive_int(_required(body, "size"), field="size", maximum=settings.max_page_size)
     if target.name is not None:
         return await _list_name_nfts(request, target.name, offset=(page - 1) * size, limit=size)
     assert target.address is not None
     result = await service.list_holdings(target.address, offset=(page - 1) * size, limit=size)
-    return nfts_response(result)
+    return nfts_response(result, request.app.state.rest_pages)
 
 
-def nfts_response(result: HoldingsSlice) -> Response:
-    """The answer for a wallet's page, serialised once per slice (see module docstring)."""
-    rendered: tuple[bytes, dict[str, str]] | None = result.renderings.get(_REST_RENDERING)
-    if rendered is None:
-        # A right-sized copy: orjson's buffer keeps its slack, and this one may be kept.
+class RenderedPages:
+    """This face's bytes (and headers) of the pages the service keeps, by slice key,
+    least recently used out: a kept page is serialised once, not once per request."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[SliceKey, tuple[bytes, dict[str, str]]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def render(self, result: HoldingsSlice) -> tuple[bytes, dict[str, str]]:
+        key = result.key
+        if key is None:  # a page the service does not keep: nobody asks for it again
+            return encode_json(nfts_json(result)), slice_headers(result)
+        rendered = self._entries.get(key)
+        if rendered is not None:
+            self._entries.move_to_end(key)
+            return rendered
+        # A right-sized copy: orjson's buffer keeps its slack, and this one is kept.
         body = bytes(memoryview(encode_json(nfts_json(result))))
-        rendered = result.renderings[_REST_RENDERING] = (body, slice_headers(result))
-    body, headers = rendered
+        rendered = self._entries[key] = (body, slice_headers(result))
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+        return rendered
+
+
+def nfts_response(result: HoldingsSlice, pages: RenderedPages) -> Response:
+    """The answer for a wallet's page, serialised once per kept page (see module docstring)."""
+    body, headers = pages.render(result)
     # Redacted per response: a secret registered after the page was cached still counts.
     return Response(
         redact_bytes(body), status_code=200, headers=headers, media_type="application/json"
@@ -93,7 +120,8 @@ def nfts_response(result: HoldingsSlice) -> Response:
 async def _list_name_nfts(request: Request, name: str, *, offset: int, limit: int) -> Response:
     """A name's NFTs: the union over every address it points to (GraphQL ``identity``)."""
     identity: IdentityService = request.app.state.identity_service
-    addresses = await identity.resolve(name, field="wallet_address")
+    with input_field("wallet_address"):
+        addresses = await identity.resolve(name)
     result = await identity.list_holdings(addresses, offset=offset, limit=limit)
     content = {
         "total": result.total,
@@ -112,10 +140,11 @@ async def list_user_dids(request: Request) -> Response:
     body = await read_json_object(
         request, max_bytes=settings.rest_max_body_bytes, max_depth=settings.max_json_depth
     )
-    target = parse_wallet_input(_required(body, "wallet_address"))
+    target = _wallet_input(body)
     content: dict[str, Any] = {}
     if target.name is not None:
-        addresses = await identity.resolve(target.name, field="wallet_address")
+        with input_field("wallet_address"):
+            addresses = await identity.resolve(target.name)
         answer = await identity.dids_of(addresses)
         content["name"] = name_json(target.name, addresses)
     else:
@@ -258,6 +287,12 @@ def error_response(error: GatewayError) -> Response:
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     return json_response(error.to_json(), status=error.status, headers=headers)
+
+
+def _wallet_input(body: Mapping[str, Any]) -> WalletInput:
+    """``wallet_address``, parsed once: a lower-case address or a canonical name."""
+    with input_field("wallet_address"):
+        return parse_wallet_input(_required(body, "wallet_address"))
 
 
 def _required(body: Mapping[str, Any], field: str) -> Any:

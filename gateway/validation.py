@@ -1,5 +1,7 @@
 """Input validation shared by every face. Each check raises a :mod:`gateway.errors` error
-with a stable code before anything reaches a provider."""
+with a stable code before anything reaches a provider. :func:`parse_positive_int` and
+:func:`parse_user_id` are for faces (the field's name is part of their message); the
+others leave naming the field to the face (:func:`gateway.errors.input_field`)."""
 
 from __future__ import annotations
 
@@ -18,13 +20,14 @@ _USER_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 _MAX_DIGITS = 9  # page and size are small numbers: longer digit strings are noise
 
 
-def parse_address(value: Any, *, field: str = "wallet_address") -> str:
-    """A lower-case EVM address. Mixed case must be a valid EIP-55 checksum."""
+def parse_address(value: Any) -> str:
+    """A lower-case EVM address (the one place input addresses are lower-cased). Mixed
+    case must be a valid EIP-55 checksum. The caller names the field at fault."""
     if not isinstance(value, str) or not _HEX_ADDRESS.fullmatch(value):
-        raise InvalidAddress("expected a 0x-prefixed, 40-hex-digit EVM address", field=field)
+        raise InvalidAddress("expected a 0x-prefixed, 40-hex-digit EVM address")
     body = value[2:]
     if body != body.lower() and body != body.upper() and not is_checksum_address(value):
-        raise InvalidAddress("mixed-case address fails its EIP-55 checksum", field=field)
+        raise InvalidAddress("mixed-case address fails its EIP-55 checksum")
     return value.lower()
 
 

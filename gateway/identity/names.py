@@ -11,6 +11,8 @@ nothing else. The two grammars::
 
 A wallet input is read as a name when it contains a dot, else as an address, so ``0x123``
 stays an ``INVALID_ADDRESS`` and ``alice.eth`` is an ``INVALID_NAME`` (no resolver for it).
+Faces parse once, at their boundary, and name the field at fault
+(:func:`gateway.errors.input_field`); services take what these return.
 """
 
 from __future__ import annotations
@@ -72,61 +74,60 @@ class WalletInput:
     name: str | None = None
 
 
-def parse_wallet_input(value: Any, *, field: str = "wallet_address") -> WalletInput:
+def parse_wallet_input(value: Any) -> WalletInput:
     """An address (the :func:`~gateway.validation.parse_address` rules) or a name
     (:func:`parse_name`): input with a dot is a name."""
     if isinstance(value, str) and "." in value:
-        return WalletInput(name=parse_name(value, field=field))
-    return WalletInput(address=parse_address(value, field=field))
+        return WalletInput(name=parse_name(value))
+    return WalletInput(address=parse_address(value))
 
 
-def parse_name(value: Any, *, field: str = "name") -> str:
+def parse_name(value: Any) -> str:
     """A .bit name in canonical form; :class:`InvalidName` for anything else."""
-    text = _bounded_text(value, field)
+    text = _bounded_text(value)
     if not text.lower().endswith(".bit"):
-        raise InvalidName("only .bit names are supported (e.g. alice.bit)", field=field)
+        raise InvalidName("only .bit names are supported (e.g. alice.bit)")
     try:
         return validate_bit_name(text)
     except ValueError as exc:
-        raise InvalidName(str(exc), field=field) from None
+        raise InvalidName(str(exc)) from None
 
 
-def parse_identity(value: Any, *, field: str = "name") -> IdentityRef:
+def parse_identity(value: Any) -> IdentityRef:
     """A .bit name, a Next.ID persona key or ``platform:handle``; :class:`InvalidName` else."""
-    text = _bounded_text(value, field)
+    text = _bounded_text(value)
     if ":" in text:
         platform, _, handle = text.partition(":")
-        return _platform_identity(platform.lower(), handle, field)
+        return _platform_identity(platform.lower(), handle)
     if _PERSONA_KEY.fullmatch(text.lower()):
         return IdentityRef(IdentityKind.NEXTID_PERSONA, text.lower())
     if "." in text:
-        return IdentityRef(IdentityKind.DOTBIT, parse_name(text, field=field))
+        return IdentityRef(IdentityKind.DOTBIT, parse_name(text))
     raise InvalidName(
-        "expected a .bit name, a Next.ID persona key or platform:handle (e.g. twitter:alice)",
-        field=field,
+        "expected a .bit name, a Next.ID persona key or platform:handle (e.g. twitter:alice)"
     )
 
 
-def _platform_identity(platform: str, handle: str, field: str) -> IdentityRef:
+def _platform_identity(platform: str, handle: str) -> IdentityRef:
     if platform not in PLATFORMS:
-        raise InvalidName(f"unknown platform {platform[:32]!r}", field=field)
+        raise InvalidName(f"unknown platform {platform[:32]!r}")
     if platform == "nextid":  # "nextid:<key>" is the persona itself
         if not _PERSONA_KEY.fullmatch(handle.lower()):
-            raise InvalidName("a Next.ID persona is a 0x-prefixed public key", field=field)
+            raise InvalidName("a Next.ID persona is a 0x-prefixed public key")
         return IdentityRef(IdentityKind.NEXTID_PERSONA, handle.lower())
     if platform == "dotbit":
-        return IdentityRef(IdentityKind.PLATFORM, parse_name(handle, field=field), "dotbit")
+        return IdentityRef(IdentityKind.PLATFORM, parse_name(handle), "dotbit")
     if platform == "ethereum":
-        address = parse_address(handle, field=field)
+        address = parse_address(handle)
         return IdentityRef(IdentityKind.PLATFORM, address, "ethereum")
     if not _HANDLE.fullmatch(handle.lower()):
-        raise InvalidName("a handle is 1 to 128 characters of a-z 0-9 _ . @ -", field=field)
+        raise InvalidName("a handle is 1 to 128 characters of a-z 0-9 _ . @ -")
     return IdentityRef(IdentityKind.PLATFORM, handle.lower(), platform)
 
 
-def _bounded_text(value: Any, field: str) -> str:
+def _bounded_text(value: Any) -> str:
     if not isinstance(value, str) or not value:
-        raise InvalidName("a name must be a non-empty string", field=field)
+        raise InvalidName("a name must be a non-empty string")
     if len(value) > MAX_NAME_INPUT:
-        raise InvalidName(f"a name is at most {MAX_NAME_INPUT} characters", field=field)
+        raise InvalidName(f"a name is at most {MAX_NAME_INPUT} characters")
     return value

@@ -16,10 +16,10 @@ Committed positions never change, so page ``k`` is final as soon as its prefix i
 committed: page 1 of a big wallet does not wait for the whole walk. Streams fetch
 concurrently and independently; the order does not depend on their timing.
 
-A finished walk is saved as a JSON snapshot (:meth:`WalletWalk.snapshot`) and restored with
-:meth:`WalletWalk.restore`, so other replicas, and stale-if-error answers, page the very
-same order without walking again. Every page call goes through the provider's guard
-(:mod:`gateway.resilience`): deadline, retries, cool-down, breaker, bulkhead.
+A finished walk is saved as a JSON snapshot and restored from one (:mod:`.snapshot`), so
+other replicas, and stale-if-error answers, page the very same order without walking again.
+Every page call goes through the provider's guard (:mod:`gateway.resilience`): deadline,
+retries, cool-down, breaker, bulkhead.
 
 Readers are many and commits are few, so what readers ask for is kept between commits:
 :meth:`WalletWalk.visible` is computed once per spam filter and :attr:`WalletWalk.version`
@@ -27,37 +27,27 @@ Readers are many and commits are few, so what readers ask for is kept between co
 holdings live in one insertion-ordered dict (the walk order), values repeated across a
 wallet (contract addresses, slugs, collection names, traits, owner lists) are stored once
 per walk, and a second provider's record of an NFT reuses the first one's equal strings.
-Snapshots are positional and zlib-compressed (a tenth of the plain JSON), since every
-cache layer keeps a copy.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import itertools
 import logging
 import time
-import zlib
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
-import orjson
-
-from gateway.cache.codec import pack_record, unpack_record
 from gateway.nfts.merging import Holding, SpamFilter, merge_holding
+from gateway.nfts.pages import ProviderReport, ProviderStatus
 from gateway.resilience import ProviderGuards
 from providers.base import NFTSource
 from providers.errors import ProviderCursorExpired, ProviderError
-from providers.models import (
-    Chain,
-    HoldingsPage,
-    NFTKey,
-    NFTRecord,
-)
+from providers.models import Chain, HoldingsPage, NFTKey, NFTRecord
 
-__all__ = ["StreamReport", "WalletWalk"]
+__all__ = ["StreamReport", "StreamStatus", "WalletWalk"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,13 +55,6 @@ _COMMITTED = HoldingsPage(records=())
 
 # A stream whose cursor expired restarts from its first page at most this often.
 MAX_RESTARTS = 2
-# Bump when the snapshot's JSON shape changes (old snapshots then read as misses).
-SNAPSHOT_VERSION = 2
-# zlib level for snapshots: 6 is about as small as 9 here, at a third of the time.
-SNAPSHOT_COMPRESSION = 6
-SNAPSHOT_CHUNK = 4096  # characters per string of the compressed holdings
-SNAPSHOT_BATCH = 256  # holdings encoded at a time
-SNAPSHOT_PLAIN_MAX = 64  # up to this many holdings, a snapshot is plain (uncompressed)
 
 # String fields whose values repeat across a wallet: one instance per walk.
 _POOLED_FIELDS = (
@@ -85,19 +68,38 @@ _PER_NFT_FIELDS = ("token_id", "name", "description", "image", "animation_url")
 _serials = itertools.count(1)
 
 
+class StreamStatus(StrEnum):
+    PENDING = "pending"
+    OK = "ok"  # read to its end
+    FAILED = "failed"
+    TRUNCATED = "truncated"  # a looping cursor or the walk cap: what it gave counts
+
+
 @dataclass(slots=True)
 class StreamReport:
     """How one provider did on one chain during a walk."""
 
     provider: str
     chain: Chain
-    status: str = "pending"  # pending | ok | failed | truncated
+    status: StreamStatus = StreamStatus.PENDING
     error_kind: str | None = None
     error_message: str | None = None
     pages: int = 0
     records: int = 0
     total_count: int | None = None
     latency_ms: float = 0.0
+
+    def as_report(self) -> ProviderReport:
+        """This stream as one part of its provider's report (see ``combine_reports``)."""
+        failed = self.status is StreamStatus.FAILED
+        return ProviderReport(
+            provider=self.provider,
+            status=ProviderStatus.FAILED if failed else ProviderStatus.OK,
+            error_kind=self.error_kind if failed else None,
+            error_message=self.error_message if failed else None,
+            failed_chains=(self.chain.value,) if failed else (),
+            latency_ms=round(self.latency_ms, 1),
+        )
 
 
 @dataclass(slots=True)
@@ -162,16 +164,21 @@ class WalletWalk:
     @property
     def all_failed(self) -> bool:
         reports = self.reports
-        return bool(reports) and all(r.status == "failed" for r in reports)
+        return bool(reports) and all(r.status is StreamStatus.FAILED for r in reports)
 
     @property
     def any_failed(self) -> bool:
-        return any(r.status == "failed" for r in self.reports)
+        return any(r.status is StreamStatus.FAILED for r in self.reports)
 
     @property
     def exact(self) -> bool:
         """True once the walk ended with every stream read to its end."""
-        return self.complete and all(r.status == "ok" for r in self.reports)
+        return self.complete and all(r.status is StreamStatus.OK for r in self.reports)
+
+    @property
+    def holdings(self) -> Iterable[Holding]:
+        """Every committed holding (spam included), in walk order."""
+        return self._holdings.values()
 
     def visible(self, spam: SpamFilter) -> tuple[Holding, ...]:
         """Committed holdings the filter admits, in walk order (computed once per commit)."""
@@ -191,15 +198,16 @@ class WalletWalk:
         counts = [r.total_count for r in self.reports if r.total_count]
         return max([visible, *counts]) if counts else visible
 
-    async def wait_for(self, needed: int, spam: SpamFilter, *, exact_wait: float) -> None:
+    async def wait_for(self, needed: int | None, spam: SpamFilter, *, exact_wait: float) -> None:
         """Return when the walk is complete, or when ``needed`` visible holdings are
-        committed and ``exact_wait`` seconds (spent hoping for an exact total) are over."""
+        committed and ``exact_wait`` seconds (spent hoping for an exact total) are over.
+        ``needed=None``: the whole wallet, so only when the walk is complete."""
         loop = asyncio.get_running_loop()
         exact_until = loop.time() + exact_wait
         async with self._progress:
             while not self.complete:
                 remaining = exact_until - loop.time()
-                if remaining <= 0 and len(self.visible(spam)) >= needed:
+                if remaining <= 0 and needed is not None and len(self.visible(spam)) >= needed:
                     return
                 try:
                     async with asyncio.timeout(remaining if remaining > 0 else None):
@@ -242,20 +250,21 @@ class WalletWalk:
                 await self._commit()
                 cursor = page.next_cursor
                 if cursor is None:
-                    report.status = "ok"
+                    report.status = StreamStatus.OK
                     return
                 if cursor in seen or report.records >= self._cap:
-                    report.status = "truncated"  # a looping cursor or the walk cap
+                    report.status = StreamStatus.TRUNCATED
                     return
                 seen.add(cursor)
         except TimeoutError:
-            report.status, report.error_kind = "failed", "timeout"
+            report.status, report.error_kind = StreamStatus.FAILED, "timeout"
             report.error_message = f"no answer within {self._deadline:g}s"
         except ProviderError as exc:
-            report.status, report.error_kind, report.error_message = "failed", exc.kind, exc.message
+            report.status, report.error_kind = StreamStatus.FAILED, exc.kind
+            report.error_message = exc.message
         except Exception:  # the aggregation boundary: one broken adapter costs its own data
             logger.exception("%s walk on %s failed unexpectedly", report.provider, report.chain)
-            report.status, report.error_kind = "failed", "internal"
+            report.status, report.error_kind = StreamStatus.FAILED, "internal"
             report.error_message = "unexpected adapter failure"
         finally:
             stream.done = True
@@ -325,85 +334,22 @@ class WalletWalk:
             changes["owner_addresses"] = pool.setdefault(("owners", owners), owners)
         return replace(record, **changes) if changes else record
 
-    # -- snapshots -----------------------------------------------------------------------
-
-    def snapshot(self) -> dict[str, Any]:
-        """The committed holdings (each with every provider's record) and the reports, as
-        JSON-ready data; :meth:`restore` rebuilds an equal, complete walk from it.
-
-        The holdings travel positional and zlib-compressed (base64 text): every cache
-        layer keeps a copy, and plain JSON would cost more than the walk itself. Safe to
-        call from a worker thread once the walk is complete (nothing changes it then)."""
-        data: dict[str, Any] = {
-            "version": SNAPSHOT_VERSION,
-            "owner": self.owner,
-            "reports": [_report_json(report) for report in self.reports],
-        }
-        if len(self._holdings) <= SNAPSHOT_PLAIN_MAX:  # compressing would not pay
-            data["holdings"] = [[_pack(r) for r in h.records] for h in self._holdings.values()]
-            return data
-        text = base64.b64encode(self._compressed_holdings())
-        # Short strings, not one long one: orjson reserves its output buffer in proportion
-        # to the longest string and never gives the slack back (up to 9x, kept in cache).
-        data["zlib"] = [
-            text[i : i + SNAPSHOT_CHUNK].decode("ascii")
-            for i in range(0, len(text), SNAPSHOT_CHUNK)
-        ]
-        return data
-
-    def _compressed_holdings(self) -> bytes:
-        """The holdings as one compressed JSON array, encoded a batch at a time (a big
-        wallet's plain JSON never exists whole: it would cost more than the walk)."""
-        compressor = zlib.compressobj(SNAPSHOT_COMPRESSION)
-        parts = [compressor.compress(b"[")]
-        holdings = list(self._holdings.values())
-        for start in range(0, len(holdings), SNAPSHOT_BATCH):
-            batch = [
-                [_pack(r) for r in h.records] for h in holdings[start : start + SNAPSHOT_BATCH]
-            ]
-            separator = b"," if start else b""
-            parts.append(compressor.compress(separator + orjson.dumps(batch)[1:-1]))
-        parts.append(compressor.compress(b"]"))
-        parts.append(compressor.flush())
-        return b"".join(parts)
+    # -- restoring -----------------------------------------------------------------------
 
     @classmethod
-    def restore(cls, data: Mapping[str, Any], priority: Mapping[str, Sequence[str]]) -> WalletWalk:
-        """A complete walk from :meth:`snapshot`'s data. Raises ``ValueError`` (or
-        ``KeyError``/``TypeError``) when the data is not a snapshot of this version."""
-        if data.get("version") != SNAPSHOT_VERSION:
-            raise ValueError("not a wallet snapshot of this version")
-        if "zlib" in data:
-            try:
-                text = "".join(data["zlib"])
-                packed = orjson.loads(zlib.decompress(base64.b64decode(text)))
-            except (zlib.error, orjson.JSONDecodeError) as exc:
-                raise ValueError("the snapshot's holdings do not decode") from exc
-        else:
-            packed = data["holdings"]
-        walk = cls(str(data["owner"]), (), (), priority, cap=0, provider_deadline=0.0)
-        for records in packed:
-            walk._add([_unpack(record) for record in records])
-        walk._restored_reports = [_report_from_json(report) for report in data["reports"]]
+    def restored(
+        cls,
+        owner: str,
+        holdings: Iterable[Sequence[NFTRecord]],
+        reports: Sequence[StreamReport],
+        priority: Mapping[str, Sequence[str]],
+    ) -> WalletWalk:
+        """A complete walk of ``holdings`` (each: every provider's record of one NFT, in
+        walk order) as another walk reported them (see :mod:`.snapshot`)."""
+        walk = cls(owner, (), (), priority, cap=0, provider_deadline=0.0)
+        for records in holdings:
+            walk._add(records)
+        walk._restored_reports = list(reports)
         walk.complete = True
         walk.version = 1
         return walk
-
-
-def _pack(record: NFTRecord) -> list[Any]:
-    """A record as a positional list: the cache's codec owns the shape."""
-    return pack_record(record)
-
-
-def _unpack(data: Sequence[Any]) -> NFTRecord:
-    return unpack_record(data)
-
-
-def _report_json(report: StreamReport) -> dict[str, Any]:
-    data = asdict(report)
-    data["chain"] = report.chain.value
-    return data
-
-
-def _report_from_json(data: Mapping[str, Any]) -> StreamReport:
-    return StreamReport(**{**data, "chain": Chain(data["chain"])})

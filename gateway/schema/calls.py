@@ -24,14 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from gateway.identity.service import (
-    DIDAnswer,
-    IdentityService,
-    LinkedHoldingsSlice,
-    LinkedIdentity,
-)
+from gateway.errors import input_field
+from gateway.identity.names import parse_identity
+from gateway.identity.service import DIDAnswer, IdentityService, LinkedIdentity
+from gateway.identity.union import LinkedHoldingsSlice
 from gateway.nfts.merging import SpamFilter
-from gateway.nfts.service import HoldingsSlice, NFTService, ProviderReport
+from gateway.nfts.pages import HoldingsSlice, ProviderReport
+from gateway.nfts.service import NFTService
 from providers.models import Chain
 
 __all__ = [
@@ -181,7 +180,8 @@ class LinkedWallets(ServiceCall[LinkedIdentity]):
     name: str
 
     async def run(self, services: Services) -> LinkedIdentity:
-        return await services.identities.linked_wallets(self.name, field="name")
+        with input_field("name"):  # the ``identity(name:)`` argument
+            return await services.identities.linked_wallets(parse_identity(self.name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,4 +191,5 @@ class NameAddresses(ServiceCall[tuple[str, ...]]):
     name: str
 
     async def run(self, services: Services) -> tuple[str, ...]:
-        return await services.identities.resolve(self.name, field="address")
+        with input_field("address"):  # the ``wallet(address:)`` argument
+            return await services.identities.resolve(self.name)

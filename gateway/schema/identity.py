@@ -16,14 +16,11 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
+from gateway.errors import input_field
 from gateway.identity.names import IdentityKind, parse_wallet_input
-from gateway.identity.service import (
-    LinkedHolding,
-    LinkedHoldingsSlice,
-    LinkedIdentity,
-    LinkKind,
-)
+from gateway.identity.service import LinkedIdentity, LinkKind
 from gateway.identity.service import LinkedWallet as DomainLinkedWallet
+from gateway.identity.union import LinkedHolding, LinkedHoldingsSlice
 from gateway.schema.calls import IdentityHoldings, LinkedWallets, ListWindow, NameAddresses
 from gateway.schema.context import Context
 from gateway.schema.dids import unix_time
@@ -181,7 +178,8 @@ async def identity_for(info: Info[Context, None], name: str) -> Identity:
 
 async def wallet_for_input(info: Info[Context, None], address: str) -> Wallet:
     """``Query.wallet``: an address, or a name standing for its first address."""
-    target = parse_wallet_input(address, field="address")
+    with input_field("address"):
+        target = parse_wallet_input(address)
     if target.name is not None:
         resolved = await info.context.services.call(NameAddresses(target.name))
         return wallet_for(resolved[0])

@@ -13,7 +13,7 @@ from collections.abc import Awaitable
 import strawberry
 from strawberry.types import Info
 
-from gateway.nfts.service import HoldingsSlice
+from gateway.nfts.pages import HoldingsSlice
 from gateway.schema.calls import ListWindow, WalletHoldings
 from gateway.schema.context import Context
 from gateway.schema.dids import DIDList, wallet_dids

@@ -22,7 +22,7 @@ from graphql import FieldNode, FragmentSpreadNode, SelectionNode
 from strawberry.types import Info
 
 from gateway.errors import InvalidCursor
-from gateway.nfts.service import ProviderReport
+from gateway.nfts.pages import ProviderReport
 from gateway.schema.calls import ListWindow
 from gateway.schema.context import Context
 from gateway.schema.fastpath.kept import PageMemo

@@ -7,7 +7,7 @@ from typing import NewType
 import strawberry
 
 from gateway.nfts.merging import Holding, SpamFilter
-from gateway.nfts.service import ProviderReport
+from gateway.nfts.pages import ProviderReport
 from gateway.validation import checksum
 from providers.models import Chain, NFTRecord
 

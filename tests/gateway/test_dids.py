@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.identity.service import combine_reports, decode_dids, encode_dids
-from gateway.nfts.service import ProviderReport
+from gateway.cache.codec import decode_dids, encode_dids
+from gateway.nfts.pages import ProviderReport, ProviderStatus, combine_reports
 from gateway.settings import Settings
 from gateway.validation import checksum
 from providers.models import DID, DIDType, LinkedAccount
@@ -197,10 +197,11 @@ def test_cached_dids_round_trip_through_json() -> None:
 
 
 def test_reports_from_several_wallets_combine_per_provider() -> None:
+    ok, failed = ProviderStatus.OK, ProviderStatus.FAILED
     combined = combine_reports(
         [
-            (ProviderReport("dotbit", "ok"), ProviderReport("nextid", "ok")),
-            (ProviderReport("dotbit", "failed", "timeout", "slow"), ProviderReport("nextid", "ok")),
+            (ProviderReport("dotbit", ok), ProviderReport("nextid", ok)),
+            (ProviderReport("dotbit", failed, "timeout", "slow"), ProviderReport("nextid", ok)),
         ]
     )
     assert [(r.provider, r.status, r.error_kind) for r in combined] == [

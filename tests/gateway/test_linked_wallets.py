@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.identity.service import LinkedHolding, WalletShare, _union
+from gateway.identity.union import LinkedHolding, WalletShare, _union
 from gateway.nfts.merging import Holding
-from gateway.nfts.service import HoldingsSlice
+from gateway.nfts.pages import HoldingsSlice
 from gateway.validation import checksum
 from providers.models import Chain, NFTRecord
 from providers.sandbox import Sandbox, build_sandbox

@@ -13,7 +13,7 @@ and to flag a stale snapshot with its age. The response then carries::
 with ``"stale": true, "staleAgeSeconds": 42`` when any answer was an older snapshot. The
 entries are the schema's ``ProviderStatus`` fields, one per provider for the whole
 response: several answers of one provider (two aliased wallets, a wallet and an identity)
-combine as :func:`gateway.identity.service.combine_reports` does (``partial`` when they differ).
+combine as :func:`gateway.nfts.pages.combine_reports` does (``partial`` when they differ).
 
 Why not a per-field extension or a schema extension's ``resolve`` hook: either is called
 for every field of every object and turns off the compiled projection
@@ -35,8 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar, cast
 
-from gateway.identity.service import combine_reports
-from gateway.nfts.service import ProviderReport
+from gateway.nfts.pages import ProviderReport, combine_reports
 from gateway.schema.calls import ProviderAnswer, ServiceCall, Services
 
 __all__ = ["AnswerLog", "RecordingServices", "Trace", "provider_status_json"]

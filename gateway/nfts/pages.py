@@ -1,0 +1,133 @@
+"""What a page answer is made of: the slice, the per-provider reports, and how reports combine.
+
+Every answer the services give carries one :class:`ProviderReport` per provider, and every
+answer built from several parts (a wallet's streams and its detail calls; an identity's
+wallets; a GraphQL response that read several pages) combines them with
+:func:`combine_reports`, the one rule for it: ``ok`` when every part was ok, ``failed``
+when every part failed, else ``partial``; the first error found is kept, failed chains are
+united, latency is the slowest part's.
+
+Pure values, no I/O: faces may import these types; nothing here imports a service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from gateway.nfts.merging import Holding, SpamFilter
+from providers.errors import ProviderError
+from providers.models import Chain
+
+__all__ = [
+    "HoldingsSlice",
+    "PageKey",
+    "ProviderReport",
+    "ProviderStatus",
+    "SliceKey",
+    "combine_reports",
+    "detail_failure_reports",
+]
+
+
+class ProviderStatus(StrEnum):
+    """How a provider did for one answer (the values are what clients read)."""
+
+    OK = "ok"
+    PARTIAL = "partial"  # some chains or detail calls failed
+    FAILED = "failed"  # no data from it
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderReport:
+    """One provider's part in an answer, with the first error's kind and message."""
+
+    provider: str
+    status: ProviderStatus
+    error_kind: str | None = None
+    error_message: str | None = None
+    failed_chains: tuple[str, ...] = ()
+    latency_ms: float = 0.0
+
+
+# (owner, chains, spam filter, offset, limit, enrich): one page request of one wallet.
+PageKey = tuple[str, tuple[Chain, ...], SpamFilter, int, int, bool]
+# (page key, walk serial, walk version, admission number): one page the page cache keeps.
+# The walk state alone is not enough: a page rebuilt from the same walk after its TTL may
+# carry fresher details, so each admission gets a number of its own.
+SliceKey = tuple[PageKey, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class HoldingsSlice:
+    holdings: tuple[Holding, ...]
+    offset: int
+    total: int
+    total_is_exact: bool
+    has_more: bool
+    providers: tuple[ProviderReport, ...]
+    stale: bool = False  # every provider failed: this is an older snapshot
+    stale_age_seconds: int | None = None
+    # Names this exact page content while the page cache serves it to many requests, so a
+    # face may keep what it made of it (bytes, objects) keyed by it; None: not kept, build
+    # nothing to keep.
+    key: SliceKey | None = field(default=None, compare=False)
+    # What faces made of this slice (REST bytes, GraphQL objects), by face. A cached slice
+    # is served to many requests, so what one face stores here the next request reuses.
+    # Being replaced by face-owned caches keyed by :attr:`key`.
+    renderings: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+def combine_reports(
+    groups: Iterable[Iterable[ProviderReport]], *, providers: Sequence[str] | None = None
+) -> tuple[ProviderReport, ...]:
+    """One report per provider from several parts (see the module docstring).
+
+    Providers come in the order first seen; with ``providers``, exactly those, in that
+    order (one without any part is ``ok``: it had nothing to do).
+    """
+    by_provider: dict[str, list[ProviderReport]] = {name: [] for name in providers or ()}
+    for group in groups:
+        for report in group:
+            parts = by_provider.get(report.provider)
+            if parts is None:
+                if providers is not None:
+                    continue
+                parts = by_provider[report.provider] = []
+            parts.append(report)
+    return tuple(_combine(provider, parts) for provider, parts in by_provider.items())
+
+
+def detail_failure_reports(
+    failures: Sequence[tuple[str, ProviderError]],
+) -> tuple[ProviderReport, ...]:
+    """Failed detail calls as reports: they cost enrichment only, so ``partial``, never
+    ``failed``; the first error per provider."""
+    first: dict[str, ProviderError] = {}
+    for name, exc in failures:
+        first.setdefault(name, exc)
+    return tuple(
+        ProviderReport(name, ProviderStatus.PARTIAL, exc.kind, exc.message)
+        for name, exc in first.items()
+    )
+
+
+def _combine(provider: str, parts: Sequence[ProviderReport]) -> ProviderReport:
+    if not parts:
+        return ProviderReport(provider, ProviderStatus.OK)
+    if len(parts) == 1:
+        return parts[0]
+    statuses = {part.status for part in parts}
+    status = statuses.pop() if len(statuses) == 1 else ProviderStatus.PARTIAL
+    first_error = next((part for part in parts if part.error_kind), None)
+    chains = dict.fromkeys(chain for part in parts for chain in part.failed_chains)
+    return ProviderReport(
+        provider=provider,
+        status=status,
+        error_kind=first_error.error_kind if first_error else None,
+        error_message=first_error.error_message if first_error else None,
+        failed_chains=tuple(chains),
+        latency_ms=max(part.latency_ms for part in parts),
+    )
