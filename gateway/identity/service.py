@@ -4,7 +4,7 @@ Three jobs, each behind one method the faces call with validated input:
 
 * :meth:`IdentityService.dids` fans out to every DID source (.bit, Next.ID, NameTag)
   concurrently. A failing source costs its own DIDs only: the answer carries a
-  :class:`~gateway.nfts.service.ProviderReport` per source saying which failed and why. Each
+  :class:`~gateway.nfts.pages.ProviderReport` per source saying which failed and why. Each
   source's answer is cached ``did_ttl`` seconds; failures are never cached.
 * :meth:`IdentityService.resolve` turns a name into the addresses it points to (cached
   ``name_ttl`` seconds). Unknown or expired names are :class:`NameNotFound`; a resolver

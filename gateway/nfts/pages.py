@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from gateway.nfts.merging import Holding, SpamFilter
 from providers.errors import ProviderError
@@ -62,6 +61,9 @@ SliceKey = tuple[PageKey, int, int, int]
 
 @dataclass(frozen=True, slots=True)
 class HoldingsSlice:
+    """One page of a wallet's holdings, immutable: a kept one is served to many requests,
+    and faces keep what they make of it in caches of their own, by :attr:`key`."""
+
     holdings: tuple[Holding, ...]
     offset: int
     total: int
@@ -74,10 +76,6 @@ class HoldingsSlice:
     # face may keep what it made of it (bytes, objects) keyed by it; None: not kept, build
     # nothing to keep.
     key: SliceKey | None = field(default=None, compare=False)
-    # What faces made of this slice (REST bytes, GraphQL objects), by face. A cached slice
-    # is served to many requests, so what one face stores here the next request reuses.
-    # Being replaced by face-owned caches keyed by :attr:`key`.
-    renderings: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def combine_reports(

@@ -1,7 +1,7 @@
 """What the GraphQL face made of the pages the service keeps, by slice key.
 
-The NFT service's page cache (:mod:`gateway.nfts.service`) serves one finished page to
-many requests and names it with a :data:`~gateway.nfts.service.SliceKey` (a key names one
+The NFT service's page cache (:mod:`gateway.nfts.page_cache`) serves one finished page to
+many requests and names it with a :data:`~gateway.nfts.pages.SliceKey` (a key names one
 exact page content; a page not kept has none). This face keeps, per keyed page, what it
 built from it so the next request does not build it again: the converted objects
 (:mod:`gateway.schema.paging`: ``Asset``/edge/``ProviderStatus`` objects, which nothing
@@ -18,7 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.nfts.service import HoldingsSlice, SliceKey
+from gateway.nfts.pages import HoldingsSlice, SliceKey
 
 __all__ = ["KeptPages", "PageMemo"]
 
