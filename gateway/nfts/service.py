@@ -51,6 +51,7 @@ class NFTService:
         guards: ProviderGuards | None = None,
     ) -> None:
         self._sources = list(sources)
+        self._cache = cache
         self._settings = settings
         self._guards = guards or ProviderGuards(
             GuardPolicy.from_settings(settings), cooldowns=CacheCooldowns(cache)
@@ -66,6 +67,11 @@ class NFTService:
     def guards(self) -> ProviderGuards:
         """The per-provider guards (shared with the other services of this app)."""
         return self._guards
+
+    @property
+    def cache(self) -> SharedCache:
+        """The shared cache this service reads through (the app's, shared by every service)."""
+        return self._cache
 
     @property
     def provider_names(self) -> list[str]:

@@ -84,7 +84,7 @@ def cache_contents(state: Any) -> list[str]:
     texts: list[str] = []
     for service_name in ("nft_service", "identity_service"):
         service = getattr(state, service_name, None)
-        cache = getattr(service, "_cache", None)
+        cache = getattr(service, "cache", None) or getattr(service, "_cache", None)
         backend = getattr(cache, "_memory", None)
         # The memory backend's own table (its attribute name is the cache module's business).
         store = (
