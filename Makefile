@@ -1,15 +1,22 @@
-# The few verbs a newcomer needs; `serve` and `test` install into .venv on first use.
+# The few verbs a newcomer needs (`make help` lists them); `install`, `serve` and `test` create
+# .venv on first use, and the command line then lives there: `.venv/bin/nft-gateway ...`.
 # CI (.ci/run) calls `check` and `test` on a fresh clone.
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: serve test check schema bench
+.DEFAULT_GOAL := help
+.PHONY: help install serve test check schema bench
+
+help:  ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /\1\t/' | expand -t 10
 
 $(VENV)/.installed: pyproject.toml
 	python3.11 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
+
+install: $(VENV)/.installed  ## .venv with the gateway and its dev tools; then .venv/bin/nft-gateway -h
 
 serve: $(VENV)/.installed  ## http://127.0.0.1:8000, on the embedded sandbox when no keys are set
 	$(PY) -m gateway serve

@@ -2,18 +2,24 @@
 
 ``nfts`` and ``dids`` do not reimplement anything: they build the same app ``serve``
 builds (``create_app`` with the same :class:`Settings`) and call its REST shim in process
-through ``httpx.ASGITransport``, so ``--json`` prints byte for byte what
-``POST /users/<id>/nfts`` or ``/dids`` would answer, and the table is a view of that.
+through ``httpx.ASGITransport``, so ``--json`` writes byte for byte the body
+``POST /users/<id>/nfts`` or ``/dids`` would answer, and the table
+(:mod:`gateway.cli_tables`) is a view of it.
+
+Exit status, one per kind of outcome: 0 for an answer; 2 when the command line or the
+input it names is wrong (click's usage errors, and the gateway's 4xx input errors such as
+``INVALID_ADDRESS``); 1 when the gateway could not answer (``NAME_NOT_FOUND``, every
+provider down, a port already in use, ``export-schema --check`` finding drift).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import errno
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +29,42 @@ import uvicorn
 from asgi_lifespan import LifespanManager
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from gateway.app import create_app
+from gateway.cli_tables import PageView, dids_table, nfts_table
 from gateway.http.observability import configure_logging
+from gateway.http.security import encode_json
 from gateway.schema import SCHEMA_PATH, export_schema
 from gateway.settings import Settings
 
-__all__ = ["main"]
+__all__ = ["EXIT_FAILED", "EXIT_USAGE", "main"]
 
 CLI_USER_ID = "cli"
 DEFAULT_PAGE_SIZE = 20
+EXIT_FAILED = 1  # the gateway could not answer
+EXIT_USAGE = 2  # the command line or its input is wrong (click uses 2 for usage errors too)
+# Answers that mean "your input is wrong", the same kind of mistake as a bad option value.
+USAGE_STATUSES = frozenset({400, 413, 415, 422})
+EXIT_CODES_HELP = (
+    "Exit status: 0 answered; 2 the command line or its input is wrong (a bad option, "
+    "INVALID_ADDRESS, INVALID_NAME, INVALID_PAGINATION); 1 the gateway could not answer "
+    "(NAME_NOT_FOUND, UPSTREAM_UNAVAILABLE, a port in use)."
+)
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 
-@click.group()
+class PortInUse(click.ClickException):
+    """The port ``serve`` was asked to listen on is taken (exit status 1)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(
+            f"port {port} on {host} is already in use (another nft-gateway?): "
+            f"pick another with --port PORT or NFTGW_PORT=PORT"
+        )
+
+
+@click.group(context_settings=CONTEXT_SETTINGS, epilog=EXIT_CODES_HELP)
+@click.version_option(package_name="nft-gateway", prog_name="nft-gateway")
 def main() -> None:
     """nft-gateway: one answer to "what does this wallet own?"."""
 
@@ -48,18 +76,44 @@ def serve(host: str | None, port: int | None) -> None:
     """Serve GraphQL (/graphql) and the REST shim; on the sandbox when no keys are set."""
     settings = Settings()
     configure_logging(settings.log_level, fmt=settings.log_format)
+    host = host or settings.host
+    port = settings.port if port is None else port
+    listener = _listen(host, port)  # before anything else starts: a taken port is a clear error
     if settings.sandbox_enabled:
         click.echo(
             "nft-gateway: no provider keys configured, serving the embedded sandbox", err=True
         )
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
-        host=host or settings.host,
-        port=settings.port if port is None else port,
         log_level=settings.log_level.lower(),
         log_config=None,  # configure_logging above: JSON lines with request ids
         access_log=False,  # gateway.access logs each request, with its id and route
     )
+    click.echo(f"nft-gateway: listening on http://{_url_host(host)}:{port}", err=True)
+    uvicorn.Server(config).run(sockets=[listener])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (as uvicorn binds one), or a :class:`PortInUse`.
+
+    Bound here rather than by uvicorn so that a taken port ends with a message naming it
+    and the way to choose another, not with uvicorn's generic startup failure."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(host, port) from None
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    listener.set_inheritable(True)
+    return listener
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 @main.command("export-schema")
@@ -72,7 +126,7 @@ def export_schema_command(check: bool, output: Path) -> None:
         current = output.read_text() if output.exists() else ""
         if current != sdl:
             click.echo(f"{output} is out of date: run `nft-gateway export-schema`", err=True)
-            sys.exit(1)
+            sys.exit(EXIT_FAILED)
         return
     output.write_text(sdl)
     click.echo(f"wrote {output}")
@@ -81,39 +135,49 @@ def export_schema_command(check: bool, output: Path) -> None:
 # -- nfts and dids: the REST shim, in process ----------------------------------------------
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES_HELP)
 @click.argument("wallet")
-@click.option("--json", "as_json", is_flag=True, help="Print the REST shim's JSON answer.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Write the REST answer's JSON body, byte for byte."
+)
 @click.option(
     "--size",
     type=click.IntRange(1, 100),
     default=None,
     help=f"Page size (default {DEFAULT_PAGE_SIZE}; with --all the largest allowed).",
 )
-@click.option("--page", type=click.IntRange(1), default=1, show_default=True, help="Page.")
-@click.option("--all", "walk_all", is_flag=True, help="Every page, with a progress bar.")
+@click.option(
+    "--page",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Page; with --all, the first page to list (pages before it are left out).",
+)
+@click.option(
+    "--all", "walk_all", is_flag=True, help="Every page from --page on, with a progress bar."
+)
 def nfts(wallet: str, as_json: bool, size: int | None, page: int, walk_all: bool) -> None:
     """List the NFTs of WALLET (an address or a name such as alice.bit)."""
     settings = _cli_settings()
     size = size or (settings.max_page_size if walk_all else DEFAULT_PAGE_SIZE)
-    console = Console()
     with _ProgressBar(enabled=walk_all) as progress:
-        status, body = asyncio.run(
+        answer = asyncio.run(
             _fetch_nfts(settings, wallet, page=page, size=size, walk_all=walk_all, on_page=progress)
         )
-    _finish(
-        status, body, as_json, lambda: console.print(_nfts_table(body, first=(page - 1) * size))
-    )
+    view = PageView(page=page, size=size, walked_all=walk_all)
+    _finish(answer, as_json, lambda: Console().print(nfts_table(answer.body, view)))
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES_HELP)
 @click.argument("wallet")
-@click.option("--json", "as_json", is_flag=True, help="Print the REST shim's JSON answer.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Write the REST answer's JSON body, byte for byte."
+)
 def dids(wallet: str, as_json: bool) -> None:
     """List the DIDs (.bit, Next.ID, name tags) of WALLET (an address or a name)."""
     settings = _cli_settings()
-    status, body = asyncio.run(_post(settings, "dids", {"wallet_address": wallet}))
-    _finish(status, body, as_json, lambda: Console().print(_dids_table(body)))
+    answer = asyncio.run(_post(settings, "dids", {"wallet_address": wallet}))
+    _finish(answer, as_json, lambda: Console().print(dids_table(answer.body)))
 
 
 def _cli_settings() -> Settings:
@@ -140,10 +204,22 @@ async def _gateway(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
             yield http
 
 
-async def _post(settings: Settings, kind: str, payload: dict[str, Any]) -> tuple[int, Any]:
+class Answer:
+    """A REST answer as the CLI keeps it: the status, the exact body bytes and their JSON."""
+
+    def __init__(self, status: int, raw: bytes, body: Any) -> None:
+        self.status = status
+        self.raw = raw
+        self.body = body
+
+    @classmethod
+    def of(cls, response: httpx.Response) -> Answer:
+        return cls(response.status_code, response.content, response.json())
+
+
+async def _post(settings: Settings, kind: str, payload: dict[str, Any]) -> Answer:
     async with _gateway(settings) as http:
-        response = await http.post(f"/users/{CLI_USER_ID}/{kind}", json=payload)
-        return response.status_code, response.json()
+        return Answer.of(await http.post(f"/users/{CLI_USER_ID}/{kind}", json=payload))
 
 
 PageCallback = Callable[[int, int], None]
@@ -157,20 +233,21 @@ async def _fetch_nfts(
     size: int,
     walk_all: bool,
     on_page: PageCallback,
-) -> tuple[int, Any]:
-    """One page, or with ``walk_all`` every page from ``page`` on, merged into one answer."""
+) -> Answer:
+    """One page (its body unchanged), or with ``walk_all`` every page from ``page`` on,
+    merged into one answer encoded as the REST shim encodes its own."""
     assets: list[Any] = []
     async with _gateway(settings) as http:
         while True:
             payload = {"wallet_address": wallet, "page": page, "size": size}
-            response = await http.post(f"/users/{CLI_USER_ID}/nfts", json=payload)
-            body = response.json()
-            if response.status_code != 200:
-                return response.status_code, body
-            assets.extend(body["assets"])
-            on_page(len(assets), body["total"])
-            if not walk_all or len(body["assets"]) < size:
-                return 200, {**body, "assets": assets}
+            answer = Answer.of(await http.post(f"/users/{CLI_USER_ID}/nfts", json=payload))
+            if answer.status != 200 or not walk_all:
+                return answer
+            assets.extend(answer.body["assets"])
+            on_page(len(assets), answer.body["total"])
+            if len(answer.body["assets"]) < size:
+                merged = {**answer.body, "assets": assets}
+                return Answer(200, encode_json(merged), merged)
             page += 1
 
 
@@ -213,82 +290,16 @@ class _ProgressBar:
             self._bar.__exit__(None, None, None)
 
 
-def _finish(status: int, body: Any, as_json: bool, show: Callable[[], None]) -> None:
-    """Print the answer (JSON or a table); an error answer exits with status 1."""
+def _finish(answer: Answer, as_json: bool, show: Callable[[], None]) -> None:
+    """Write the answer (its JSON bytes or a table); an error answer exits with 2 when the
+    input was wrong (4xx input errors) and 1 otherwise (see the module docstring)."""
     if as_json:
-        click.echo(json.dumps(body, ensure_ascii=False))
-    elif status == 200:
+        sys.stdout.buffer.write(answer.raw)  # the REST body exactly: no newline added
+        sys.stdout.flush()
+    elif answer.status == 200:
         show()
-    if status != 200:
-        error = body.get("error", {}) if isinstance(body, dict) else {}
-        code = error.get("code", f"HTTP_{status}")
+    if answer.status != 200:
+        error = answer.body.get("error", {}) if isinstance(answer.body, dict) else {}
+        code = error.get("code", f"HTTP_{answer.status}")
         click.echo(f"nft-gateway: {code}: {error.get('message', 'request failed')}", err=True)
-        sys.exit(1)
-
-
-def _nfts_table(body: dict[str, Any], *, first: int) -> Table:
-    shown = len(body["assets"])
-    caption = f"{shown} of {body['total']} NFTs" + _name_note(body) + _provider_note(body)
-    table = Table(caption=caption, caption_justify="left")
-    for column in ("#", "chain", "collection", "name", "token id"):
-        table.add_column(column, overflow="fold")
-    table.add_column("qty", justify="right", overflow="fold")
-    for index, asset in enumerate(body["assets"], start=first + 1):
-        nft = asset["nft"]
-        quantity = str(asset["quantity"]) + ("" if asset.get("quantity_known", True) else "?")
-        table.add_row(
-            str(index),
-            nft["blockchain"],
-            nft["collection_name"] or nft["collection_slug"] or "",
-            nft["name"] or "",
-            nft["token_id"],
-            quantity,
-        )
-    return table
-
-
-def _dids_table(body: dict[str, Any]) -> Table:
-    caption = f"{body['total']} DIDs" + _name_note(body) + _provider_note(body)
-    table = Table(caption=caption, caption_justify="left")
-    for column in ("type", "identity", "primary", "valid", "expires", "links"):
-        table.add_column(column, overflow="fold")
-    for did in body["dids"]:
-        table.add_row(
-            str(did.get("type", "")),
-            str(did.get("display_name") or did.get("identity") or ""),
-            "yes" if did.get("is_primary") else "",
-            {True: "yes", False: "no"}.get(did.get("valid"), "?"),
-            _date(did.get("expires_at")),
-            "\n".join(_link_text(link) for link in did.get("links") or []),
-        )
-    return table
-
-
-def _link_text(link: Any) -> str:
-    if not isinstance(link, dict):
-        return str(link)
-    identity = str(link.get("identity", ""))
-    if identity.startswith("0x") and len(identity) == 42:
-        identity = f"{identity[:6]}…{identity[-4:]}"  # the table's width; --json has it whole
-    return f"{link.get('platform', '')} {identity}"
-
-
-def _date(value: Any) -> str:
-    """An expiry as a date, whether the answer carries epoch seconds or ISO text."""
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC).date().isoformat()
-    return str(value or "")[:10]
-
-
-def _name_note(body: dict[str, Any]) -> str:
-    name = body.get("name")
-    if not isinstance(name, dict):
-        return ""
-    return f" · {name.get('name')} → {', '.join(name.get('addresses', []))}"
-
-
-def _provider_note(body: dict[str, Any]) -> str:
-    troubled = [p for p in body.get("providers", []) if p.get("status") != "ok"]
-    if not troubled:
-        return ""
-    return " · " + ", ".join(f"{p['provider']} {p['status']}" for p in troubled)
+        sys.exit(EXIT_USAGE if answer.status in USAGE_STATUSES else EXIT_FAILED)

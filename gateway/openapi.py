@@ -1,10 +1,19 @@
 """The OpenAPI 3.1 document of the REST shim, served at ``GET /openapi.json``.
 
 Written by hand from ``shared/API.md`` and the handlers in :mod:`gateway.rest`, because the
-contract is what clients and the fuzzer (``tests/gateway/test_fuzz.py``) hold the code to:
-every status a route can answer is listed with its body schema, and a response that is not
-listed, or breaks its schema, is a bug. Schemas are JSON Schema 2020-12 (OpenAPI 3.1), so
-a plain JSON Schema validator checks responses.
+contract is what clients and the fuzzers (``tests/gateway/test_fuzz.py`` in process,
+``tests/gateway/test_openapi_contract.py``: schemathesis over loopback) hold the code to:
+
+* every status a route can answer is listed with its body schema, each error status with
+  the codes it carries, and a response that is not listed, or breaks its schema, is a bug;
+* a request body describes exactly what the handlers accept (``wallet_address`` an EVM
+  address or a .bit name, each by its pattern; ``page`` and ``size`` in their bounds, as
+  integers or as the digit strings form-minded clients send), so a request the document
+  calls valid is answered (``200``, or ``404 NAME_NOT_FOUND`` for a well-formed name that
+  no one holds), never refused as invalid.
+
+Schemas are JSON Schema 2020-12 (OpenAPI 3.1), so a plain JSON Schema validator checks
+responses.
 
 A new REST route adds one entry to :data:`ROUTES` (path → operation builder); the
 ``/users/{user_id}/dids`` entry shows the pattern.
@@ -18,8 +27,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.rest import json_response
+from gateway.rest import MAX_PAGE, json_response
 from gateway.settings import Settings
+from gateway.validation import MAX_DIGITS
+from providers.dotbit.mapping import MAX_NAME_LENGTH
 
 __all__ = ["ROUTES", "openapi_document", "openapi_endpoint"]
 
@@ -37,10 +48,29 @@ ERROR: Schema = {
             "properties": {
                 "code": {"type": "string", "pattern": "^[A-Z_]+$"},
                 "message": {"type": "string"},
-                "field": {"type": "string"},
+                "field": {"type": "string", "description": "The request field at fault"},
             },
         }
     },
+}
+
+# The codes each error status carries (gateway/errors.py, gateway/http/, the app's 404/405).
+ERROR_CODES: dict[str, tuple[str, ...]] = {
+    "400": ("BAD_REQUEST",),
+    "401": ("UNAUTHORIZED",),
+    "404": ("NAME_NOT_FOUND", "NOT_FOUND"),
+    "405": ("METHOD_NOT_ALLOWED",),
+    "413": ("BODY_TOO_LARGE",),
+    "415": ("UNSUPPORTED_MEDIA_TYPE",),
+    "422": (
+        "INVALID_ADDRESS",
+        "INVALID_NAME",
+        "INVALID_PAGINATION",
+        "INVALID_USER_ID",
+        "MISSING_FIELD",
+    ),
+    "429": ("RATE_LIMITED",),
+    "503": ("UPSTREAM_UNAVAILABLE",),
 }
 
 PROVIDER: Schema = {
@@ -122,6 +152,16 @@ ASSET: Schema = {
     },
 }
 
+NAME: Schema = {
+    "type": "object",
+    "description": "Present when wallet_address was a name: the name and its addresses",
+    "required": ["name", "addresses"],
+    "properties": {
+        "name": {"type": "string"},
+        "addresses": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
 NFTS_RESPONSE: Schema = {
     "type": "object",
     "required": ["total", "assets", "providers"],
@@ -129,6 +169,9 @@ NFTS_RESPONSE: Schema = {
         "total": {"type": "integer", "minimum": 0},
         "assets": {"type": "array", "items": ASSET},
         "providers": {"type": "array", "items": PROVIDER},
+        "stale": {"type": "boolean", "description": "Every provider failed: an older snapshot"},
+        "stale_age_seconds": {"type": ["integer", "null"]},
+        "name": NAME,
     },
 }
 
@@ -152,21 +195,69 @@ DIDS_RESPONSE: Schema = {
             },
         },
         "providers": {"type": "array", "items": PROVIDER},
+        "name": NAME,
     },
 }
 
+# All lower-case or all upper-case hex; a mixed-case address is accepted too when it is a
+# valid EIP-55 checksum, which no pattern can say (the description does).
+EVM_ADDRESS_PATTERN = "^0x([0-9a-f]{40}|[0-9A-F]{40})$"
+# Labels of letters, digits and inner hyphens, ending in .bit. The gateway also takes other
+# Unicode letters and digits in a label (see the description); ASCII is what the pattern says.
+_LABEL = "([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])"
+BIT_NAME_PATTERN = f"^{_LABEL}(\\.{_LABEL})*\\.[Bb][Ii][Tt]$"
+
 WALLET_ADDRESS: Schema = {
-    "type": "string",
-    "description": "A 0x EVM address (EIP-55 checked when mixed case), or a name such as "
-    "alice.bit.",
-    "maxLength": 256,
+    "description": "An EVM address (0x and 40 hex digits: all lower case, all upper case, or "
+    "mixed case with a valid EIP-55 checksum), or a .bit name such as alice.bit (at most "
+    f"{MAX_NAME_LENGTH} characters; labels of letters, digits and inner hyphens, other "
+    "Unicode letters and digits included; sub-accounts allowed). A name stands for every "
+    "address it points to. Anything else is a 422 (INVALID_ADDRESS or INVALID_NAME).",
+    "anyOf": [
+        {"type": "string", "pattern": EVM_ADDRESS_PATTERN},
+        {"type": "string", "pattern": BIT_NAME_PATTERN, "maxLength": MAX_NAME_LENGTH},
+    ],
 }
 
 
-def _error(description: str, *, retry_after: bool = False, allow: bool = False) -> Schema:
-    response: Schema = {
+def decimal_up_to(maximum: int) -> str:
+    """A pattern for the decimal strings of ``1..maximum`` (leading zeros allowed)."""
+    digits = str(maximum)
+    alternatives = [f"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    for position, digit in enumerate(digits):
+        lowest = 1 if position == 0 else 0
+        if int(digit) - 1 >= lowest:
+            rest = len(digits) - position - 1
+            tail = f"[0-9]{{{rest}}}" if rest else ""
+            alternatives.append(f"{digits[:position]}[{lowest}-{int(digit) - 1}]{tail}")
+    alternatives.append(digits)
+    return f"^0*({'|'.join(alternatives)})$"
+
+
+def _bounded_int(maximum: int, description: str) -> Schema:
+    """An integer in ``1..maximum``, or the same number as a string of at most 9 digits."""
+    return {
         "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        "anyOf": [
+            {"type": "integer", "minimum": 1, "maximum": maximum},
+            {"type": "string", "pattern": decimal_up_to(maximum), "maxLength": MAX_DIGITS},
+        ],
+    }
+
+
+def _error(
+    status: str, description: str, *, retry_after: bool = False, allow: bool = False
+) -> Schema:
+    codes = ERROR_CODES[status]
+    schema: Schema = {
+        "allOf": [
+            {"$ref": "#/components/schemas/Error"},
+            {"properties": {"error": {"properties": {"code": {"enum": list(codes)}}}}},
+        ]
+    }
+    response: Schema = {
+        "description": f"{description} ({', '.join(codes)})",
+        "content": {"application/json": {"schema": schema}},
     }
     headers: Schema = {}
     if retry_after:
@@ -180,15 +271,15 @@ def _error(description: str, *, retry_after: bool = False, allow: bool = False) 
 
 def _common_errors() -> dict[str, Schema]:
     return {
-        "400": _error("Malformed JSON, a body that is not an object, or nested too deeply"),
-        "401": _error("A valid X-API-Key is required (when client keys are configured)"),
-        "404": _error("The name does not resolve (NAME_NOT_FOUND)"),
-        "405": _error("Wrong verb", allow=True),
-        "413": _error("The body is larger than NFTGW_REST_MAX_BODY_BYTES"),
-        "415": _error("The body is not application/json"),
-        "422": _error("Invalid input: INVALID_ADDRESS, INVALID_PAGINATION, MISSING_FIELD, ..."),
-        "429": _error("Rate limited", retry_after=True),
-        "503": _error("Every provider failed", retry_after=True),
+        "400": _error("400", "Malformed JSON, a body that is not an object, or nested too deeply"),
+        "401": _error("401", "A valid X-API-Key is required (when client keys are configured)"),
+        "404": _error("404", "The name is unknown or expired, or the path is not a route"),
+        "405": _error("405", "Wrong verb", allow=True),
+        "413": _error("413", "The body is larger than NFTGW_REST_MAX_BODY_BYTES"),
+        "415": _error("415", "The body is not application/json"),
+        "422": _error("422", "A field breaks the rules its schema states; field names it"),
+        "429": _error("429", "Rate limited", retry_after=True),
+        "503": _error("503", "Every provider failed and nothing is cached", retry_after=True),
     }
 
 
@@ -229,8 +320,8 @@ def _nfts_route(settings: Settings) -> Schema:
         "required": ["wallet_address", "page", "size"],
         "properties": {
             "wallet_address": WALLET_ADDRESS,
-            "page": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
-            "size": {"type": "integer", "minimum": 1, "maximum": settings.max_page_size},
+            "page": _bounded_int(MAX_PAGE, "1-based page number"),
+            "size": _bounded_int(settings.max_page_size, "page size"),
         },
     }
     return _post(

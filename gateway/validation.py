@@ -13,11 +13,11 @@ from eth_utils.address import is_checksum_address, to_checksum_address
 
 from gateway.errors import InvalidAddress, InvalidPagination, InvalidUserId
 
-__all__ = ["checksum", "parse_address", "parse_positive_int", "parse_user_id"]
+__all__ = ["MAX_DIGITS", "checksum", "parse_address", "parse_positive_int", "parse_user_id"]
 
 _HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _USER_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
-_MAX_DIGITS = 9  # page and size are small numbers: longer digit strings are noise
+MAX_DIGITS = 9  # page and size are small numbers: longer digit strings are noise
 
 
 def parse_address(value: Any) -> str:
@@ -32,14 +32,26 @@ def parse_address(value: Any) -> str:
 
 
 def parse_positive_int(value: Any, *, field: str, maximum: int) -> int:
-    """An int in ``1..maximum``; a string of digits is accepted too (form-minded clients)."""
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= _MAX_DIGITS:
+    """An int in ``1..maximum``; a string of digits is accepted too (form-minded clients),
+    and so is a number with no fraction (``20.0``): JSON, and the OpenAPI document's JSON
+    Schema ``integer``, call it the same number as ``20``."""
+    if _digit_string(value) or _whole_float(value):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidPagination(f"{field} must be an integer", field=field)
     if not 1 <= value <= maximum:
         raise InvalidPagination(f"{field} must be between 1 and {maximum}", field=field)
     return value
+
+
+def _digit_string(value: Any) -> bool:
+    return (
+        isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= MAX_DIGITS
+    )
+
+
+def _whole_float(value: Any) -> bool:
+    return isinstance(value, float) and value.is_integer() and abs(value) <= 10**MAX_DIGITS
 
 
 def parse_user_id(value: Any) -> str:

@@ -1,11 +1,16 @@
-"""``nft-gateway nfts`` and ``nft-gateway dids``: the REST shim's answers, from a shell."""
+"""``nft-gateway nfts`` and ``nft-gateway dids``: the REST shim's answers, from a shell;
+``serve`` on a taken port; help, version and exit statuses."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +24,7 @@ from gateway.settings import Settings
 
 WALLET = "0x1111111111111111111111111111111111111111"
 BIG_WALLET = "0x2222222222222222222222222222222222222222"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -41,40 +47,75 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-def rest(kind: str, **body: Any) -> Any:
-    """What the REST shim answers, from an app served the ordinary way."""
+def rest_bytes(kind: str, **body: Any) -> bytes:
+    """The body the REST shim answers, from an app served the ordinary way."""
 
-    async def call() -> Any:
+    async def call() -> bytes:
         app = create_app(Settings())
         async with LifespanManager(app) as manager:
             transport = httpx.ASGITransport(app=manager.app)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-                return (await http.post(f"/users/cli/{kind}", json=body)).json()
+                return (await http.post(f"/users/cli/{kind}", json=body)).content
 
     return asyncio.run(call())
 
 
-def test_nfts_json_is_exactly_the_rest_answer() -> None:
-    result = run("nfts", WALLET, "--json", "--size", "5")
+def rest(kind: str, **body: Any) -> Any:
+    return json.loads(rest_bytes(kind, **body))
+
+
+@pytest.mark.parametrize("wallet", [WALLET, "alice.bit"])
+def test_nfts_json_is_the_rest_body_byte_for_byte(wallet: str) -> None:
+    result = run("nfts", wallet, "--json", "--size", "5")
     assert result.exit_code == 0, result.stderr
-    expected = rest("nfts", wallet_address=WALLET, page=1, size=5)
-    assert json.loads(result.stdout) == expected
-    assert set(expected) >= {"total", "assets"}
+    expected = rest_bytes("nfts", wallet_address=wallet, page=1, size=5)
+    assert result.stdout_bytes == expected
+    assert set(json.loads(expected)) >= {"total", "assets"}
 
 
-def test_dids_json_is_exactly_the_rest_answer() -> None:
+def test_dids_json_is_the_rest_body_byte_for_byte() -> None:
     result = run("dids", "alice.bit", "--json")
     assert result.exit_code == 0, result.stderr
-    expected = rest("dids", wallet_address="alice.bit")
-    assert json.loads(result.stdout) == expected
-    assert expected["total"] == len(expected["dids"]) > 0
+    expected = rest_bytes("dids", wallet_address="alice.bit")
+    assert result.stdout_bytes == expected
+    body = json.loads(expected)
+    assert body["total"] == len(body["dids"]) > 0
 
 
 def test_nfts_prints_a_table() -> None:
     result = run("nfts", WALLET)
     assert result.exit_code == 0, result.stderr
     assert "Pixel Punks #42" in result.stdout
-    assert "11 of 11 NFTs" in result.stdout
+    assert "page 1 of 1 · 11 of 11 NFTs (spam left out)" in result.stdout
+
+
+def test_the_table_says_which_page_it_shows() -> None:
+    result = run("nfts", WALLET, "--size", "3", "--page", "2")
+    assert result.exit_code == 0, result.stderr
+    assert "page 2 of 4 · 3 of 11 NFTs" in result.stdout
+
+
+def test_big_balances_never_wrap_at_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    body = rest("nfts", wallet_address=WALLET, page=1, size=20)
+    big = [str(a["quantity"]) for a in body["assets"] if a["quantity"] > 2**31]
+    assert big, "the sandbox wallet holds balances above 2^31"
+    result = run("nfts", WALLET)
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for quantity in big:
+        assert any(quantity in line for line in lines), quantity
+
+
+def test_an_nft_without_a_name_shows_the_gallerys_fallback() -> None:
+    body = rest("nfts", wallet_address="alice.bit", page=1, size=20)
+    nameless = [a["nft"] for a in body["assets"] if not a["nft"]["name"]]
+    assert nameless, "the sandbox has NFTs without a name"
+    result = run("nfts", "alice.bit", "--size", "20")
+    assert result.exit_code == 0, result.stderr
+    text = " ".join(result.stdout.split())  # columns may fold a long title
+    for nft in nameless:
+        assert f"{nft['collection_name']} #{nft['token_id']}" in text
 
 
 def test_a_name_works_where_an_address_does() -> None:
@@ -108,17 +149,95 @@ def test_page_and_size_select_a_slice() -> None:
     assert second["assets"] == whole["assets"][3:6]
 
 
-def test_bad_input_exits_1_with_the_gateway_error() -> None:
-    result = run("nfts", "not-a-wallet")
-    assert result.exit_code == 1
-    assert "INVALID_ADDRESS" in result.stderr
+def test_all_from_page_2_lists_the_pages_after_the_first_and_says_so() -> None:
+    result = run("nfts", WALLET, "--all", "--size", "5", "--page", "2")
+    assert result.exit_code == 0, result.stderr
+    assert "6 of 11 NFTs, from page 2 every page of 5" in " ".join(result.stdout.split())
+    body = json.loads(run("nfts", WALLET, "--all", "--size", "5", "--page", "2", "--json").stdout)
+    whole = rest("nfts", wallet_address=WALLET, page=1, size=20)
+    assert body["assets"] == whole["assets"][5:]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["nfts", "not-a-wallet"],  # the gateway's INVALID_ADDRESS
+        ["nfts", "bad name.bit"],  # INVALID_NAME
+        ["nfts", WALLET, "--size", "0"],  # click's own range check
+        ["nfts", WALLET, "--size", "500"],
+        ["nfts", WALLET, "--page", "x"],
+        ["nfts", WALLET, "--colour"],  # an unknown option
+        ["nfts"],  # a missing argument
+    ],
+)
+def test_every_input_mistake_exits_2(args: list[str]) -> None:
+    result = run(*args)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
     assert result.stdout == ""
+
+
+def test_an_input_error_names_the_code_on_stderr() -> None:
+    result = run("nfts", "not-a-wallet")
+    assert "nft-gateway: INVALID_ADDRESS:" in result.stderr
+
+
+def test_a_name_no_one_holds_exits_1() -> None:
+    result = run("nfts", "expired.bit")
+    assert result.exit_code == 1
+    assert "NAME_NOT_FOUND" in result.stderr
 
 
 def test_bad_input_with_json_prints_the_error_answer() -> None:
     result = run("nfts", "not-a-wallet", "--json")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert json.loads(result.stdout)["error"]["code"] == "INVALID_ADDRESS"
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_help_lists_the_commands_and_exit_statuses(flag: str) -> None:
+    result = run(flag)
+    assert result.exit_code == 0
+    for command in ("serve", "nfts", "dids", "export-schema"):
+        assert command in result.stdout
+    assert "Exit status" in result.stdout
+    assert run("nfts", flag).exit_code == 0
+
+
+def test_version_names_the_package_version() -> None:
+    result = run("--version")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("nft-gateway, version ")
+
+
+def test_serve_on_a_taken_port_names_it_and_how_to_choose_another() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in done.stderr
+    assert "--port PORT or NFTGW_PORT=PORT" in done.stderr
+
+
+def test_python_m_gateway_without_the_venv_says_how_to_run_it() -> None:
+    # -S: no site-packages, as a system Python without the gateway's dependencies.
+    done = subprocess.run(
+        [sys.executable, "-S", "-m", "gateway", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert ".venv/bin/python -m gateway" in done.stderr
+    assert "make install" in done.stderr
 
 
 def test_the_cli_reads_the_same_settings_as_serve(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -37,12 +37,14 @@ def test_malformed_addresses_are_rejected(value: object) -> None:
         parse_address(value)
 
 
-@pytest.mark.parametrize(("value", "expected"), [(1, 1), ("20", 20), (100, 100)])
+@pytest.mark.parametrize(("value", "expected"), [(1, 1), ("20", 20), (100, 100), (20.0, 20)])
 def test_page_sizes_accept_ints_and_digit_strings(value: object, expected: int) -> None:
     assert parse_positive_int(value, field="size", maximum=100) == expected
 
 
-@pytest.mark.parametrize("value", [0, 101, -1, "0", "1e3", "", " 5", 2.5, True, None, "٣"])
+@pytest.mark.parametrize(
+    "value", [0, 101, -1, "0", "1e3", "", " 5", 2.5, 0.0, 1e300, True, None, "٣"]
+)
 def test_out_of_range_or_mistyped_sizes_are_rejected(value: object) -> None:
     with pytest.raises(InvalidPagination):
         parse_positive_int(value, field="size", maximum=100)
