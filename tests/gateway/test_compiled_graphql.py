@@ -30,9 +30,12 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from gateway.app import create_app
+from gateway.nfts.merging import SpamFilter
+from gateway.nfts.service import HoldingsSlice
 from gateway.schema import Query, schema
 from gateway.schema.context import Context
 from gateway.schema.fastpath.compiled import CompiledSchema
+from gateway.schema.fastpath.kept import KeptPages
 from gateway.schema.fastpath.replay import AnswerCache
 from gateway.schema.types import BIG_INT_SCALAR, BigInt
 from providers.sandbox import build_sandbox
@@ -370,6 +373,34 @@ def test_answers_with_errors_are_not_kept(run: Harness, replays: list[bool]) -> 
     answers = [run.post(query, {}) for _ in range(2)]
     assert replays == [False, False]
     assert answers[0] == answers[1] and answers[0]["errors"]
+
+
+def test_what_the_face_keeps_is_bounded_by_pages() -> None:
+    """Converted objects and warm answers are kept for at most ``max_pages`` kept pages
+    (least recently used out); a page the service does not keep (no slice key) gets none."""
+
+    def page(n: int | None) -> HoldingsSlice:
+        key = None if n is None else (("0xabc", (), SpamFilter.EXCLUDE, n, 20, False), 1, 1, n)
+        return HoldingsSlice(
+            holdings=(),
+            offset=0,
+            total=0,
+            total_is_exact=True,
+            has_more=False,
+            providers=(),
+            key=key,
+        )
+
+    kept = KeptPages(max_pages=2)
+    first, second, third = page(1), page(2), page(3)
+    assert kept.memo(page(None)) is None
+    memo = kept.memo(first)
+    assert memo is not None and kept.memo(replace(first)) is memo  # the key, not the object
+    kept.memo(second)
+    kept.memo(first)  # used again: the second is now the oldest
+    kept.memo(third)
+    assert len(kept) == 2
+    assert kept.peek(second) is None and kept.peek(first) is memo
 
 
 # -- a synthetic schema for the values the sandbox never produces -------------------------
