@@ -11,7 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.errors import InvalidAddress, InvalidName
+from gateway.errors import (
+    InvalidAddress,
+    InvalidName,
+    NameNotFound,
+    UpstreamUnavailable,
+    input_field,
+)
 from gateway.identity.names import IdentityKind, parse_identity, parse_name, parse_wallet_input
 from gateway.validation import checksum
 from providers.sandbox import Sandbox
@@ -164,9 +170,12 @@ async def test_invalid_names_are_422_on_every_face_with_no_upstream_call(
 
     assert nfts.status_code == dids.status_code == 422
     assert nfts.json()["error"]["code"] == dids.json()["error"]["code"] == "INVALID_NAME"
-    assert nfts.json()["error"]["field"] == "wallet_address"
+    assert nfts.json()["error"]["field"] == dids.json()["error"]["field"] == "wallet_address"
     assert wallet["errors"][0]["extensions"]["code"] == "INVALID_NAME"
     assert identity["errors"][0]["extensions"]["code"] == "INVALID_NAME"
+    # each face names its own field: the services and parsers know no field names
+    assert wallet["errors"][0]["extensions"]["field"] == "address"
+    assert identity["errors"][0]["extensions"]["field"] == "name"
     assert set(upstream_calls(sandbox).values()) == {0}
 
 
@@ -197,6 +206,9 @@ async def test_unknown_or_expired_names_are_404_name_not_found_on_every_face(
     assert wallet["data"] is None and identity["data"] is None
     assert wallet["errors"][0]["extensions"]["code"] == "NAME_NOT_FOUND"
     assert identity["errors"][0]["extensions"]["code"] == "NAME_NOT_FOUND"
+    assert nfts.json()["error"]["field"] == dids.json()["error"]["field"] == "wallet_address"
+    assert wallet["errors"][0]["extensions"]["field"] == "address"
+    assert identity["errors"][0]["extensions"]["field"] == "name"
 
 
 # -- resolution: both faces, cache, outage ---------------------------------------------------
@@ -245,3 +257,16 @@ async def test_a_resolver_outage_is_503_for_names_only_and_is_not_cached(
 
     dotbit.reset()
     assert (await list_nfts(client, "alice.bit")).status_code == 200  # the failure was not cached
+
+
+def test_a_face_names_its_field_on_input_errors_only() -> None:
+    with pytest.raises(NameNotFound) as unknown, input_field("address"):
+        raise NameNotFound("nobody.bit is not registered or has expired")
+    with pytest.raises(UpstreamUnavailable) as down, input_field("address"):
+        raise UpstreamUnavailable("the dotbit resolver is unavailable")
+    assert unknown.value.to_json()["error"] == {
+        "code": "NAME_NOT_FOUND",
+        "message": "nobody.bit is not registered or has expired",
+        "field": "address",
+    }
+    assert "field" not in down.value.to_json()["error"]  # an outage is not the input's fault
