@@ -17,6 +17,9 @@ status below, GraphQL as an error with ``extensions.code``::
     ├── NameNotFound                  404  NAME_NOT_FOUND (unknown or expired name)
     └── UpstreamUnavailable           503  UPSTREAM_UNAVAILABLE (every provider failed)
 
+:class:`UpstreamUnavailable` also carries what each provider did (``providers``), so a face
+can say on a 503 which provider failed and why, as it does on a partial answer.
+
 Services raise these without naming the client's field: they do not know how a face spells
 its input (``wallet_address`` in REST, ``address`` in GraphQL). A face names it where it
 passes the input in, with :func:`input_field` (or :meth:`GatewayError.for_field`); only
@@ -25,9 +28,9 @@ errors about the input (:class:`InvalidInput` and :class:`NameNotFound`) take a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Self
+from typing import Protocol, Self
 
 __all__ = [
     "BadRequest",
@@ -41,6 +44,7 @@ __all__ = [
     "InvalidUserId",
     "MissingField",
     "NameNotFound",
+    "ProviderOutcome",
     "UnsupportedMediaType",
     "UpstreamUnavailable",
     "input_field",
@@ -122,13 +126,36 @@ class NameNotFound(GatewayError):
     about_input = True
 
 
+class ProviderOutcome(Protocol):
+    """How one provider did for an answer (``gateway.nfts.pages.ProviderReport`` is one):
+    what a 503 names about each provider, defined here so this module stays a leaf."""
+
+    @property
+    def provider(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def error_kind(self) -> str | None: ...
+    @property
+    def error_message(self) -> str | None: ...
+    @property
+    def failed_chains(self) -> tuple[str, ...]: ...
+
+
 class UpstreamUnavailable(GatewayError):
     status = 503
     code = "UPSTREAM_UNAVAILABLE"
 
-    def __init__(self, message: str, *, retry_after: int = 30) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: int = 30,
+        providers: Sequence[ProviderOutcome] = (),
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.providers = tuple(providers)  # each provider's failure, when the raiser knows
 
 
 @contextmanager

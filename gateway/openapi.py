@@ -246,15 +246,18 @@ def _bounded_int(maximum: int, description: str) -> Schema:
 
 
 def _error(
-    status: str, description: str, *, retry_after: bool = False, allow: bool = False
+    status: str,
+    description: str,
+    *,
+    retry_after: bool = False,
+    allow: bool = False,
+    providers: bool = False,
 ) -> Schema:
     codes = ERROR_CODES[status]
-    schema: Schema = {
-        "allOf": [
-            {"$ref": "#/components/schemas/Error"},
-            {"properties": {"error": {"properties": {"code": {"enum": list(codes)}}}}},
-        ]
-    }
+    specific: Schema = {"properties": {"error": {"properties": {"code": {"enum": list(codes)}}}}}
+    if providers:  # what each provider did, as on a partial answer
+        specific["properties"]["providers"] = {"type": "array", "items": PROVIDER}
+    schema: Schema = {"allOf": [{"$ref": "#/components/schemas/Error"}, specific]}
     response: Schema = {
         "description": f"{description} ({', '.join(codes)})",
         "content": {"application/json": {"schema": schema}},
@@ -264,6 +267,11 @@ def _error(
         headers["Retry-After"] = {"schema": {"type": "string"}, "description": "seconds"}
     if allow:
         headers["Allow"] = {"schema": {"type": "string"}}
+    if providers:
+        headers["X-NFTGW-Providers"] = {
+            "schema": {"type": "string"},
+            "description": "opensea=failed:timeout, alchemy=failed:unavailable",
+        }
     if headers:
         response["headers"] = headers
     return response
@@ -279,7 +287,12 @@ def _common_errors() -> dict[str, Schema]:
         "415": _error("415", "The body is not application/json"),
         "422": _error("422", "A field breaks the rules its schema states; field names it"),
         "429": _error("429", "Rate limited", retry_after=True),
-        "503": _error("503", "Every provider failed and nothing is cached", retry_after=True),
+        "503": _error(
+            "503",
+            "Every provider failed and nothing is cached; providers says how each failed",
+            retry_after=True,
+            providers=True,
+        ),
     }
 
 

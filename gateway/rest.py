@@ -26,14 +26,20 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.errors import GatewayError, MissingField, input_field
+from gateway.errors import (
+    GatewayError,
+    MissingField,
+    ProviderOutcome,
+    UpstreamUnavailable,
+    input_field,
+)
 from gateway.http.redaction import redact_bytes
 from gateway.http.security import encode_json, read_json_object
 from gateway.identity.names import WalletInput, parse_wallet_input
 from gateway.identity.service import DIDAnswer, IdentityService
 from gateway.identity.union import LinkedHolding
 from gateway.nfts.merging import Holding
-from gateway.nfts.pages import HoldingsSlice, ProviderReport, SliceKey
+from gateway.nfts.pages import HoldingsSlice, SliceKey
 from gateway.nfts.service import NFTService
 from gateway.settings import Settings
 from gateway.validation import checksum, parse_positive_int, parse_user_id
@@ -248,7 +254,7 @@ def holding_json(holding: Holding) -> dict[str, Any]:
     }
 
 
-def provider_json(report: ProviderReport) -> dict[str, Any]:
+def provider_json(report: ProviderOutcome) -> dict[str, Any]:
     error = None
     if report.error_kind:
         error = {"kind": report.error_kind, "message": report.error_message}
@@ -260,7 +266,7 @@ def provider_json(report: ProviderReport) -> dict[str, Any]:
     }
 
 
-def providers_header(reports: Sequence[ProviderReport]) -> str:
+def providers_header(reports: Sequence[ProviderOutcome]) -> str:
     """``opensea=ok, alchemy=failed:timeout``."""
     parts = []
     for report in reports:
@@ -282,11 +288,17 @@ def json_response(
 
 
 def error_response(error: GatewayError) -> Response:
+    """The error's JSON; a 503 also says what each provider did, in the body's ``providers``
+    and the ``X-NFTGW-Providers`` header, exactly as a partial answer does."""
     headers = {}
+    content: dict[str, Any] = error.to_json()
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    return json_response(error.to_json(), status=error.status, headers=headers)
+    if isinstance(error, UpstreamUnavailable) and error.providers:
+        content["providers"] = [provider_json(report) for report in error.providers]
+        headers[PROVIDERS_HEADER] = providers_header(error.providers)
+    return json_response(content, status=error.status, headers=headers)
 
 
 def _wallet_input(body: Mapping[str, Any]) -> WalletInput:

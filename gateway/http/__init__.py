@@ -7,6 +7,8 @@
   and IP (429), in memory or in Redis.
 * :mod:`~gateway.http.observability`: request ids, JSON log lines, Prometheus metrics (also
   the resilience layer's and the cache's observer), ``/metrics`` and ``/readyz``.
+* :mod:`~gateway.http.upstream_log`: a WARNING line per upstream failure, at most one per
+  provider and kind per interval (the metrics observer calls it).
 * :mod:`~gateway.http.redaction`: every configured secret out of every log record and
   every response body.
 

@@ -37,6 +37,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.http.upstream_log import UpstreamFailureLog
+
 __all__ = [
     "BREAKER_STATES",
     "REQUEST_ID_HEADER",
@@ -70,9 +72,11 @@ logger = logging.getLogger(__name__)
 
 
 class Metrics:
-    """The gateway's Prometheus series, in a registry of their own."""
+    """The gateway's Prometheus series, in a registry of their own; upstream failures are
+    also logged at WARNING (rate-limited, see :mod:`gateway.http.upstream_log`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, failure_log: UpstreamFailureLog | None = None) -> None:
+        self._failure_log = failure_log or UpstreamFailureLog()
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self._requests = Counter(
@@ -130,6 +134,7 @@ class Metrics:
         self._upstream_seconds.labels(provider, operation).observe(seconds)
         if outcome != "ok":
             self._upstream_errors.labels(provider, operation, outcome).inc()
+            self._failure_log.failure(provider, operation, outcome)
 
     def cache_lookup(self, kind: str, hit: bool) -> None:
         self._cache.labels(kind, "hit" if hit else "miss").inc()

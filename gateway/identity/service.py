@@ -338,7 +338,9 @@ def _merge_did(first: DID, other: DID) -> DID:
 def _unless_all_failed(answer: DIDAnswer) -> DIDAnswer:
     failed = ProviderStatus.FAILED
     if answer.providers and all(report.status is failed for report in answer.providers):
-        raise UpstreamUnavailable("every DID source failed for this wallet")
+        raise UpstreamUnavailable(
+            "every DID source failed for this wallet", providers=answer.providers
+        )
     return answer
 
 

@@ -138,11 +138,15 @@ class IdentityUnion:
         if known is not None and time.monotonic() - known.created < self._settings.snapshot_ttl:
             self._unions.move_to_end(key)
             return known
+        failures: list[UpstreamUnavailable] = []
         slices = await asyncio.gather(
-            *(self._whole_wallet(w, chains or None, spam) for w in wallets)
+            *(self._whole_wallet(w, chains or None, spam, failures) for w in wallets)
         )
         if wallets and all(result is None for result in slices):
-            raise UpstreamUnavailable("every NFT provider failed for every linked wallet")
+            raise UpstreamUnavailable(
+                "every NFT provider failed for every linked wallet",
+                providers=failures[0].providers if failures else self._failed_reports(),
+            )
         union = _Union(
             holdings=_union(wallets, slices),
             reports=tuple(self._failed_reports() if s is None else s.providers for s in slices),
@@ -158,11 +162,16 @@ class IdentityUnion:
         return union
 
     async def _whole_wallet(
-        self, owner: str, chains: Sequence[Chain] | None, spam: SpamFilter
+        self,
+        owner: str,
+        chains: Sequence[Chain] | None,
+        spam: SpamFilter,
+        failures: list[UpstreamUnavailable],
     ) -> HoldingsSlice | None:
         try:
             return await self._nfts.whole_wallet(owner, chains=chains, spam=spam)
-        except UpstreamUnavailable:
+        except UpstreamUnavailable as exc:
+            failures.append(exc)  # why, should every wallet fail
             return None  # this wallet's NFTs are missing; the reports say every provider failed
 
     def _failed_reports(self) -> tuple[ProviderReport, ...]:

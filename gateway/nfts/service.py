@@ -24,10 +24,18 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from gateway.cache.shared import SharedCache
+from gateway.errors import UpstreamUnavailable
 from gateway.nfts.enrich import Enricher
 from gateway.nfts.merging import Holding, SpamFilter
 from gateway.nfts.page_cache import PageCache
-from gateway.nfts.pages import HoldingsSlice, PageKey, combine_reports, detail_failure_reports
+from gateway.nfts.pages import (
+    HoldingsSlice,
+    PageKey,
+    ProviderReport,
+    ProviderStatus,
+    combine_reports,
+    detail_failure_reports,
+)
 from gateway.nfts.sanitize import present_nft
 from gateway.nfts.walk import WalletWalk
 from gateway.nfts.walks import WalkRegistry
@@ -155,7 +163,12 @@ class NFTService:
             walk = self._walks.known(owner, chains)  # serve what is committed, not exact
         if walk is None or walk.all_failed:
             self._walks.forget(owner, chains)
-            walk, stale_age = await self._walks.stale(owner, chains)
+            try:
+                walk, stale_age = await self._walks.stale(owner, chains)
+            except UpstreamUnavailable as exc:
+                raise UpstreamUnavailable(
+                    exc.message, retry_after=exc.retry_after, providers=self._failed(walk)
+                ) from None
             enrich = False  # the providers just failed: do not ask them for details
         visible = walk.visible(spam)
         end = len(visible) if limit is None else offset + limit
@@ -181,6 +194,15 @@ class NFTService:
         # detail call answered.
         final = stale_age is None and walk.complete and not walk.any_failed and not detail_failures
         return result, walk, final
+
+    def _failed(self, walk: WalletWalk | None) -> tuple[ProviderReport, ...]:
+        """What each provider did in a walk where all failed (a 503 says it); a walk cut
+        short by the request deadline before it began is a timeout for every provider."""
+        if walk is None:
+            failed, why = ProviderStatus.FAILED, "the request deadline passed"
+            return tuple(ProviderReport(p, failed, "timeout", why) for p in self.provider_names)
+        reports = [stream.as_report() for stream in walk.reports]
+        return combine_reports([reports], providers=self.provider_names)
 
     def _present(self, holding: Holding) -> Holding:
         """The holding as clients may see it: hostile metadata made safe (see sanitize.py)."""

@@ -148,3 +148,16 @@ async def test_the_dotbit_resolver_shares_the_dotbit_breaker() -> None:
     assert named.json()["error"]["code"] == "UPSTREAM_UNAVAILABLE"
     assert "circuit_open" in named.json()["error"]["message"]
     assert sandbox.faults("dotbit").calls == asked
+
+
+async def test_every_did_source_down_is_a_503_that_names_each_source() -> None:
+    sandbox = build_sandbox()
+    for name in ("dotbit", "nextid", "nametag"):
+        sandbox.faults(name).status = 503
+    async with gateway(sandbox) as http:
+        response = await http.post("/users/u1/dids", json={"wallet_address": DID_WALLET})
+    assert response.status_code == 503
+    assert [p["provider"] for p in response.json()["providers"]] == ["dotbit", "nextid", "nametag"]
+    assert statuses(response) == {
+        name: "failed:unavailable" for name in ("dotbit", "nextid", "nametag")
+    }

@@ -347,3 +347,37 @@ async def test_expiry_under_load_does_not_stampede() -> None:
     walked_again = {n: sandbox.faults(n).calls - first[n] for n in first}
     assert walked_again["alchemy"] == first["alchemy"]
     assert walked_again["opensea"] < first["opensea"]
+
+
+async def test_the_503_names_every_provider_and_why_as_a_partial_answer_does() -> None:
+    sandbox = build_sandbox()
+    sandbox.faults("opensea").status = 503
+    sandbox.faults("alchemy").refuse = True
+    async with gateway(sandbox) as http:
+        response = await nfts(http)
+    assert response.status_code == 503
+    body = response.json()
+    assert body["error"]["code"] == "UPSTREAM_UNAVAILABLE"
+    by_provider = {p["provider"]: p for p in body["providers"]}
+    assert set(by_provider) == {"opensea", "alchemy"}
+    assert by_provider["opensea"]["status"] == "failed"
+    assert by_provider["opensea"]["error"]["kind"] == "unavailable"
+    assert by_provider["alchemy"]["status"] == "failed" and by_provider["alchemy"]["error"]
+    # The header says the same, in the form a partial answer's has.
+    assert statuses(response) == {
+        p["provider"]: f"failed:{p['error']['kind']}" for p in body["providers"]
+    }
+
+
+async def test_a_names_503_names_the_providers_too() -> None:
+    sandbox = build_sandbox()
+    sandbox.faults("opensea").status = 503
+    sandbox.faults("alchemy").status = 503
+    async with gateway(sandbox) as http:
+        response = await nfts(http, {"wallet_address": "alice.bit", "page": 1, "size": 5})
+    assert response.status_code == 503
+    assert {p["provider"]: p["status"] for p in response.json()["providers"]} == {
+        "opensea": "failed",
+        "alchemy": "failed",
+    }
+    assert set(statuses(response)) == {"opensea", "alchemy"}
