@@ -14,9 +14,8 @@ Both layers are aiocache caches (``get``/``set``/``raw``/``close`` with a namesp
   ``asyncio.timeout`` (aiocache's ``wait_for`` spawns a task per operation, a loop hop that
   delays every write and lease release), after which a failed or slow Redis is a fallback
   (to the memory layer, or a miss), never an error, and is left alone for a second before
-  the next try; and one read
-  returns a value together with its remaining life (a Lua ``GET`` + ``PTTL``), so a Redis
-  hit can be copied into memory for exactly as long as it lives.
+  the next try; and one read returns a value together with its remaining life (a Lua
+  ``GET`` + ``PTTL``), so a Redis hit is copied into memory for exactly as long as it lives.
 
 :class:`JsonBytes` is the one serializer of both layers: orjson, never pickle, so a reader
 can never mutate a stored value and the same bytes travel between layers unchanged.
@@ -37,7 +36,7 @@ from aiocache import RedisCache
 from aiocache.base import BaseCache
 from aiocache.serializers import BaseSerializer
 from redis.asyncio import BlockingConnectionPool
-from redis.asyncio.connection import parse_url
+from redis.asyncio.connection import UnixDomainSocketConnection, parse_url
 from redis.exceptions import RedisError
 
 from gateway.cache.keys import namespaced
@@ -102,7 +101,8 @@ class BoundedMemoryCache(BaseCache):  # type: ignore[misc]
     ) -> None:
         # aiocache's default timeout stays although a dict operation cannot hang: its
         # ``wait_for`` runs each operation as a task, a yield to the event loop that the
-        # interleaving of concurrent provider calls has always had (see notes/r2-cache.md).
+        # interleaving of concurrent provider calls has always had (without it, which
+        # failure a provider report names first changes).
         super().__init__(serializer=JsonBytes(), namespace=namespace, key_builder=namespaced)
         self.max_entries = max_entries
         self.max_bytes = max_bytes
@@ -158,6 +158,16 @@ class BoundedMemoryCache(BaseCache):  # type: ignore[misc]
         return True
 
 
+def _blocking_pool(**options: Any) -> BlockingConnectionPool:
+    """A blocking pool: a burst waits (within the op timeout) for a free connection instead
+    of failing at once. aiocache passes a host and port even for a ``unix://`` URL, whose
+    connections take a path instead."""
+    if options.get("connection_class") is UnixDomainSocketConnection:
+        options.pop("host", None)
+        options.pop("port", None)
+    return BlockingConnectionPool(**options)
+
+
 class Unavailable:
     """Redis did not answer in time (or at all): fall back, do not fail."""
 
@@ -205,9 +215,7 @@ class RedisLayer:
             password=options.pop("password", None),
             pool_max_size=max_connections,
             create_connection_timeout=op_timeout,
-            # A blocking pool: a burst waits (within the op timeout) for a free connection
-            # instead of failing at once.
-            connection_pool_class=BlockingConnectionPool,
+            connection_pool_class=_blocking_pool,
             connection_pool_kwargs={**options, "timeout": op_timeout, "socket_timeout": op_timeout},
         )
         return cls(cache, op_timeout=op_timeout)

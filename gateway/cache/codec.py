@@ -8,7 +8,7 @@ quantities travel as decimal strings). No pickle anywhere.
 
 Shapes: a record by field name (``detail`` entries), a record by position (the wallet
 snapshots of :mod:`gateway.nfts.walk`, where names repeated per record would cost more than
-the values), collection facts, and an identity's DIDs. A change to a shape bumps
+the values), collection facts, an identity's DIDs, and a name's addresses. A change to a shape bumps
 :data:`gateway.cache.keys.CACHE_VERSION` (or the snapshot's own version).
 """
 
@@ -30,9 +30,11 @@ from providers.models import (
 )
 
 __all__ = [
+    "decode_addresses",
     "decode_collection",
     "decode_dids",
     "decode_record",
+    "encode_addresses",
     "encode_collection",
     "encode_dids",
     "encode_record",
@@ -188,3 +190,11 @@ def decode_dids(data: list[dict[str, Any]]) -> tuple[DID, ...]:
         )
         for item in data
     )
+
+
+def encode_addresses(addresses: tuple[str, ...]) -> list[str]:
+    return list(addresses)
+
+
+def decode_addresses(data: list[str]) -> tuple[str, ...]:
+    return tuple(data)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, NamedTuple, TypeVar
 
-from gateway.cache.codec import decode_dids, encode_dids
+from gateway.cache.codec import decode_addresses, decode_dids, encode_addresses, encode_dids
 from gateway.cache.shared import SharedCache, cache_key
 from gateway.errors import InvalidName, NameNotFound, UpstreamUnavailable
 from gateway.identity.names import IdentityKind, IdentityRef
@@ -206,8 +206,8 @@ class IdentityService:
                 (canonical,),
                 fetch,
                 ttl=self._settings.name_ttl,
-                encode=list,
-                decode=_decode_addresses,
+                encode=encode_addresses,
+                decode=decode_addresses,
             )
         if not addresses:
             raise NameNotFound(f"{canonical} points to no EVM address")
@@ -358,10 +358,6 @@ def _lookup_errors(provider: str, subject: str, noun: str) -> Iterator[None]:
         raise UpstreamUnavailable(
             f"the {provider} resolver is unavailable ({exc.kind}); try again later"
         ) from None
-
-
-def _decode_addresses(data: list[str]) -> tuple[str, ...]:
-    return tuple(data)
 
 
 def _since(started: float) -> float:

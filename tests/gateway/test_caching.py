@@ -12,6 +12,7 @@ import gc
 import secrets
 import tracemalloc
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -329,6 +330,21 @@ async def test_redis_down_falls_back_to_memory() -> None:
             False,
         )
         assert await cache.get("v1:k") == {"n": 5}  # from the memory layer
+    await cache.close()
+
+
+async def test_a_unix_socket_url_without_a_server_falls_back_to_memory(tmp_path: Path) -> None:
+    redis = RedisLayer.from_url(f"unix://{tmp_path}/nobody.sock?db=13")
+    cache = SharedCache(BoundedMemoryCache(), redis=redis)
+
+    async def fetch() -> dict[str, int]:
+        return {"n": 8}
+
+    assert await cache.get_or_fetch("v1:k", fetch, ttl=60, encode=same, decode=same) == (
+        {"n": 8},
+        False,
+    )
+    assert await cache.get("v1:k") == {"n": 8}
     await cache.close()
 
 

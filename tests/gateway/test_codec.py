@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 
 from gateway.cache.backends import JsonBytes
 from gateway.cache.codec import (
+    decode_addresses,
     decode_collection,
     decode_dids,
     decode_record,
+    encode_addresses,
     encode_collection,
     encode_dids,
     encode_record,
@@ -108,6 +110,12 @@ def test_collection_facts_round_trip(info: CollectionInfo) -> None:
 @given(dids)
 def test_an_identitys_dids_round_trip(found: tuple[DID, ...]) -> None:
     assert decode_dids(stored(encode_dids(found))) == found
+
+
+@settings(deadline=None)
+@given(st.lists(text, max_size=5).map(tuple))
+def test_a_names_addresses_round_trip(addresses: tuple[str, ...]) -> None:
+    assert decode_addresses(stored(encode_addresses(addresses))) == addresses
 
 
 @pytest.mark.parametrize("ranked", [True, False, None])
