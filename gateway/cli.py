@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import resource
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -34,12 +35,16 @@ from gateway.app import create_app
 from gateway.cli_tables import PageView, dids_table, nfts_table
 from gateway.http.observability import configure_logging
 from gateway.http.security import encode_json
+from gateway.http.server import ConnectionLimits, guarded_protocol
 from gateway.schema import SCHEMA_PATH, export_schema
 from gateway.settings import Settings
 
 __all__ = ["EXIT_FAILED", "EXIT_USAGE", "main"]
 
 CLI_USER_ID = "cli"
+# File descriptors kept free of client connections: upstream pools (32 per provider), Redis,
+# logs.
+FD_HEADROOM = 256
 DEFAULT_PAGE_SIZE = 20
 EXIT_FAILED = 1  # the gateway could not answer
 EXIT_USAGE = 2  # the command line or its input is wrong (click uses 2 for usage errors too)
@@ -75,7 +80,9 @@ def main() -> None:
 def serve(host: str | None, port: int | None) -> None:
     """Serve GraphQL (/graphql) and the REST shim; on the sandbox when no keys are set."""
     settings = Settings()
-    configure_logging(settings.log_level, fmt=settings.log_format)
+    configure_logging(
+        settings.log_level, fmt=settings.log_format, repeat_window=settings.log_repeat_window
+    )
     host = host or settings.host
     port = settings.port if port is None else port
     listener = _listen(host, port)  # before anything else starts: a taken port is a clear error
@@ -88,9 +95,30 @@ def serve(host: str | None, port: int | None) -> None:
         log_level=settings.log_level.lower(),
         log_config=None,  # configure_logging above: JSON lines with request ids
         access_log=False,  # gateway.access logs each request, with its id and route
+        # Header and body deadlines and the connection cap (gateway/http/server.py).
+        http=guarded_protocol(_connection_limits(settings)),
+        timeout_keep_alive=max(1, round(settings.keep_alive_timeout)),
+        # X-Forwarded-* only from NFTGW_TRUSTED_PROXIES (none by default: uvicorn's own
+        # default trusts 127.0.0.1, so a local client could pick its rate-limit bucket).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
     )
     click.echo(f"nft-gateway: listening on http://{_url_host(host)}:{port}", err=True)
     uvicorn.Server(config).run(sockets=[listener])
+
+
+def _connection_limits(settings: Settings) -> ConnectionLimits:
+    """The settings' limits, the cap kept below the process's file descriptor limit (with
+    room for upstream, Redis and log descriptors): past it, accept() fails in a loop."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    cap = settings.max_connections
+    if soft != resource.RLIM_INFINITY and cap > soft - FD_HEADROOM:
+        cap = max(1, soft - FD_HEADROOM)
+        click.echo(
+            f"nft-gateway: NFTGW_MAX_CONNECTIONS lowered to {cap} (open file limit {soft})",
+            err=True,
+        )
+    return ConnectionLimits(settings.header_timeout, settings.body_timeout, cap)
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -15,6 +15,7 @@ never has a second home (``gateway.resilience.GuardPolicy`` is that slice).
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -184,6 +185,8 @@ class CacheSettings(SettingsSlice):
     graphql_answers_per_page: int = Field(default=4, ge=0)
     did_ttl: int = Field(default=300, ge=1)
     name_ttl: int = Field(default=300, ge=1)
+    # Unknown or expired names are remembered this long (RELIABILITY.md: negative cache 30 s).
+    name_negative_ttl: int = Field(default=30, ge=1)
     # The shared cache: memory, plus Redis when a URL is set.
     redis_url: SecretStr | None = None
     redis_namespace: str = Field(default="nftgw", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
@@ -211,8 +214,8 @@ class ResilienceSettings(SettingsSlice):
     breaker_min_calls: int = Field(default=10, ge=1)
     breaker_failure_ratio: float = Field(default=0.5, gt=0, le=1)
     breaker_window_seconds: float = Field(default=30.0, gt=0)
+    # Every opening lasts this long, a failed probe's too (gateway/resilience/breaker.py).
     breaker_open_seconds: float = Field(default=30.0, gt=0)
-    breaker_max_open_seconds: float = Field(default=300.0, gt=0)
     breaker_half_open_probes: int = Field(default=3, ge=1)
     bulkhead_max_in_flight: int = Field(default=16, ge=1)
     bulkhead_queue_wait: float = Field(default=0.1, ge=0)
@@ -226,6 +229,17 @@ class ServingSettings(SettingsSlice):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # json: one object per line with the request id (gateway/http/observability.py).
     log_format: Literal["json", "text"] = "json"
+    # The same log message (logger, level, text) within this many seconds is counted, not
+    # repeated: a flood of one error is one line with a count (gateway/http/logrepeats.py).
+    log_repeat_window: float = Field(default=10.0, ge=0)
+    # Idle and slow clients (gateway/http/server.py): a connection has ``header_timeout``
+    # seconds to send a request's headers and ``body_timeout`` more for its body; at
+    # ``max_connections`` open, the oldest one still waiting for its headers is closed to
+    # make room, or the newcomer is refused when none is waiting.
+    header_timeout: float = Field(default=10.0, gt=0)
+    body_timeout: float = Field(default=10.0, gt=0)
+    keep_alive_timeout: float = Field(default=5.0, gt=0)
+    max_connections: int = Field(default=1000, ge=1)
 
 
 class ClientSettings(SettingsSlice):
@@ -239,11 +253,23 @@ class ClientSettings(SettingsSlice):
     rate_limit_burst: int = Field(default=20, ge=1)
     rest_max_body_bytes: int = Field(default=16 * 1024, ge=64)
     graphql_max_body_bytes: int = Field(default=64 * 1024, ge=64)
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or CIDR
+    # networks); empty: nobody's, so the client is always the socket peer.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Bearer token for GET /metrics; without one, /metrics is refused in production.
+    metrics_token: SecretStr | None = None
 
-    @field_validator("cors_origins", "client_api_keys", mode="before")
+    @field_validator("cors_origins", "client_api_keys", "trusted_proxies", mode="before")
     @classmethod
     def _split_lists(cls, value: object) -> object:
         return _comma_list(value)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
 
     @model_validator(mode="after")
     def _production_needs_an_explicit_cors_allowlist(self) -> Self:

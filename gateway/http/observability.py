@@ -18,6 +18,7 @@ Why it looks like this:
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import re
@@ -37,6 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.http.logrepeats import RepeatFilter
 from gateway.http.upstream_log import UpstreamFailureLog
 
 __all__ = [
@@ -150,7 +152,27 @@ class Metrics:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    """``GET /metrics``: this process's series (each replica is scraped on its own)."""
+    """``GET /metrics``: this process's series (each replica is scraped on its own).
+
+    With ``NFTGW_METRICS_TOKEN`` set, only ``Authorization: Bearer <token>`` gets them
+    (else 401). Without one, the default profile answers anyone and ``production``
+    answers 404: the series name the providers, their error rates and the load, which is
+    nobody's business but the operator's."""
+    settings = getattr(request.app.state, "settings", None)
+    token = settings.metrics_token if settings is not None else None
+    if token is not None:
+        offered = request.headers.get("authorization", "")
+        expected = f"Bearer {token.get_secret_value()}"
+        if not hmac.compare_digest(offered.encode(), expected.encode()):
+            return JSONResponse(
+                {"error": {"code": "UNAUTHORIZED", "message": "GET /metrics needs its token"}},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+    elif settings is None or settings.profile == "production":
+        return JSONResponse(
+            {"error": {"code": "NOT_FOUND", "message": "not found"}}, status_code=404
+        )
     metrics: Metrics = request.app.state.metrics
     return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
@@ -339,15 +361,19 @@ def configure_logging(
     *,
     fmt: Literal["json", "text"] = "json",
     stream: IO[str] | None = None,
+    repeat_window: float = 0.0,
 ) -> logging.Handler:
     """Route every logger (uvicorn's included) through one handler on the root logger.
 
     Calling it again replaces the handler it installed before (and only that one: a
     test runner's capture handlers stay). Returns the handler so a caller can remove it.
+    ``repeat_window`` > 0 writes a repeated warning or error once per that many seconds,
+    with a count (:class:`~gateway.http.logrepeats.RepeatFilter`).
     """
     handler: logging.Handler = (
         logging.StreamHandler(stream) if stream is not None else _CurrentStderrHandler()
     )
+    handler.addFilter(RepeatFilter(repeat_window))
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(JSONLogFormatter() if fmt == "json" else logging.Formatter(_TEXT_FORMAT))
     setattr(handler, _OURS, True)

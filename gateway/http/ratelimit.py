@@ -14,8 +14,9 @@
   store must not take the API down with it.
 
 The operational routes (health, metrics, the OpenAPI document, static assets) are exempt.
-The client IP is the socket peer; behind a proxy, run uvicorn with ``--proxy-headers``
-and ``--forwarded-allow-ips`` so the peer is the real client.
+The client IP is the socket peer. Behind a proxy, list it in ``NFTGW_TRUSTED_PROXIES``:
+``serve`` then lets uvicorn read ``X-Forwarded-For`` from those peers only (and from no one
+by default), so a client cannot choose its own bucket with a header.
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
 """The walk registry: which :class:`~gateway.nfts.walk.WalletWalk` answers for a wallet.
 
 One walk per wallet and chain set, shared by concurrent requests and kept ``snapshot_ttl``
-seconds after it completes so paging stays consistent. A walk is one of
+seconds after it completes so paging stays consistent. A walk in which a provider failed is
+shared only while it runs: once complete it is neither kept nor published (failures are
+never cached), so the next request walks again and sees the provider as soon as it is
+back. A walk is one of
 
 * local and running (its task walks the providers' streams),
 * in flight (being opened: concurrent callers share one lookup),
@@ -88,6 +91,9 @@ class WalkRegistry:
         entry = self._walks.get(key)
         if entry is None:
             return None
+        if entry.walk.complete and entry.walk.any_failed:  # partial: never kept
+            del self._walks[key]
+            return None
         fresh = time.monotonic() - entry.created < self._settings.snapshot_ttl
         if not entry.walk.complete or fresh:
             self._walks.move_to_end(key)
@@ -142,7 +148,7 @@ class WalkRegistry:
         """Walk, then publish the snapshot (for other replicas and stale-if-error)."""
         try:
             await walk.run()
-            if not walk.all_failed:
+            if not walk.any_failed:  # a partial walk is no snapshot (failures never cached)
                 await self._publish(walk, chains)
         finally:
             if lease is not None:
@@ -159,9 +165,8 @@ class WalkRegistry:
         settings = self._settings
         snapshot_key = _snapshot_key(walk.owner, chains)
         await self._cache.set(snapshot_key, data, settings.snapshot_ttl, background=True)
-        if not walk.any_failed:  # only a fully read walk is worth serving when all fail
-            stale_key = _stale_key(walk.owner, chains)
-            await self._cache.set(stale_key, data, settings.stale_ttl, background=True)
+        stale_key = _stale_key(walk.owner, chains)
+        await self._cache.set(stale_key, data, settings.stale_ttl, background=True)
 
     async def _restore(self, data: Any) -> tuple[WalletWalk, float] | None:
         """A snapshot as a complete walk and its age in seconds; ``None`` if unreadable.

@@ -13,8 +13,9 @@ through that provider's :class:`ProviderGuard`::
    lives in the shared cache (Redis when configured). Calls fail fast with
    :class:`CoolingDown` meanwhile.
 2. **Circuit breaker.** Open at >= 50 % failures among the last 20 calls (at least 10,
-   within 30 s); open 30 s, doubling up to 5 min while probes keep failing; 3 half-open
-   probes close it again. Calls fail fast with :class:`CircuitOpen` while it is open.
+   within 30 s); open 30 s; 3 half-open probes close it again, a failed one opens it for
+   another 30 s. Calls fail fast with :class:`CircuitOpen` while it is open; calls that
+   started before it opened cannot re-open it (see :mod:`.breaker`).
 3. **Bulkhead.** At most 16 calls in flight per provider; a call waits at most 100 ms for
    a slot, then fails fast with :class:`Overloaded` (the caller serves stale or partial).
 4. **Total deadline** (``asyncio.timeout``) covering every attempt and back-off: httpx's

@@ -168,9 +168,9 @@ class ProviderGuard:
     async def _attempts(self, operation: str, fn: Callable[[], Awaitable[T]], deadline: float) -> T:
         attempt = 0
         while True:
-            self._admit(operation)
+            ticket = self._admit(operation)
             try:
-                return await self._attempt(operation, fn, deadline)
+                return await self._attempt(operation, fn, deadline, ticket)
             except ProviderError as exc:
                 delay = await self._retry_delay(exc, attempt, deadline)
                 if delay is None:
@@ -182,14 +182,19 @@ class ProviderGuard:
             finally:
                 self._retrying -= 1
 
-    def _admit(self, operation: str) -> None:
-        if not self.breaker.allow():
+    def _admit(self, operation: str) -> int:
+        """The breaker's ticket for one attempt, or :class:`CircuitOpen`."""
+        ticket = self.breaker.admit()
+        if ticket is None:
             self._observer().upstream_call(self.provider, operation, "circuit_open", 0.0)
             raise CircuitOpen(
                 self.provider, f"circuit open: retrying in {self.breaker.retry_in():.0f}s"
             )
+        return ticket
 
-    async def _attempt(self, operation: str, fn: Callable[[], Awaitable[T]], deadline: float) -> T:
+    async def _attempt(
+        self, operation: str, fn: Callable[[], Awaitable[T]], deadline: float, ticket: int
+    ) -> T:
         loop = asyncio.get_running_loop()
         started = loop.time()
         outcome: str = "ok"
@@ -207,7 +212,7 @@ class ProviderGuard:
             outcome, verdict = "internal", None  # an adapter bug, not the upstream's health
             raise
         finally:
-            self.breaker.record(verdict)
+            self.breaker.record(verdict, ticket)
             self._observer().upstream_call(self.provider, operation, outcome, loop.time() - started)
 
     async def _retry_delay(self, exc: ProviderError, attempt: int, deadline: float) -> float | None:

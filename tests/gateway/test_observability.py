@@ -8,6 +8,7 @@ import logging
 import re
 import sys
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -23,6 +24,7 @@ from gateway.http.observability import (
     configure_logging,
     parse_request_id,
 )
+from gateway.settings import Settings
 from providers.sandbox import Sandbox
 from tests.conftest import sandbox_settings
 
@@ -274,3 +276,26 @@ def test_log_lines_are_json_with_extras_and_exceptions() -> None:
     assert line["provider"] == "opensea"
     assert line["exc_type"] == "ValueError"
     assert "boom" in line["exc"]
+
+
+@asynccontextmanager
+async def gateway_client(settings: Settings, sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, transport=sandbox.transport())
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as c:
+            yield c
+
+
+async def test_metrics_take_a_bearer_token_when_one_is_set(sandbox: Sandbox) -> None:
+    settings = sandbox_settings(metrics_token="scrape-token-123")
+    async with gateway_client(settings, sandbox) as http:
+        assert (await http.get("/metrics")).status_code == 401
+        answer = await http.get("/metrics", headers={"Authorization": "Bearer scrape-token-123"})
+        assert answer.status_code == 200
+
+
+async def test_metrics_are_refused_in_production_without_a_token(sandbox: Sandbox) -> None:
+    settings = sandbox_settings(profile="production", rate_limit="off")
+    async with gateway_client(settings, sandbox) as http:
+        assert (await http.get("/metrics")).status_code == 404

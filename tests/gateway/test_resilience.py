@@ -206,10 +206,9 @@ def test_the_breaker_opens_at_half_failures_and_probes_back() -> None:
     clock.now += 30
     assert [breaker.allow() for _ in range(4)] == [True, True, True, False]  # 3 probes
     breaker.record(True)
-    breaker.record(False)  # one probe fails: open again, for twice as long
+    breaker.record(False)  # one probe fails: open again, for as long as before
     assert breaker.state == "open"
-    clock.now += 30
-    assert not breaker.allow()
+    assert round(breaker.retry_in()) == 30
     clock.now += 30
     assert breaker.allow()
     for _ in range(3):
@@ -218,7 +217,7 @@ def test_the_breaker_opens_at_half_failures_and_probes_back() -> None:
     assert states == ["open", "half_open", "open", "half_open", "closed"]
 
 
-def test_the_breaker_open_time_doubles_up_to_the_cap() -> None:
+def test_failed_probes_never_lengthen_the_open_time() -> None:
     clock = FakeClock()
     breaker = CircuitBreaker(GuardPolicy(), clock=clock)
     for _ in range(10):
@@ -229,7 +228,28 @@ def test_the_breaker_open_time_doubles_up_to_the_cap() -> None:
         clock.now += breaker.retry_in()
         assert breaker.allow()
         breaker.record(False)
-    assert waits == [30, 60, 120, 240, 300, 300]
+    assert waits == [30] * 6
+
+
+def test_a_call_that_started_before_the_breaker_opened_cannot_reopen_it() -> None:
+    """The slow call that carried the fault ends after the breaker went half-open: its
+    failure is the fault that opened the breaker, not news about the probe."""
+    clock = FakeClock()
+    breaker = CircuitBreaker(GuardPolicy(), clock=clock)
+    slow = breaker.admit()  # goes out while closed, answers (a timeout) much later
+    for _ in range(10):
+        breaker.record(False, breaker.admit())
+    assert breaker.state == "open"
+    clock.now += 30
+    probe = breaker.admit()
+    assert probe is not None and breaker.state == "half_open"
+    breaker.record(False, slow)  # the old call's timeout arrives now
+    assert breaker.state == "half_open"
+    for _ in range(2):
+        breaker.admit()
+    for _ in range(3):
+        breaker.record(True, probe)
+    assert breaker.state == "closed"
 
 
 def test_old_failures_leave_the_window() -> None:

@@ -1,0 +1,139 @@
+"""The HTTP/1.1 protocol ``nft-gateway serve`` runs: uvicorn's h11 protocol plus deadlines
+for slow clients and a connection cap that prefers clients who talk.
+
+uvicorn closes a keep-alive connection idle between requests (``timeout_keep_alive``) but
+has nothing for a connection that never finishes its request: its header and body
+timeouts are an open wish (uvicorn issue #157), and ``limit_concurrency`` answers 503 only
+*after* a request's headers arrived, so silent connections are never counted out. 20,000
+of them used every file descriptor of the process (issue 16). Alternatives were weighed:
+hypercorn's ``read_timeout`` is per read, so a client sending one byte every few seconds
+never trips it; granian (hyper, in Rust) has a header read timeout but a process model of
+its own (an import string, its own workers), while ``serve`` binds its socket first and
+the tests and benches drive uvicorn in process. uvicorn takes a protocol class as its
+``http`` option, so the missing parts are added here, in one small subclass:
+
+* **Header deadline.** A request's headers must be complete ``header_timeout`` seconds
+  after its first byte could arrive (the connection opened, or the previous response was
+  sent and the client began a new request); else the connection is closed.
+* **Body deadline.** Its body must be complete ``body_timeout`` seconds after the headers.
+* **Connection cap.** At ``max_connections`` open connections a newcomer makes room by
+  closing the oldest connection that is waiting for a request (no headers yet, or idle
+  between requests): a flood of silent connections churns among itself while a client
+  that sends its request at once gets in. Only when every connection is busy with a
+  request is the newcomer refused, closed at once without reading a byte.
+
+Both deadlines are timers on the event loop (one per connection), cancelled when the
+awaited part arrives; nothing here runs per byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+__all__ = ["ConnectionLimits", "guarded_protocol"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """Deadlines and cap of :func:`guarded_protocol` (``ServingSettings``' fields)."""
+
+    header_timeout: float = 10.0
+    body_timeout: float = 10.0
+    max_connections: int = 1000
+
+
+def guarded_protocol(limits: ConnectionLimits) -> type[H11Protocol]:
+    """A protocol class for ``uvicorn.Config(http=...)`` enforcing ``limits``.
+
+    Each call makes a class of its own, holding the table of connections waiting for a
+    request, so two servers in one process (tests) do not share it."""
+
+    class GuardedH11Protocol(_GuardedH11Protocol):
+        _limits = limits
+        _waiting: OrderedDict[_GuardedH11Protocol, None] = OrderedDict()
+
+    return GuardedH11Protocol
+
+
+class _GuardedH11Protocol(H11Protocol):
+    _limits: ConnectionLimits
+    # Connections waiting for a request (none started, or between two), oldest first.
+    _waiting: OrderedDict[_GuardedH11Protocol, None]
+    _deadline: asyncio.TimerHandle | None = None
+    _reading_body = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self._limits.max_connections and not self._make_room():
+            transport.abort()  # refused: every connection is busy with a request
+            return
+        self._await_request()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.transport.is_closing():
+            return
+        state = self.conn.their_state
+        if state is h11.IDLE:  # (part of) a request line or headers: the header deadline
+            if self._deadline is None:
+                self._arm(self._limits.header_timeout)
+            self._waiting.pop(self, None)  # it talks: not the first to make room
+        elif state is h11.SEND_BODY:
+            if not self._reading_body:
+                self._arm(self._limits.body_timeout)
+                self._reading_body = True
+            self._waiting.pop(self, None)
+        else:  # the whole request is in (DONE), or the connection is ending
+            self._disarm()
+            self._waiting.pop(self, None)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+            # uvicorn's keep-alive timer now runs; once the client starts its next
+            # request, the header deadline applies to it again.
+            self._waiting[self] = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        self._waiting.pop(self, None)
+        super().connection_lost(exc)
+
+    # -- deadlines -------------------------------------------------------------------------
+
+    def _await_request(self) -> None:
+        self._waiting[self] = None
+        self._arm(self._limits.header_timeout)
+
+    def _arm(self, seconds: float) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(seconds, self._expire)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        self._reading_body = False
+
+    def _expire(self) -> None:
+        self._deadline = None
+        self._waiting.pop(self, None)
+        if not self.transport.is_closing():
+            self.transport.abort()
+
+    # -- the cap ---------------------------------------------------------------------------
+
+    def _make_room(self) -> bool:
+        """Close the oldest connection waiting for a request; ``False`` if there is none."""
+        for waiting in self._waiting:
+            if waiting is not self:
+                del self._waiting[waiting]
+                waiting._disarm()
+                waiting.transport.abort()
+                return True
+        return False
