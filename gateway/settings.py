@@ -39,24 +39,29 @@ __all__ = [
 
 # Which provider wins each merged field, best first. OpenSea owns its slugs and ranks;
 # Alchemy's list payload carries balances, media from its CDN and the token's own traits.
+# Moralis comes last for NFT fields (its normalised metadata is the token's own JSON, which
+# the other two already read) and second for floors: its floor comes with every list page,
+# while Alchemy's is OpenSea's floor as Alchemy last ingested it.
 DEFAULT_FIELD_PRIORITY: dict[str, list[str]] = {
-    "token_standard": ["alchemy", "opensea"],
-    "name": ["opensea", "alchemy"],
-    "description": ["opensea", "alchemy"],
-    "image": ["alchemy", "opensea"],
-    "animation_url": ["alchemy", "opensea"],
-    "collection_name": ["opensea", "alchemy"],
-    "collection_slug": ["opensea", "alchemy"],
-    "collection_opensea_slug": ["opensea", "alchemy"],
-    "traits": ["alchemy", "opensea"],
-    "rarity": ["opensea", "alchemy"],
-    "owner_addresses": ["opensea", "alchemy"],
-    "quantity": ["alchemy", "opensea"],
+    "token_standard": ["alchemy", "opensea", "moralis"],
+    "name": ["opensea", "alchemy", "moralis"],
+    "description": ["opensea", "alchemy", "moralis"],
+    "image": ["alchemy", "opensea", "moralis"],
+    "animation_url": ["alchemy", "opensea", "moralis"],
+    "collection_name": ["opensea", "alchemy", "moralis"],
+    "collection_slug": ["opensea", "alchemy", "moralis"],
+    "collection_opensea_slug": ["opensea", "alchemy", "moralis"],
+    "traits": ["alchemy", "opensea", "moralis"],
+    "rarity": ["opensea", "alchemy", "moralis"],
+    "owner_addresses": ["opensea", "alchemy", "moralis"],
+    "quantity": ["alchemy", "opensea", "moralis"],
+    "floor": ["opensea", "moralis", "alchemy"],
 }
 
 # Hosts the embedded sandbox answers on, routed in process to its emulators.
 SANDBOX_OPENSEA_URL = "http://opensea.sandbox"
 SANDBOX_ALCHEMY_URL = "http://{network}.alchemy.sandbox"
+SANDBOX_MORALIS_URL = "http://moralis.sandbox"
 SANDBOX_DOTBIT_URL = "http://dotbit.sandbox"
 SANDBOX_NEXTID_URL = "http://nextid.sandbox"
 SANDBOX_NAMETAG_URL = "http://nametag.sandbox"
@@ -88,6 +93,9 @@ class UpstreamSettings(SettingsSlice):
     opensea_base_url: str = "https://api.opensea.io"
     alchemy_api_key: SecretStr | None = None
     alchemy_base_url: str = "https://{network}.g.alchemy.com"
+    moralis_api_key: SecretStr | None = None
+    # The adapter appends /api/v2.2/...
+    moralis_base_url: str = "https://deep-index.moralis.io"
     # DID sources: .bit and Next.ID need no key; NameTag (Etherscan) is off without one.
     dotbit_base_url: str = "https://indexer-v1.did.id"
     nextid_base_url: str = "https://proof-service.next.id"
@@ -116,7 +124,8 @@ class UpstreamSettings(SettingsSlice):
     def sandbox_enabled(self) -> bool:
         """``auto`` turns the sandbox on when no NFT provider key is configured."""
         if self.sandbox == "auto":
-            return self.opensea_api_key is None and self.alchemy_api_key is None
+            keys = (self.opensea_api_key, self.alchemy_api_key, self.moralis_api_key)
+            return all(key is None for key in keys)
         return self.sandbox == "on"
 
     def upstreams(self) -> Self:
@@ -132,6 +141,8 @@ class UpstreamSettings(SettingsSlice):
                 "opensea_api_key": self.opensea_api_key or key,
                 "alchemy_base_url": SANDBOX_ALCHEMY_URL,
                 "alchemy_api_key": self.alchemy_api_key or key,
+                "moralis_base_url": SANDBOX_MORALIS_URL,
+                "moralis_api_key": self.moralis_api_key or key,
                 "dotbit_base_url": SANDBOX_DOTBIT_URL,
                 "nextid_base_url": SANDBOX_NEXTID_URL,
                 "nametag_base_url": SANDBOX_NAMETAG_URL,

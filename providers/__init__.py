@@ -30,7 +30,7 @@ from typing import Protocol, TypeVar
 
 import httpx
 
-from providers import alchemy, dotbit, nametag, nextid, opensea
+from providers import alchemy, dotbit, moralis, nametag, nextid, opensea
 from providers.base import DIDSource, NameResolver, NFTDetailSource, NFTSource, PersonaSource
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
 class ProviderConfig(
     opensea.OpenSeaConfig,
     alchemy.AlchemyConfig,
+    moralis.MoralisConfig,
     dotbit.DotBitConfig,
     nextid.NextIDConfig,
     nametag.NameTagConfig,
@@ -64,6 +65,7 @@ DIDBuilder = Callable[[ProviderConfig, httpx.AsyncClient], DIDSource | None]
 NFT_PROVIDERS: tuple[NFTBuilder, ...] = (
     opensea.from_config,
     alchemy.from_config,
+    moralis.from_config,
 )
 # DID sources in answer order (.bit, Next.ID, then NameTag when it has a key).
 DID_PROVIDERS: tuple[DIDBuilder, ...] = (

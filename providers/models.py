@@ -70,6 +70,20 @@ class Rarity:
 
 
 @dataclass(frozen=True, slots=True)
+class FloorPrice:
+    """A collection's floor price as one provider quoted it, and when the gateway read it.
+
+    ``value`` is in ``currency`` (the provider's symbol, upper-cased: ``ETH``, ``MATIC``);
+    ``fetched_at`` is Unix seconds. A floor is never shown without both its source and age.
+    """
+
+    value: float
+    currency: str
+    source: str
+    fetched_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class NFTRecord:
     """One provider's view of one NFT, as seen in one wallet.
 
@@ -94,6 +108,7 @@ class NFTRecord:
     owner_addresses: tuple[str, ...] | None = None
     quantity: int | None = None
     is_spam: bool | None = None
+    floor: FloorPrice | None = None
 
     @property
     def key(self) -> NFTKey:
@@ -127,6 +142,7 @@ class CollectionInfo:
     name: str | None = None
     rarity_total: int | None = None
     ranked: bool | None = None
+    floor: FloorPrice | None = None
 
 
 # -- DIDs -------------------------------------------------------------------------------

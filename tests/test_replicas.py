@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = "redis://127.0.0.1:6379/13"
 LATENCY = 0.2  # every upstream answer takes this long: requests really overlap
 START_TIMEOUT = 30.0
-NFT_EMULATORS = ("opensea", "alchemy")
+NFT_EMULATORS = ("opensea", "alchemy", "moralis")
 
 
 def free_port() -> int:
@@ -95,8 +95,10 @@ def cluster(namespace: str) -> Iterator[tuple[str, list[str], list[subprocess.Po
         "NFTGW_SANDBOX": "off",
         "NFTGW_OPENSEA_API_KEY": "replica-test-key",
         "NFTGW_ALCHEMY_API_KEY": "replica-test-key",
+        "NFTGW_MORALIS_API_KEY": "replica-test-key",
         "NFTGW_OPENSEA_BASE_URL": f"{emulator_url}/opensea",
         "NFTGW_ALCHEMY_BASE_URL": f"{emulator_url}/alchemy/{{network}}",
+        "NFTGW_MORALIS_BASE_URL": f"{emulator_url}/moralis",
         "NFTGW_REDIS_URL": REDIS_URL,
         "NFTGW_REDIS_NAMESPACE": namespace,
         "NFTGW_LOG_LEVEL": "WARNING",

@@ -19,6 +19,7 @@ from providers.sandbox.alchemy import alchemy_emulator
 from providers.sandbox.dotbit import dotbit_emulator
 from providers.sandbox.faults import Emulator, FaultSwitches
 from providers.sandbox.identities import Identities, identities
+from providers.sandbox.moralis import moralis_emulator
 from providers.sandbox.nametag import nametag_emulator
 from providers.sandbox.nextid import nextid_emulator
 from providers.sandbox.opensea import opensea_emulator
@@ -31,6 +32,7 @@ __all__ = ["HOSTS", "Sandbox", "build_sandbox"]
 HOSTS = {
     "opensea": "opensea.sandbox",
     "alchemy": "alchemy.sandbox",
+    "moralis": "moralis.sandbox",
     "dotbit": "dotbit.sandbox",
     "nextid": "nextid.sandbox",
     "nametag": "nametag.sandbox",
@@ -56,6 +58,7 @@ def build_sandbox(data: World | None = None, people: Identities | None = None) -
         emulators={
             "opensea": opensea_emulator(data),
             "alchemy": alchemy_emulator(data),
+            "moralis": moralis_emulator(data),
             "dotbit": dotbit_emulator(people),
             "nextid": nextid_emulator(people),
             "nametag": nametag_emulator(people),

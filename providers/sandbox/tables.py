@@ -13,9 +13,11 @@ from providers.models import Chain
 
 __all__ = [
     "ALCHEMY_NETWORKS",
+    "MORALIS_CHAINS",
     "NEXTID_PLATFORMS",
     "OPENSEA_CHAINS",
     "alchemy_chain",
+    "moralis_chain",
     "lower_evm_address",
     "opensea_chain",
     "opensea_segment",
@@ -46,6 +48,22 @@ ALCHEMY_NETWORKS: Mapping[Chain, str] = {
     Chain.OPTIMISM: "opt-mainnet",
 }
 _ALCHEMY_CHAINS: Mapping[str, Chain] = {name: chain for chain, name in ALCHEMY_NETWORKS.items()}
+
+# Moralis EVM API v2.2 ``chain`` query values: the ``chainList`` enum of its OpenAPI
+# document (components.schemas.chainList), which lists each chain by name and by hex chain
+# id (``eth`` / ``0x1``); both are accepted, the name is what Moralis's own docs send.
+MORALIS_CHAINS: Mapping[str, Chain] = {
+    "eth": Chain.ETHEREUM,
+    "0x1": Chain.ETHEREUM,
+    "polygon": Chain.POLYGON,
+    "0x89": Chain.POLYGON,
+    "base": Chain.BASE,
+    "0x2105": Chain.BASE,
+    "arbitrum": Chain.ARBITRUM,
+    "0xa4b1": Chain.ARBITRUM,
+    "optimism": Chain.OPTIMISM,
+    "0xa": Chain.OPTIMISM,
+}
 
 # The Next.ID Proof Service's platform values, in the order of its ``types/platform.go``
 # (UPSTREAMS.md §4.5 [NID2]); ``/healthz`` lists them. ``facebook`` and ``email`` appear only
@@ -89,6 +107,11 @@ def opensea_chain(segment: str) -> Chain | None:
 def alchemy_chain(network: str) -> Chain | None:
     """The chain of an Alchemy network name (``eth-mainnet``), else ``None``."""
     return _ALCHEMY_CHAINS.get(network)
+
+
+def moralis_chain(value: str) -> Chain | None:
+    """The chain a Moralis ``chain`` value names (``eth``, ``0x1``), else ``None``."""
+    return MORALIS_CHAINS.get(value.strip().lower())
 
 
 def lower_evm_address(value: str) -> str | None:

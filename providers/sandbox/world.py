@@ -17,7 +17,15 @@ Wallets (all lower-case here; the faces show them checksummed):
 ``DID_WALLET``    0x4444…4444                  a few NFTs; the DID side links it to others
 ``HUGE_WALLET``   0x5555…5555                  10,000 NFTs on ethereum (benchmarks)
 ``TINY_WALLET``   0x6666…6666                  20 NFTs on ethereum (benchmarks)
+``TRIO_WALLET``   0x8888…8888                  what a third provider changes: an NFT all
+                                               three NFT providers know, one only Moralis
+                                               knows, one Moralis lacks (and collections
+                                               with a floor price)
 =============================================  ==========================================
+
+Moralis indexes what the other two do, minus the NFTs the world marks single-provider
+(``in_moralis=False``) and every 17th bulk NFT, plus the ``TRIO_WALLET``'s Moralis-only NFT:
+every other wallet's total is the same with or without Moralis.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ __all__ = [
     "HUGE_WALLET",
     "SMALL_WALLET",
     "TINY_WALLET",
+    "TRIO_WALLET",
     "WHALE_WALLET",
     "SandboxCollection",
     "SandboxNFT",
@@ -51,6 +60,7 @@ DID_WALLET = "0x" + "4" * 40
 HUGE_WALLET = "0x" + "5" * 40
 TINY_WALLET = "0x" + "6" * 40
 OTHER_HOLDER = "0x" + "7" * 40
+TRIO_WALLET = "0x" + "8" * 40
 
 BIG_BALANCE = 2**31 + 12_345  # exceeds GraphQL Int
 HUGE_BALANCE = 2**64 + 7  # exceeds a JavaScript number's exact range too
@@ -72,6 +82,19 @@ class SandboxCollection:
     alchemy_has_slug: bool = True
     opensea_lists_traits: bool = False
 
+    @property
+    def floor_price(self) -> float | None:
+        """The collection's floor in :attr:`floor_currency` (spam has none), as the
+        marketplaces quote it today; each emulator shows it in its own wire habits."""
+        if self.is_spam:
+            return None
+        seed = int(sha256(f"floor:{self.contract}".encode()).hexdigest()[:8], 16)
+        return round(0.005 + (seed % 4000) / 1000, 4)
+
+    @property
+    def floor_currency(self) -> str:
+        return "POL" if self.chain is Chain.POLYGON else "ETH"
+
 
 @dataclass(frozen=True, slots=True)
 class SandboxNFT:
@@ -87,6 +110,7 @@ class SandboxNFT:
     holders: dict[str, int] = field(hash=False, compare=False)
     in_opensea: bool = True
     in_alchemy: bool = True
+    in_moralis: bool = True
 
     @property
     def chain(self) -> Chain:
@@ -184,6 +208,7 @@ def _make_nft(
     *,
     in_opensea: bool = True,
     in_alchemy: bool = True,
+    in_moralis: bool | None = None,
     name: str | None = "",
     animated: bool = False,
 ) -> SandboxNFT:
@@ -206,6 +231,8 @@ def _make_nft(
         holders=holders,
         in_opensea=in_opensea,
         in_alchemy=in_alchemy,
+        # By default Moralis knows what both others know (a single-provider NFT stays one).
+        in_moralis=in_opensea and in_alchemy if in_moralis is None else in_moralis,
     )
 
 
@@ -304,6 +331,32 @@ def _build_small(w: World, rng: random.Random) -> None:
     w.add_nft(_make_nft(rng, spam, 2, {me: 1}))
 
 
+def _build_trio(w: World, rng: random.Random) -> None:
+    """The wallet that shows what a third provider adds (and what its outage costs)."""
+    me = TRIO_WALLET
+    owls = w.add_collection(
+        SandboxCollection(
+            Chain.ETHEREUM, _address("owls"), "night-owls", "Night Owls", TokenStandard.ERC721, 900
+        )
+    )
+    tickets = w.add_collection(
+        SandboxCollection(
+            Chain.POLYGON,
+            _address("tickets"),
+            "moralis-tickets",
+            "Polygon Tickets",
+            TokenStandard.ERC1155,
+            40,
+            ranked=False,
+        )
+    )
+    w.add_nft(_make_nft(rng, owls, 11, {me: 1}))  # all three providers
+    w.add_nft(_make_nft(rng, owls, 12, {me: 1}, in_moralis=False))  # OpenSea and Alchemy
+    w.add_nft(
+        _make_nft(rng, tickets, 5, {me: 3}, in_opensea=False, in_alchemy=False, in_moralis=True)
+    )  # only Moralis
+
+
 def _build_bulk(
     w: World, rng: random.Random, owner: str, count: int, chains: list[Chain], tag: str
 ) -> None:
@@ -340,6 +393,7 @@ def _build_bulk(
                 {owner: quantity},
                 in_opensea=coverage != 0,
                 in_alchemy=coverage != 1,
+                in_moralis=coverage not in (0, 1, 2),
             )
         )
 
@@ -353,4 +407,5 @@ def world() -> World:
     _build_bulk(w, random.Random(3), DID_WALLET, 6, [Chain.ETHEREUM], "did")
     _build_bulk(w, random.Random(4), HUGE_WALLET, 10_000, [Chain.ETHEREUM], "huge")
     _build_bulk(w, random.Random(5), TINY_WALLET, 20, [Chain.ETHEREUM], "tiny")
+    _build_trio(w, random.Random(6))
     return w.finish()

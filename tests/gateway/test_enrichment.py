@@ -95,7 +95,7 @@ async def test_unranked_nfts_known_from_the_lists_are_not_asked_for_again() -> N
     # What the skipped calls would have given is there all the same.
     assert all(cat["rarity"] is None and cat["traits"] for cat in cats)
     assert {cat["collection_name"] for cat in cats} == {UNRANKED.name}
-    assert second.headers["x-nftgw-providers"] == "opensea=ok, alchemy=ok"
+    assert second.headers["x-nftgw-providers"] == "opensea=ok, alchemy=ok, moralis=ok"
 
 
 async def test_other_wallets_are_listed_while_a_page_waits_on_slow_details() -> None:
@@ -112,5 +112,5 @@ async def test_other_wallets_are_listed_while_a_page_waits_on_slow_details() -> 
                 await asyncio.sleep(0.01)
         other = await page(http, SMALL_WALLET, 1)  # one OpenSea list call per chain
         await whale
-    assert other.headers["x-nftgw-providers"] == "opensea=ok, alchemy=ok"
+    assert other.headers["x-nftgw-providers"] == "opensea=ok, alchemy=ok, moralis=ok"
     assert other.json()["total"] > 0

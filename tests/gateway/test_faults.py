@@ -166,7 +166,7 @@ async def test_a_5xx_burst_is_retried_away(healthy_keys: list[tuple[str, str, st
     faults.status, faults.status_count = 503, 2
     async with gateway(sandbox) as http:
         response = await nfts(http)
-    assert statuses(response) == {"opensea": "ok", "alchemy": "ok"}
+    assert statuses(response) == {"opensea": "ok", "alchemy": "ok", "moralis": "ok"}
     assert keys(response) == healthy_keys
 
 
@@ -176,7 +176,7 @@ async def test_a_short_retry_after_is_waited_out(healthy_keys: list[tuple[str, s
     faults.status, faults.status_count, faults.retry_after = 429, 1, "0"
     async with gateway(sandbox) as http:
         response = await nfts(http)
-    assert statuses(response) == {"opensea": "ok", "alchemy": "ok"}
+    assert statuses(response) == {"opensea": "ok", "alchemy": "ok", "moralis": "ok"}
     assert keys(response) == healthy_keys
 
 
@@ -212,7 +212,7 @@ async def test_a_json_body_under_a_wrong_content_type_is_still_read(
     sandbox.faults("opensea").content_type = "text/plain"
     async with gateway(sandbox) as http:
         response = await nfts(http)
-    assert statuses(response) == {"opensea": "ok", "alchemy": "ok"}
+    assert statuses(response) == {"opensea": "ok", "alchemy": "ok", "moralis": "ok"}
     assert keys(response) == healthy_keys
 
 
@@ -233,7 +233,11 @@ async def test_an_expiring_cursor_costs_that_stream_only() -> None:
     async with gateway(sandbox) as http:
         response = await nfts(http, {**BODY, "wallet_address": WHALE_WALLET})
     assert response.status_code == 200
-    assert statuses(response) == {"opensea": "ok", "alchemy": "partial:cursor_expired"}
+    assert statuses(response) == {
+        "opensea": "ok",
+        "alchemy": "partial:cursor_expired",
+        "moralis": "ok",
+    }
     assert len(response.json()["assets"]) == 20
 
 
@@ -241,6 +245,7 @@ async def test_all_providers_down_cold_is_a_503_with_retry_after() -> None:
     sandbox = build_sandbox()
     sandbox.faults("opensea").status = 503
     sandbox.faults("alchemy").refuse = True
+    sandbox.faults("moralis").status = 500
     async with gateway(sandbox) as http:
         response = await nfts(http)
         graphql = await http.post(
@@ -260,6 +265,7 @@ async def test_all_providers_down_warm_serves_the_stale_snapshot() -> None:
         await asyncio.sleep(1.2)  # the snapshot is no longer fresh; the stale copy stays
         sandbox.faults("opensea").status = 503
         sandbox.faults("alchemy").status = 503
+        sandbox.faults("moralis").status = 503
         stale = await nfts(http)
         query = (
             f'{{ wallet(address: "{SMALL_WALLET}") {{ nfts(size: 20) {{ stale staleAgeSeconds '
@@ -272,7 +278,11 @@ async def test_all_providers_down_warm_serves_the_stale_snapshot() -> None:
     body = stale.json()
     assert body["stale"] is True and body["stale_age_seconds"] >= 1
     assert stale.headers["x-nftgw-stale"] == f"age={body['stale_age_seconds']}"
-    assert statuses(stale) == {"opensea": "ok", "alchemy": "ok"}  # as the snapshot was read
+    assert statuses(stale) == {
+        "opensea": "ok",
+        "alchemy": "ok",
+        "moralis": "ok",
+    }  # as the snapshot was read
     page = graphql["data"]["wallet"]["nfts"]
     assert page["stale"] is True and page["staleAgeSeconds"] >= 1
     assert len(page["assets"]) == len(fresh.json()["assets"])
@@ -296,11 +306,11 @@ async def test_a_failed_detail_call_is_not_cached() -> None:
 async def test_did_sources_down_leave_nfts_alone(healthy_keys: list[tuple[str, str, str]]) -> None:
     sandbox = build_sandbox()
     for name in sandbox.emulators:
-        if name not in ("opensea", "alchemy"):
+        if name not in ("opensea", "alchemy", "moralis"):
             sandbox.faults(name).status = 503
     async with gateway(sandbox) as http:
         response = await nfts(http)
-    assert statuses(response) == {"opensea": "ok", "alchemy": "ok"}
+    assert statuses(response) == {"opensea": "ok", "alchemy": "ok", "moralis": "ok"}
     assert keys(response) == healthy_keys
 
 
@@ -313,7 +323,11 @@ async def test_a_tripped_breaker_answers_fast_from_the_healthy_provider() -> Non
         seen = faults.calls
         response = await nfts(http, {**BODY, "wallet_address": WHALE_WALLET})
     assert faults.calls == seen
-    assert statuses(response) == {"opensea": "failed:circuit_open", "alchemy": "ok"}
+    assert statuses(response) == {
+        "opensea": "failed:circuit_open",
+        "alchemy": "ok",
+        "moralis": "ok",
+    }
 
 
 # -- load ---------------------------------------------------------------------------------

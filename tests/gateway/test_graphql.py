@@ -78,6 +78,7 @@ async def test_merged_nft_with_provenance(client: httpx.AsyncClient) -> None:
     assert {p["provider"]: p["status"] for p in page["providers"]} == {
         "opensea": "ok",
         "alchemy": "ok",
+        "moralis": "ok",
     }
 
 

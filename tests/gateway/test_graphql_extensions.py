@@ -57,7 +57,7 @@ async def test_a_page_without_providers_selected_still_reports_them() -> None:
                 "errorMessage": None,
                 "failedChains": [],
             }
-            for name in ("opensea", "alchemy")
+            for name in ("opensea", "alchemy", "moralis")
         ],
         "stale": False,
     }
@@ -89,6 +89,7 @@ async def test_nfts_and_dids_in_one_answer_report_every_provider() -> None:
     assert statuses == {
         "opensea": "ok",
         "alchemy": "ok",
+        "moralis": "ok",
         "dotbit": "ok",
         "nextid": "failed",
         "nametag": "ok",
@@ -120,7 +121,7 @@ async def test_a_stale_snapshot_is_flagged_with_its_age_for_wallets_and_identiti
         await graphql(http, NFTS_ONLY, a=SMALL_WALLET)
         await graphql(http, identity_query)  # reads every linked wallet whole
         await asyncio.sleep(1.2)  # the snapshots are no longer fresh; the stale copies stay
-        for name in ("opensea", "alchemy"):
+        for name in ("opensea", "alchemy", "moralis"):
             sandbox.faults(name).status = 503
         wallet = await graphql(http, NFTS_ONLY, a=SMALL_WALLET)
         identity = await graphql(http, identity_query)
@@ -150,7 +151,7 @@ async def test_a_failed_field_keeps_the_reports_of_the_others() -> None:
         body = await graphql(http, query, a=DID_WALLET)
 
     assert body["errors"][0]["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
-    assert set(by_provider(body)) == {"opensea", "alchemy"}
+    assert set(by_provider(body)) == {"opensea", "alchemy", "moralis"}
 
 
 async def test_the_compiled_projection_still_serves_the_http_path(

@@ -220,7 +220,7 @@ async def test_rest_with_a_name_serves_the_same_union(client: httpx.AsyncClient)
 
     body = response.json()
     assert response.status_code == 200 and body["total"] == total
-    assert response.headers["X-NFTGW-Providers"] == "opensea=ok, alchemy=ok"
+    assert response.headers["X-NFTGW-Providers"] == "opensea=ok, alchemy=ok, moralis=ok"
     rest_keys = [(a["nft"]["contract_address"], a["nft"]["token_id"]) for a in body["assets"]]
     assert rest_keys == [(a["nft"]["contractAddress"], a["nft"]["tokenId"]) for a in graph]
     assert [a["wallets"] for a in body["assets"]] == [
@@ -237,7 +237,7 @@ async def test_a_provider_failing_for_the_identity_is_reported_not_fatal(
     nfts = body["data"]["identity"]["nfts"]
     assert nfts["assets"] and nfts["totalIsExact"] is False
     statuses = {p["provider"]: p["status"] for p in nfts["providers"]}
-    assert statuses == {"opensea": "ok", "alchemy": "failed"}
+    assert statuses == {"opensea": "ok", "alchemy": "failed", "moralis": "ok"}
 
 
 # -- the union itself (pure) -----------------------------------------------------------------

@@ -120,7 +120,7 @@ async def test_a_request_shows_up_in_metrics_and_logs_with_its_request_id(
 async def test_upstream_calls_are_counted_per_provider(http: httpx.AsyncClient) -> None:
     await list_nfts(http)
     metrics = (await http.get("/metrics")).text
-    for provider in ("opensea", "alchemy"):
+    for provider in ("opensea", "alchemy", "moralis"):
         calls = sample(metrics, "nftgw_upstream_calls_total", provider=provider, outcome="ok")
         assert calls is not None and calls > 0, provider
         latency = sample(metrics, "nftgw_upstream_call_duration_seconds_count", provider=provider)
@@ -213,7 +213,10 @@ async def test_an_unexpected_error_is_a_500_that_keeps_its_request_id(
 async def test_ready_once_the_lifespan_has_built_the_providers(http: httpx.AsyncClient) -> None:
     response = await http.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "providers": ["opensea", "alchemy"]}
+    assert response.json() == {
+        "status": "ready",
+        "providers": ["opensea", "alchemy", "moralis"],
+    }
     assert (await http.get("/healthz")).status_code == 200
 
 

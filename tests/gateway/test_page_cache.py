@@ -95,7 +95,8 @@ async def test_warm_answers_are_the_answer_built_from_scratch() -> None:
         ]
     assert len({answer.content for answer in answers}) == 1
     assert all(
-        answer.headers["x-nftgw-providers"] == "opensea=ok, alchemy=ok" for answer in answers
+        answer.headers["x-nftgw-providers"] == "opensea=ok, alchemy=ok, moralis=ok"
+        for answer in answers
     )
     assert all(page == graphql[0] for page in graphql) and "errors" not in graphql[0]
 
@@ -193,4 +194,4 @@ async def test_a_page_with_failed_details_is_never_kept() -> None:
         faults.body = None
         healed = await nfts(http)
     assert all(r.headers["x-nftgw-providers"].startswith("opensea=partial") for r in broken)
-    assert healed.headers["x-nftgw-providers"] == "opensea=ok, alchemy=ok"
+    assert healed.headers["x-nftgw-providers"] == "opensea=ok, alchemy=ok, moralis=ok"

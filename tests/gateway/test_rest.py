@@ -177,7 +177,7 @@ async def test_one_provider_down_costs_only_its_data(
 async def test_every_provider_down_is_a_503_with_retry_after(
     client: httpx.AsyncClient, sandbox: Sandbox
 ) -> None:
-    for name in ("opensea", "alchemy"):
+    for name in ("opensea", "alchemy", "moralis"):
         sandbox.faults(name).fail_next(503, times=100)
 
     response = await list_nfts(client, SMALL_WALLET)
