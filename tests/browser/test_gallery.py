@@ -88,7 +88,9 @@ def test_a_card_opens_its_detail_panel(
     expect(dialog.locator("#detail-traits tbody tr").first).to_be_visible()
     expect(dialog.locator("#detail-facts")).to_contain_text("Rarity")
     expect(dialog.locator("#detail-facts")).to_contain_text("Quantity")
-    expect(dialog.locator("#detail-sources")).to_contain_text("Reported by alchemy and opensea")
+    expect(dialog.locator("#detail-sources")).to_contain_text(
+        "Reported by alchemy and moralis and opensea"
+    )
     provenance = dialog.locator("#detail-provenance")
     expect(provenance).to_contain_text("opensea")
     expect(provenance).to_contain_text("alchemy")
