@@ -367,13 +367,14 @@ async def test_the_503_names_every_provider_and_why_as_a_partial_answer_does() -
     sandbox = build_sandbox()
     sandbox.faults("opensea").status = 503
     sandbox.faults("alchemy").refuse = True
+    sandbox.faults("moralis").status = 500
     async with gateway(sandbox) as http:
         response = await nfts(http)
     assert response.status_code == 503
     body = response.json()
     assert body["error"]["code"] == "UPSTREAM_UNAVAILABLE"
     by_provider = {p["provider"]: p for p in body["providers"]}
-    assert set(by_provider) == {"opensea", "alchemy"}
+    assert set(by_provider) == {"opensea", "alchemy", "moralis"}
     assert by_provider["opensea"]["status"] == "failed"
     assert by_provider["opensea"]["error"]["kind"] == "unavailable"
     assert by_provider["alchemy"]["status"] == "failed" and by_provider["alchemy"]["error"]
