@@ -386,13 +386,14 @@ async def test_the_503_names_every_provider_and_why_as_a_partial_answer_does() -
 
 async def test_a_names_503_names_the_providers_too() -> None:
     sandbox = build_sandbox()
-    sandbox.faults("opensea").status = 503
-    sandbox.faults("alchemy").status = 503
+    for name in ("opensea", "alchemy", "moralis"):
+        sandbox.faults(name).status = 503
     async with gateway(sandbox) as http:
         response = await nfts(http, {"wallet_address": "alice.bit", "page": 1, "size": 5})
     assert response.status_code == 503
     assert {p["provider"]: p["status"] for p in response.json()["providers"]} == {
         "opensea": "failed",
         "alchemy": "failed",
+        "moralis": "failed",
     }
-    assert set(statuses(response)) == {"opensea", "alchemy"}
+    assert set(statuses(response)) == {"opensea", "alchemy", "moralis"}
