@@ -203,15 +203,16 @@ DIDS_RESPONSE: Schema = {
 # valid EIP-55 checksum, which no pattern can say (the description does).
 EVM_ADDRESS_PATTERN = "^0x([0-9a-f]{40}|[0-9A-F]{40})$"
 # Labels of letters, digits and inner hyphens, ending in .bit. The gateway also takes other
-# Unicode letters and digits in a label (see the description); ASCII is what the pattern says.
+# .bit character sets in a label (see the description); ASCII is what the pattern says.
 _LABEL = "([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])"
 BIT_NAME_PATTERN = f"^{_LABEL}(\\.{_LABEL})*\\.[Bb][Ii][Tt]$"
 
 WALLET_ADDRESS: Schema = {
     "description": "An EVM address (0x and 40 hex digits: all lower case, all upper case, or "
     "mixed case with a valid EIP-55 checksum), or a .bit name such as alice.bit (at most "
-    f"{MAX_NAME_LENGTH} characters; labels of letters, digits and inner hyphens, other "
-    "Unicode letters and digits included; sub-accounts allowed). A name stands for every "
+    f"{MAX_NAME_LENGTH} characters; labels of letters, digits and inner hyphens; emoji and "
+    "the letters of the .bit character sets too, one script per label, lookalikes refused; "
+    "sub-accounts allowed). A name stands for every "
     "address it points to. Anything else is a 422 (INVALID_ADDRESS or INVALID_NAME).",
     "anyOf": [
         {"type": "string", "pattern": EVM_ADDRESS_PATTERN},

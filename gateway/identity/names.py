@@ -11,6 +11,14 @@ nothing else. The two grammars::
 
 A wallet input is read as a name when it contains a dot, else as an address, so ``0x123``
 stays an ``INVALID_ADDRESS`` and ``alice.eth`` is an ``INVALID_NAME`` (no resolver for it).
+
+A .bit name is written in the indexer's character sets, one script per label
+(:func:`providers.dotbit.validate_bit_name`: emoji, Thai, Korean, Chinese, Japanese,
+Russian, Turkish, Vietnamese, ...), so a Cyrillic ``а`` among Latin letters or full-width
+letters are refused there. One lookalike stays within one script: Latin letters that read
+as ASCII ones (dotless ``ı``, small capitals, ``ſ``). A label made of ASCII and such
+letters only (``alıce``) reads as another, ASCII, name and is refused, naming it; Turkish
+and Vietnamese words with letters of their own (``şeker``, ``việt``) stay valid.
 Faces parse once, at their boundary, and name the field at fault
 (:func:`gateway.errors.input_field`); services take what these return.
 """
@@ -42,6 +50,27 @@ __all__ = [
 MAX_NAME_INPUT = 256
 
 _PERSONA_KEY = re.compile(r"0x(?:0[23][0-9a-f]{64}|04[0-9a-f]{128})")
+# Latin letters that read as one ASCII letter (Unicode's confusables.txt maps each to it),
+# for the lookalike rule above.
+_ASCII_LOOKALIKES = {
+    "\u0131": "i",  # ı dotless i
+    "\u0237": "j",  # ȷ dotless j
+    "\u017f": "s",  # ſ long s
+    "\u0251": "a",  # ɑ Latin alpha
+    "\u0261": "g",  # ɡ script g
+    "\u0269": "i",  # ɩ Latin iota
+    "\u026a": "i",  # ɪ small capital i
+    "\u028f": "y",  # ʏ small capital y
+    "\u1d00": "a",  # ᴀ small capital a
+    "\u1d04": "c",  # ᴄ small capital c
+    "\u1d0f": "o",  # ᴏ small capital o
+    "\u1d1c": "u",  # ᴜ small capital u
+    "\u1d20": "v",  # ᴠ small capital v
+    "\u1d21": "w",  # ᴡ small capital w
+    "\u1d22": "z",  # ᴢ small capital z
+    "\u0138": "k",  # ĸ kra
+}
+_ASCII_LABEL = re.compile(r"[a-z0-9-]+")
 # Handles are ASCII; ',' is refused because Next.ID reads it as a list of identities.
 _HANDLE = re.compile(r"[a-z0-9_.@-]{1,128}")
 
@@ -88,9 +117,25 @@ def parse_name(value: Any) -> str:
     if not text.lower().endswith(".bit"):
         raise InvalidName("only .bit names are supported (e.g. alice.bit)")
     try:
-        return validate_bit_name(text)
+        canonical = validate_bit_name(text)
     except ValueError as exc:
         raise InvalidName(str(exc)) from None
+    lookalike = _ascii_lookalike(canonical)
+    if lookalike is not None:
+        raise InvalidName(
+            f"{canonical} reads as {lookalike} (a letter that looks like an ASCII one): "
+            "lookalike names are refused"
+        )
+    return canonical
+
+
+def _ascii_lookalike(name: str) -> str | None:
+    """The ASCII name ``name`` reads as, when it is spelt with lookalike letters."""
+    if name.isascii():
+        return None
+    seen = "".join(_ASCII_LOOKALIKES.get(char, char) for char in name)
+    labels = seen.split(".")
+    return seen if all(_ASCII_LABEL.fullmatch(label) for label in labels) else None
 
 
 def parse_identity(value: Any) -> IdentityRef:

@@ -7,7 +7,8 @@ Three jobs, each behind one method the faces call with validated input:
   :class:`~gateway.nfts.pages.ProviderReport` per source saying which failed and why. Each
   source's answer is cached ``did_ttl`` seconds; failures are never cached.
 * :meth:`IdentityService.resolve` turns a name into the addresses it points to (cached
-  ``name_ttl`` seconds). Unknown or expired names are :class:`NameNotFound`; a resolver
+  ``name_ttl`` seconds). Unknown or expired names are :class:`NameNotFound` (remembered
+  ``name_negative_ttl`` seconds); a resolver
   outage is :class:`UpstreamUnavailable`, and only for requests that passed a name.
 * :meth:`IdentityService.linked_wallets` lists the wallets an identity links (a .bit name's
   address records, a Next.ID persona's valid ethereum proofs) and
@@ -195,22 +196,31 @@ class IdentityService:
         resolver = next((r for r in self._resolvers if r.handles(canonical)), None)
         if resolver is None:
             raise InvalidName(f"no resolver is configured for {canonical}")
+        # Unknown and expired names are remembered for a short while (name_negative_ttl):
+        # one resolver call per name and window, on every replica, not one per request.
+        missing_key = cache_key("name-missing", resolver.name, canonical)
+        if await self._cache.get(missing_key) is not None:
+            raise NameNotFound(f"{canonical} is not registered or has expired")
 
         async def fetch() -> tuple[str, ...]:
             return await resolver.resolve(canonical)
 
-        with _lookup_errors(resolver.name, canonical, "name"):
-            addresses = await self._guarded(
-                resolver.name,
-                "name",
-                (canonical,),
-                fetch,
-                ttl=self._settings.name_ttl,
-                encode=encode_addresses,
-                decode=decode_addresses,
-            )
-        if not addresses:
-            raise NameNotFound(f"{canonical} points to no EVM address")
+        try:
+            with _lookup_errors(resolver.name, canonical, "name"):
+                addresses = await self._guarded(
+                    resolver.name,
+                    "name",
+                    (canonical,),
+                    fetch,
+                    ttl=self._settings.name_ttl,
+                    encode=encode_addresses,
+                    decode=decode_addresses,
+                )
+            if not addresses:
+                raise NameNotFound(f"{canonical} points to no EVM address")
+        except NameNotFound:
+            await self._cache.set(missing_key, 1, self._settings.name_negative_ttl)
+            raise
         return addresses
 
     async def linked_wallets(self, ref: IdentityRef) -> LinkedIdentity:

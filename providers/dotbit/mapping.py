@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from providers.dotbit.charsets import label_script
 from providers.errors import (
     ProviderBadData,
     ProviderBadRequest,
@@ -64,7 +65,6 @@ EVM_RECORD_KEYS = frozenset(
 )
 
 MAX_NAME_LENGTH = 64
-_ASCII_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,12 +201,13 @@ def _items(value: Any) -> list[Mapping[str, Any]]:
 def validate_bit_name(name: str) -> str:
     """``name`` in canonical form (NFC, lower-case) if it is a plausible .bit account.
 
-    Rules (deliberately stricter than the registry, which also allows emoji): the name ends in
-    ``.bit``; at most :data:`MAX_NAME_LENGTH` characters; every dot-separated label is
-    non-empty and does not start or end with ``-``; a label's characters are ``a-z``, ``0-9``,
-    ``-`` or any other Unicode letter or digit (``str.isalnum``). Whitespace, control
-    characters, ``/``, ``%``, quotes, ``#`` and the like are refused. Sub-accounts
-    (``nft.alice.bit``) are accepted.
+    Rules: the name ends in ``.bit``; at most :data:`MAX_NAME_LENGTH` characters; every
+    dot-separated label is non-empty and does not start or end with ``-``; a label's
+    characters are in the indexer's character sets, letters of one script only
+    (:func:`~providers.dotbit.charsets.label_script`: ``a-z``, digits, ``-``, emoji, and
+    Chinese, Japanese, Korean, Russian, Thai, Turkish or Vietnamese letters). Whitespace,
+    control characters, ``/``, ``%``, quotes, ``#``, ``_`` and the like are refused.
+    Sub-accounts (``nft.alice.bit``) are accepted.
 
     Raises :class:`ValueError` with a message saying what is wrong.
     """
@@ -227,6 +228,4 @@ def _check_label(label: str) -> None:
         raise ValueError(".bit name has an empty label")
     if label.startswith("-") or label.endswith("-"):
         raise ValueError(".bit name label must not start or end with '-'")
-    for char in label:
-        if char not in _ASCII_NAME_CHARS and not (ord(char) > 127 and char.isalnum()):
-            raise ValueError(f".bit name contains a disallowed character {char!r}")
+    label_script(label)

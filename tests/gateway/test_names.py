@@ -6,6 +6,7 @@ a resolver outage is a 503 for name input only and never touches plain-address r
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -270,3 +271,58 @@ def test_a_face_names_its_field_on_input_errors_only() -> None:
         "field": "address",
     }
     assert "field" not in down.value.to_json()["error"]  # an outage is not the input's fault
+
+
+# -- negative cache, character sets, lookalikes (issue 16) -----------------------------------
+
+
+async def test_twenty_requests_for_an_unknown_name_cost_one_resolver_call(
+    client: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    dotbit = sandbox.faults("dotbit")
+    before = dotbit.calls
+    concurrent = await asyncio.gather(*(list_nfts(client, "nobody-at-all.bit") for _ in range(10)))
+    one_by_one = [await list_nfts(client, "nobody-at-all.bit") for _ in range(5)]
+    body = [await graphql(client, WALLET_QUERY, a="Nobody-At-All.bit") for _ in range(5)]
+    assert all(r.status_code == 404 for r in [*concurrent, *one_by_one])
+    assert all(b["errors"][0]["extensions"]["code"] == "NAME_NOT_FOUND" for b in body)
+    assert dotbit.calls - before <= 1
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u0430lice.bit",  # Cyrillic а
+        "\uff41\uff4c\uff49\uff43\uff45.bit",  # full-width alice
+        "al\u0131ce.bit",  # dotless ı
+        "\u1d00lice.bit",  # small capital A
+    ],
+)
+async def test_lookalike_names_are_invalid_on_both_faces_with_no_upstream_call(
+    client: httpx.AsyncClient, sandbox: Sandbox, name: str
+) -> None:
+    before = upstream_calls(sandbox)
+    rest = await list_nfts(client, name)
+    body = await graphql(client, WALLET_QUERY, a=name)
+    assert rest.status_code == 422 and rest.json()["error"]["code"] == "INVALID_NAME"
+    assert body["errors"][0]["extensions"]["code"] == "INVALID_NAME"
+    assert (
+        "lookalike" in rest.json()["error"]["message"]
+        or "character set" in (rest.json()["error"]["message"])
+    )
+    assert upstream_calls(sandbox) == before
+
+
+@pytest.mark.parametrize(
+    "name", ["🐙🌊🐙.bit", "สวัสดี.bit", "ภาษาไทย.bit", "한국어.bit", "中文.bit", "şeker.bit"]
+)
+async def test_names_in_the_indexers_character_sets_reach_the_resolver_on_both_faces(
+    client: httpx.AsyncClient, sandbox: Sandbox, name: str
+) -> None:
+    before = sandbox.faults("dotbit").calls
+    rest = await list_nfts(client, name)
+    body = await graphql(client, WALLET_QUERY, a=name)
+    # Valid names: the resolver is asked (these are not registered in the sandbox).
+    assert rest.json()["error"]["code"] == "NAME_NOT_FOUND"
+    assert body["errors"][0]["extensions"]["code"] == "NAME_NOT_FOUND"
+    assert sandbox.faults("dotbit").calls > before

@@ -150,6 +150,15 @@ def test_records_keep_evm_keys_dedupe_and_keep_order() -> None:
         ("中文.bit", "中文.bit"),
         ("cafe\u0301.bit", "café.bit"),  # NFC-normalised
         ("a" * 60 + ".bit", "a" * 60 + ".bit"),
+        ("🦄.bit", "🦄.bit"),  # emoji: a .bit character set of its own
+        ("🐙🌊🐙.bit", "🐙🌊🐙.bit"),
+        ("สวัสดี.bit", "สวัสดี.bit"),  # Thai, combining vowels included
+        ("한국어.bit", "한국어.bit"),
+        ("東京タワー.bit", "東京タワー.bit"),  # kanji and katakana together: Japanese
+        ("привет.bit", "привет.bit"),
+        ("şeker.bit", "şeker.bit"),
+        ("việtnam.bit", "việtnam.bit"),
+        ("007🐙.bit", "007🐙.bit"),  # digits and emoji go with any script
     ],
 )
 def test_validate_bit_name_accepts(name: str, canonical: str) -> None:
@@ -176,7 +185,10 @@ def test_validate_bit_name_accepts(name: str, canonical: str) -> None:
         "b#alice.bit",
         "al_ice.bit",
         "a" * 61 + ".bit",
-        "🦄.bit",
+        "\u0430lice.bit",  # Cyrillic а among Latin letters
+        "ａｌｉｃｅ.bit",  # full-width letters: a compatibility form
+        "αβγ.bit",  # Greek: in no .bit character set
+        "abc한국.bit",  # two scripts in one label
     ],
 )
 def test_validate_bit_name_rejects(name: str) -> None:
