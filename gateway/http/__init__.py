@@ -11,6 +11,9 @@
   provider and kind per interval (the metrics observer calls it).
 * :mod:`~gateway.http.redaction`: every configured secret out of every log record and
   every response body.
+* :mod:`~gateway.http.server`: the HTTP/1.1 protocol ``serve`` runs (uvicorn's, plus
+  header and body deadlines and a connection cap).
+* :mod:`~gateway.http.logrepeats`: a flood of one log message as one line with a count.
 
 May import: :mod:`gateway.errors`, :mod:`gateway.settings` and each other. Never the
 services (:mod:`gateway.nfts`, :mod:`gateway.identity`), the cache, nor the faces.
