@@ -38,6 +38,7 @@ from gateway.rest import (
 )
 from gateway.schema import schema
 from gateway.schema.limits import GraphQLLimits
+from gateway.schema.persisted import PersistedDocuments, TrustedDocuments
 from gateway.schema.view import GraphQLView
 from gateway.settings import Settings
 from gateway.web import web_routes
@@ -90,6 +91,7 @@ def create_app(
             )
             app.state.settings = settings
             app.state.nft_service = service
+            app.state.cache = cache  # GraphQL's persisted queries live there too
             # The REST face's bytes of the pages the service keeps (as many as it keeps).
             app.state.rest_pages = RenderedPages(settings.page_cache_entries)
             app.state.sandbox = settings.sandbox_enabled
@@ -137,6 +139,15 @@ def _graphql_view(settings: Settings) -> GraphQLView:
         graphiql=settings.profile != "production",
         answers_per_page=settings.graphql_answers_per_page,
         kept_pages=settings.page_cache_entries,
+        documents=PersistedDocuments(
+            apq=settings.graphql_persisted_queries,
+            ttl=settings.graphql_persisted_query_ttl,
+            trusted=(
+                TrustedDocuments.load(settings.graphql_trusted_documents)
+                if settings.graphql_trusted_documents is not None
+                else None
+            ),
+        ),
     )
 
 

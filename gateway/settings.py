@@ -16,6 +16,7 @@ never has a second home (``gateway.resilience.GuardPolicy`` is that slice).
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -27,6 +28,7 @@ __all__ = [
     "DEFAULT_FIELD_PRIORITY",
     "CacheSettings",
     "ClientSettings",
+    "GraphQLDocumentSettings",
     "GraphQLLimitSettings",
     "MergeSettings",
     "PagingSettings",
@@ -307,8 +309,28 @@ class GraphQLLimitSettings(SettingsSlice):
     graphql_max_fields: int = Field(default=128, ge=1)
     graphql_max_root_fields: int = Field(default=5, ge=1)
     graphql_max_directives: int = Field(default=20, ge=0)
+    # Introspection (__schema, __type) is bounded on its own: the standard query that
+    # GraphiQL and codegen tools send is 15 deep and selects about 230 fields.
+    graphql_introspection_max_depth: int = Field(default=20, ge=1)
+    graphql_introspection_max_fields: int = Field(default=300, ge=1)
+    # Errors one response may carry (validation and execution alike); the rest are cut.
+    graphql_max_errors: int = Field(default=20, ge=1)
+    # CSRF prevention: GET and simple-content-type requests need a preflight-forcing
+    # header; auto = on in the production profile.
+    graphql_csrf_prevention: Literal["auto", "on", "off"] = "auto"
     # JSON nesting of any request body, REST's too (deep JSON raises RecursionError).
     max_json_depth: int = Field(default=32, ge=2, le=512)
+
+
+class GraphQLDocumentSettings(SettingsSlice):
+    """Which documents GraphQL runs: persisted by hash, trusted from a manifest
+    (gateway/schema/persisted.py)."""
+
+    # Automatic persisted queries (Apollo's APQ): documents registered by sha256 hash.
+    graphql_persisted_queries: bool = True
+    graphql_persisted_query_ttl: int = Field(default=86400, ge=1)
+    # An Apollo persisted-query manifest: when set, only its documents run.
+    graphql_trusted_documents: Path | None = None
 
 
 class Settings(
@@ -320,6 +342,7 @@ class Settings(
     ServingSettings,
     ClientSettings,
     GraphQLLimitSettings,
+    GraphQLDocumentSettings,
     BaseSettings,
 ):
     """Every knob of the gateway. The README's configuration table lists them all."""

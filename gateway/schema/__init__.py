@@ -6,10 +6,12 @@
 - :mod:`.calls`: the typed service calls resolvers make, the only way to a service;
   :mod:`.context`: what a resolver gets;
 - :mod:`.view` (the endpoint), :mod:`.requests` (reading and checking a request),
-  :mod:`.limits` (the document's limits), :mod:`.errors` (client error or ours);
+  :mod:`.limits` (the document's limits), :mod:`.persisted` (persisted queries and trusted
+  documents), :mod:`.errors` (client error or ours);
 - :mod:`.fastpath`: the speed tricks, and the only place that knows them.
 
-May import: the services (:mod:`gateway.nfts`, :mod:`gateway.identity`), :mod:`gateway.http`,
+May import: the services (:mod:`gateway.nfts`, :mod:`gateway.identity`), :mod:`gateway.cache`
+(persisted queries are stored there), :mod:`gateway.http`,
 :mod:`gateway.web`, the leaves (:mod:`gateway.errors`, :mod:`gateway.settings`,
 :mod:`gateway.validation`) and :mod:`providers.models`; never another face.
 """

@@ -11,11 +11,18 @@ graphql-core's costs are not linear in what a client sends (``shared/RELIABILITY
 * Aliases, depth and root fields are counted through fragments too, with memoisation so a
   fragment graph built to explode exponentially is still counted in linear time, and with
   cycle detection so circular fragments are a clean error instead of a ``RecursionError``.
+* Introspection (everything under ``__schema`` and ``__type``) is counted apart, against
+  its own depth and field caps: the standard query GraphiQL and codegen tools send is 15
+  deep and selects about 230 fields, far past what a data query may cost, and it must
+  load where introspection is allowed. Aliases and tokens still count as anywhere else.
+* A directive repeated on one node (unless the schema declares it repeatable) is refused
+  before validation, which would report each repetition as one more error.
 
 Every check raises :class:`QueryRejected` with a stable ``extensions.code``:
 ``QUERY_TOO_LARGE`` (bytes, tokens), ``QUERY_TOO_DEEP`` (depth, nesting),
-``QUERY_TOO_COMPLEX`` (aliases, fields, root fields, directives), ``CIRCULAR_FRAGMENT``,
-``INTROSPECTION_DISABLED``, ``GRAPHQL_PARSE_FAILED``, ``OPERATION_RESOLUTION_FAILURE``.
+``QUERY_TOO_COMPLEX`` (aliases, fields, root fields, directives, and the introspection
+caps), ``CIRCULAR_FRAGMENT``, ``INTROSPECTION_DISABLED``, ``GRAPHQL_PARSE_FAILED``,
+``GRAPHQL_VALIDATION_FAILED`` (a repeated directive).
 """
 
 from __future__ import annotations
@@ -33,7 +40,6 @@ from graphql.language import (
     InlineFragmentNode,
     Lexer,
     OperationDefinitionNode,
-    OperationType,
     SelectionSetNode,
     TokenKind,
 )
@@ -47,10 +53,8 @@ __all__ = [
     "QueryRejected",
     "check_document",
     "checked_document",
-    "is_query",
     "parse_limited",
     "scan_tokens",
-    "selected_operation",
 ]
 
 _OPENING = {TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L}
@@ -87,10 +91,13 @@ class QueryRejected(Exception):
 
 class GraphQLLimits(GraphQLLimitSettings):
     """The limits one view enforces: the settings' GraphQL slice (defaults and bounds live
-    there, README "Configuration") plus whether introspection is allowed. Frozen and
-    hashable: :func:`checked_document` caches by it."""
+    there, README "Configuration") plus what the profile and the schema decide: whether
+    introspection is allowed, whether requests must force a CORS preflight, and which
+    directives may repeat. Frozen and hashable: :func:`checked_document` caches by it."""
 
     introspection: bool = True
+    preflight_required: bool = False
+    repeatable_directives: frozenset[str] = frozenset()
 
     @property
     def max_nesting(self) -> int:
@@ -101,9 +108,15 @@ class GraphQLLimits(GraphQLLimitSettings):
     @classmethod
     def from_settings(cls, settings: BaseModel, **overrides: Any) -> Self:
         """The limits ``settings`` configure; the ``production`` profile turns off
-        introspection (and, in the app, the GraphiQL explorer)."""
-        profile = getattr(settings, "profile", "default")
-        overrides.setdefault("introspection", profile != "production")
+        introspection (and, in the app, the GraphiQL explorer) and, unless
+        ``graphql_csrf_prevention`` says otherwise, requires a preflight."""
+        production = getattr(settings, "profile", "default") == "production"
+        overrides.setdefault("introspection", not production)
+        csrf = overrides.get(
+            "graphql_csrf_prevention", getattr(settings, "graphql_csrf_prevention", "auto")
+        )
+        overrides.setdefault("preflight_required", csrf == "on" or (csrf == "auto" and production))
+        overrides.setdefault("repeatable_directives", frozenset())  # the view knows its schema
         return super().from_settings(settings, **overrides)
 
 
@@ -118,6 +131,8 @@ class DocumentStats:
     root_fields: int = 0
     directives: int = 0
     introspection: bool = False
+    introspection_depth: int = 0
+    introspection_fields: int = 0
 
 
 # -- lexing and parsing -------------------------------------------------------------------
@@ -182,11 +197,16 @@ def parse_limited(query: str, limits: GraphQLLimits) -> tuple[DocumentNode, int]
 
 @dataclass(slots=True)
 class _Cost:
+    """A selection set's cost; what lies under ``__schema``/``__type`` goes to the
+    ``introspection_*`` counts (their depth measured from the operation's root)."""
+
     fields: int = 0
     aliases: int = 0
     depth: int = 0
     root_fields: int = 0
     introspection: bool = False
+    introspection_fields: int = 0
+    introspection_depth: int = 0
 
 
 @dataclass(slots=True)
@@ -204,13 +224,23 @@ class _Counter:
         for selection in node.selections:
             if isinstance(selection, FieldNode):
                 child = self.selection_set(selection.selection_set)
-                cost.fields += 1 + child.fields
                 cost.aliases += (selection.alias is not None) + child.aliases
+                if selection.name.value in _INTROSPECTION_FIELDS:  # all below is introspection
+                    cost.introspection = True
+                    below = child.fields + child.introspection_fields
+                    cost.introspection_fields += 1 + below
+                    deepest = max(child.depth, child.introspection_depth)
+                    cost.introspection_depth = max(cost.introspection_depth, 1 + deepest)
+                    continue
+                cost.fields += 1 + child.fields
                 cost.depth = max(cost.depth, 1 + child.depth)
                 cost.root_fields += 1
-                cost.introspection |= (
-                    selection.name.value in _INTROSPECTION_FIELDS or child.introspection
-                )
+                cost.introspection |= child.introspection
+                cost.introspection_fields += child.introspection_fields
+                if child.introspection_depth:
+                    cost.introspection_depth = max(
+                        cost.introspection_depth, 1 + child.introspection_depth
+                    )
                 continue
             if isinstance(selection, FragmentSpreadNode):
                 child = self.fragment(selection.name.value)
@@ -223,6 +253,8 @@ class _Counter:
             cost.depth = max(cost.depth, child.depth)
             cost.root_fields += child.root_fields
             cost.introspection |= child.introspection
+            cost.introspection_fields += child.introspection_fields
+            cost.introspection_depth = max(cost.introspection_depth, child.introspection_depth)
         return cost
 
     def fragment(self, name: str) -> _Cost:
@@ -241,13 +273,17 @@ class _Counter:
         return cost
 
 
-def _count_directives(document: DocumentNode) -> int:
-    """Directive uses anywhere in the document, as written (iterative walk)."""
+def _count_directives(document: DocumentNode, repeatable: frozenset[str]) -> int:
+    """Directive uses anywhere in the document, as written (iterative walk); a directive
+    used twice on one node is refused unless it is ``repeatable``."""
     count = 0
     stack: list[Any] = list(document.definitions)
     while stack:
         node = stack.pop()
-        count += len(getattr(node, "directives", None) or ())
+        directives = getattr(node, "directives", None) or ()
+        count += len(directives)
+        if len(directives) > 1:
+            _refuse_repeated(directives, repeatable)
         stack.extend(getattr(node, "variable_definitions", None) or ())
         selection_set = getattr(node, "selection_set", None)
         if selection_set is not None:
@@ -255,12 +291,25 @@ def _count_directives(document: DocumentNode) -> int:
     return count
 
 
-def _measure(document: DocumentNode) -> DocumentStats:
+def _refuse_repeated(directives: Any, repeatable: frozenset[str]) -> None:
+    seen: set[str] = set()
+    for directive in directives:
+        name = directive.name.value
+        if name in seen and name not in repeatable:
+            # graphql-core's own wording (UniqueDirectivesPerLocationRule), said once.
+            raise QueryRejected(
+                "GRAPHQL_VALIDATION_FAILED",
+                f"The directive '@{name}' can only be used once at this location.",
+            )
+        seen.add(name)
+
+
+def _measure(document: DocumentNode, repeatable: frozenset[str] = frozenset()) -> DocumentStats:
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     counter = _Counter(fragments)
-    stats = DocumentStats(directives=_count_directives(document))
+    stats = DocumentStats(directives=_count_directives(document, repeatable))
     for definition in document.definitions:
         if isinstance(definition, OperationDefinitionNode):
             cost = counter.selection_set(definition.selection_set)
@@ -269,26 +318,42 @@ def _measure(document: DocumentNode) -> DocumentStats:
             stats.depth = max(stats.depth, cost.depth)
             stats.root_fields = max(stats.root_fields, cost.root_fields)
             stats.introspection |= cost.introspection
+            stats.introspection_fields += cost.introspection_fields
+            stats.introspection_depth = max(stats.introspection_depth, cost.introspection_depth)
     # Fragments no operation uses are still validated (and then refused): count their
     # fields so they cannot carry the duplicated-field attack past the cap either.
     used = set(counter.done)
     for name in fragments:
         if name not in used:
-            stats.fields += counter.fragment(name).fields
+            unused = counter.fragment(name)
+            stats.fields += unused.fields
+            stats.introspection_fields += unused.introspection_fields
     return stats
 
 
 def check_document(document: DocumentNode, limits: GraphQLLimits, tokens: int) -> DocumentStats:
     """Measure ``document`` and raise :class:`QueryRejected` on the first limit it passes."""
-    stats = _measure(document)
+    stats = _measure(document, limits.repeatable_directives)
     stats.tokens = tokens
+    if stats.introspection and not limits.introspection:
+        raise QueryRejected("INTROSPECTION_DISABLED", "introspection is disabled on this server")
     _at_most("depth", stats.depth, limits.graphql_max_depth, "QUERY_TOO_DEEP")
     _at_most("aliases", stats.aliases, limits.graphql_max_aliases, "QUERY_TOO_COMPLEX")
     _at_most("fields", stats.fields, limits.graphql_max_fields, "QUERY_TOO_COMPLEX")
     _at_most("root_fields", stats.root_fields, limits.graphql_max_root_fields, "QUERY_TOO_COMPLEX")
     _at_most("directives", stats.directives, limits.graphql_max_directives, "QUERY_TOO_COMPLEX")
-    if stats.introspection and not limits.introspection:
-        raise QueryRejected("INTROSPECTION_DISABLED", "introspection is disabled on this server")
+    _at_most(
+        "introspection_depth",
+        stats.introspection_depth,
+        limits.graphql_introspection_max_depth,
+        "QUERY_TOO_DEEP",
+    )
+    _at_most(
+        "introspection_fields",
+        stats.introspection_fields,
+        limits.graphql_introspection_max_fields,
+        "QUERY_TOO_COMPLEX",
+    )
     return stats
 
 
@@ -314,36 +379,3 @@ def checked_document(query: str, limits: GraphQLLimits) -> DocumentNode:
     document, tokens = parse_limited(query, limits)
     check_document(document, limits, tokens)
     return document
-
-
-def selected_operation(
-    document: DocumentNode, operation_name: str | None
-) -> OperationDefinitionNode | None:
-    """The operation a request runs, chosen as the GraphQL spec's ``GetOperation`` does.
-
-    ``operationName`` naming no operation, or missing while the document holds several, is a
-    request error (``OPERATION_RESOLUTION_FAILURE``). It is raised here because Strawberry
-    runs the *first* operation of an ambiguous document instead of refusing it, and answers
-    an unknown name with a bare HTTP 400 even to ``application/json`` clients. ``None`` only
-    for a document without operations, which validation reports.
-    """
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if not operations:
-        return None
-    if operation_name is None:
-        if len(operations) > 1:
-            raise QueryRejected(
-                "OPERATION_RESOLUTION_FAILURE",
-                "the document has several operations: name one with `operationName`",
-            )
-        return operations[0]
-    for operation in operations:
-        if operation.name is not None and operation.name.value == operation_name:
-            return operation
-    raise QueryRejected(
-        "OPERATION_RESOLUTION_FAILURE", f'the document has no operation named "{operation_name}"'
-    )
-
-
-def is_query(operation: OperationDefinitionNode) -> bool:
-    return operation.operation == OperationType.QUERY

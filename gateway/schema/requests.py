@@ -1,8 +1,14 @@
 """Reading a GraphQL-over-HTTP request: the checks before Strawberry sees anything.
 
+0. CSRF: where the profile requires it (:func:`check_preflight`), a request must be one a
+   browser would preflight: a non-simple ``Content-Type`` or a non-empty
+   ``X-Apollo-Operation-Name`` / ``Apollo-Require-Preflight`` header (as Apollo Server's
+   CSRF prevention); so a plain ``GET`` link or form cannot run a query;
 1. ``POST`` bodies: ``application/json`` only (415: no CSRF-style simple requests), at most
    ``max_body_bytes`` (413), valid and shallow JSON (400), one operation (batching is off),
-   variables size-capped; ``GET`` parameters the same, from the query string;
+   variables size-capped; ``GET`` parameters the same, from the query string; ``query``
+   may be left out when ``extensions.persistedQuery`` names the document
+   (:mod:`gateway.schema.persisted`);
 2. the document: byte, token and nesting caps before parsing, then depth, aliases, field
    selections, root fields and directives counted through fragments before validation
    (:mod:`gateway.schema.limits`), and introspection when the profile turns it off;
@@ -18,31 +24,57 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from graphql import DocumentNode
+from graphql import DocumentNode, OperationDefinitionNode, OperationType
 from starlette.requests import Request
 from strawberry.http import GraphQLRequestData
 
 from gateway.errors import BadRequest
 from gateway.http.security import decode_json_body, encode_json, media_type, read_body
-from gateway.schema.limits import (
-    GraphQLLimits,
-    QueryRejected,
-    checked_document,
-    is_query,
-    selected_operation,
-)
+from gateway.schema.limits import GraphQLLimits, QueryRejected, checked_document
 
 __all__ = [
     "GRAPHQL_RESPONSE_TYPE",
     "JSON_TYPE",
+    "check_preflight",
     "checked_document_of",
+    "has_operation",
     "negotiate",
     "read_get",
     "read_post",
+    "selected_operation",
 ]
 
 GRAPHQL_RESPONSE_TYPE = "application/graphql-response+json"
 JSON_TYPE = "application/json"
+# What an HTML form can send without a CORS preflight (plus no Content-Type at all).
+_SIMPLE_TYPES = frozenset(
+    {"", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}
+)
+_PREFLIGHT_HEADERS = ("x-apollo-operation-name", "apollo-require-preflight")
+
+
+def check_preflight(request: Request, limits: GraphQLLimits) -> None:
+    """Refuse a request a browser would send cross-site without asking first, when the
+    limits require a preflight (``CSRF_PREFLIGHT_REQUIRED``, 400)."""
+    if not limits.preflight_required:
+        return
+    if media_type(request) not in _SIMPLE_TYPES:
+        return
+    if any(request.headers.get(name, "").strip() for name in _PREFLIGHT_HEADERS):
+        return
+    raise QueryRejected(
+        "CSRF_PREFLIGHT_REQUIRED",
+        "this request could be a cross-site request forgery: send it with a Content-Type "
+        "other than text/plain, application/x-www-form-urlencoded or multipart/form-data, "
+        "or with a non-empty X-Apollo-Operation-Name or Apollo-Require-Preflight header",
+    )
+
+
+def has_operation(request: Request) -> bool:
+    """Whether a ``GET`` asks for an operation (a query, or a persisted query's hash)
+    rather than the GraphiQL page."""
+    params = request.query_params
+    return "query" in params or "extensions" in params
 
 
 async def read_post(
@@ -65,7 +97,9 @@ async def read_post(
 
 def read_get(request: Request, limits: GraphQLLimits) -> GraphQLRequestData:
     params = request.query_params
-    data: dict[str, Any] = {"query": params.get("query")}
+    data: dict[str, Any] = {}
+    if "query" in params:
+        data["query"] = params["query"]
     if params.get("operationName"):
         data["operationName"] = params["operationName"]
     for name in ("variables", "extensions"):
@@ -79,10 +113,15 @@ def read_get(request: Request, limits: GraphQLLimits) -> GraphQLRequestData:
 
 def _request_data(data: dict[str, Any], limits: GraphQLLimits) -> GraphQLRequestData:
     query = data.get("query")
+    extensions = data.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise BadRequest("`extensions` must be an object")
     # A missing or non-string query is a malformed request (400 whatever the media
-    # type); an empty or blank string is a well-formed request whose document fails to
-    # parse, answered like any other parse failure (200 under application/json).
-    if not isinstance(query, str):
+    # type), unless a persisted query's hash stands for it; an empty or blank string is a
+    # well-formed request whose document fails to parse, answered like any other parse
+    # failure (200 under application/json).
+    persisted = query is None and extensions is not None and "persistedQuery" in extensions
+    if not isinstance(query, str) and not persisted:
         raise BadRequest("`query` must be a string")
     variables = data.get("variables")
     if variables is not None and not isinstance(variables, dict):
@@ -92,9 +131,6 @@ def _request_data(data: dict[str, Any], limits: GraphQLLimits) -> GraphQLRequest
     operation_name = data.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
         raise BadRequest("`operationName` must be a string")
-    extensions = data.get("extensions")
-    if extensions is not None and not isinstance(extensions, dict):
-        raise BadRequest("`extensions` must be an object")
     return GraphQLRequestData(
         query=query,
         variables=variables,
@@ -115,6 +151,39 @@ def checked_document_of(
             "METHOD_NOT_ALLOWED", "only queries may be sent with GET; use POST", status=405
         )
     return document
+
+
+def selected_operation(
+    document: DocumentNode, operation_name: str | None
+) -> OperationDefinitionNode | None:
+    """The operation a request runs, chosen as the GraphQL spec's ``GetOperation`` does.
+
+    ``operationName`` naming no operation, or missing while the document holds several, is a
+    request error (``OPERATION_RESOLUTION_FAILURE``). It is raised here because Strawberry
+    runs the *first* operation of an ambiguous document instead of refusing it, and answers
+    an unknown name with a bare HTTP 400 even to ``application/json`` clients. ``None`` only
+    for a document without operations, which validation reports.
+    """
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if not operations:
+        return None
+    if operation_name is None:
+        if len(operations) > 1:
+            raise QueryRejected(
+                "OPERATION_RESOLUTION_FAILURE",
+                "the document has several operations: name one with `operationName`",
+            )
+        return operations[0]
+    for operation in operations:
+        if operation.name is not None and operation.name.value == operation_name:
+            return operation
+    raise QueryRejected(
+        "OPERATION_RESOLUTION_FAILURE", f'the document has no operation named "{operation_name}"'
+    )
+
+
+def is_query(operation: OperationDefinitionNode) -> bool:
+    return operation.operation == OperationType.QUERY
 
 
 def _variables_too_large(limits: GraphQLLimits) -> QueryRejected:

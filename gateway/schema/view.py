@@ -1,9 +1,11 @@
 """The GraphQL HTTP endpoint: Strawberry's ASGI view behind our request guards.
 
 Everything a hostile client can send is checked first (:mod:`gateway.schema.requests`:
-verbs, media types, body and variable sizes, the document's limits, ``GET`` never running
-a mutation), before Strawberry executes anything (and before ``schema.execute``, so a
-faster execution step behind a ``Schema`` subclass inherits every limit). Only ``GET`` and
+verbs, CSRF preflight, media types, body and variable sizes, the document's limits, ``GET``
+never running a mutation), and the document to run is settled (sent, persisted by hash or
+trusted: :mod:`gateway.schema.persisted`), before Strawberry executes anything (and
+before ``schema.execute``, so a faster execution step behind a ``Schema`` subclass inherits
+every limit). Only ``GET`` and
 ``POST`` are served (405 with ``Allow``).
 
 The view drives Strawberry itself rather than through ``run()`` and its hooks, so each step
@@ -23,16 +25,18 @@ Responses follow the GraphQL-over-HTTP spec (graphql-http's audit suite checks i
 ``application/json`` otherwise, where a well-formed request always gets 200. Errors carry
 ``extensions.code``; anything unexpected is masked as ``INTERNAL`` (and logged by the
 schema: :mod:`gateway.schema.errors`), and validation messages lose their "Did you
-mean ...?" hints (they leak the schema).
+mean ...?" hints (they leak the schema). One response carries at most
+``NFTGW_GRAPHQL_MAX_ERRORS`` errors, then one saying how many more there were.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any, cast
 
 from cross_web import HTTPException
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSchema
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -53,10 +57,13 @@ from gateway.schema.fastpath.kept import DEFAULT_MAX_PAGES, KeptPages
 from gateway.schema.fastpath.recording import AnswerLog, RecordingServices
 from gateway.schema.fastpath.replay import AnswerCache, RequestKey, request_key
 from gateway.schema.limits import GraphQLLimits, QueryRejected
+from gateway.schema.persisted import PersistedDocuments
 from gateway.schema.requests import (
     GRAPHQL_RESPONSE_TYPE,
     JSON_TYPE,
+    check_preflight,
     checked_document_of,
+    has_operation,
     negotiate,
     read_get,
     read_post,
@@ -79,6 +86,7 @@ class GraphQLView(GraphQL[Context, None]):
         graphiql: bool = True,
         answers_per_page: int = 4,
         kept_pages: int = DEFAULT_MAX_PAGES,
+        documents: PersistedDocuments | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -87,7 +95,13 @@ class GraphQLView(GraphQL[Context, None]):
             multipart_uploads_enabled=False,
             subscription_protocols=(),
         )
-        self.limits = limits or GraphQLLimits()
+        # Directives the schema declares repeatable may repeat; any other is refused.
+        core = getattr(schema, "_schema", None)  # graphql-core's schema behind Strawberry's
+        directives = core.directives if isinstance(core, GraphQLSchema) else ()
+        repeatable = frozenset(d.name for d in directives if d.is_repeatable)
+        limits = limits or GraphQLLimits()
+        self.limits = limits.model_copy(update={"repeatable_directives": repeatable})
+        self.documents = documents or PersistedDocuments()
         self.max_body_bytes = max_body_bytes
         self.pages = KeptPages(kept_pages)  # what this face built from the service's kept pages
         self.answers = AnswerCache(per_slice=answers_per_page, pages=self.pages)
@@ -121,17 +135,24 @@ class GraphQLView(GraphQL[Context, None]):
         method = request.method
         if method not in ("GET", "POST"):
             raise QueryRejected("METHOD_NOT_ALLOWED", "use GET or POST", status=405)
-        if method == "GET" and "query" not in request.query_params:
+        if method == "GET" and not has_operation(request):
             if self.graphql_ide and _wants_html(request):
                 return await self.render_graphql_ide(request)
             raise BadRequest("no GraphQL query in the request")
+        check_preflight(request, self.limits)
         if method == "GET":
             data = read_get(request, self.limits)
         else:
             data = await read_post(request, self.limits, max_body_bytes=self.max_body_bytes)
-        assert data.query is not None
-        document = checked_document_of(data.query, data.operation_name, method, self.limits)
         state = request.app.state
+        resolved = await self.documents.resolve(data.query, data.extensions, state.cache)
+        # The hash has done its work: without it the request is the one its text makes
+        # (and may be answered by the fast path like any other).
+        extensions = {k: v for k, v in (data.extensions or {}).items() if k != "persistedQuery"}
+        data = dataclasses.replace(data, query=resolved.query, extensions=extensions or None)
+        document = checked_document_of(resolved.query, data.operation_name, method, self.limits)
+        if resolved.register is not None:  # an APQ registration, within the limits
+            await self.documents.register(resolved.register, resolved.query, state.cache)
         services = Services(state.nft_service, state.identity_service)
         log = AnswerLog()
         key = request_key(data, method) if self.answers.enabled else None
@@ -143,7 +164,7 @@ class GraphQLView(GraphQL[Context, None]):
         context = Context(
             settings=state.settings,
             services=RecordingServices(services, log),
-            parsed=ParsedDocument(data.query, document),  # parsed once, by the check
+            parsed=ParsedDocument(resolved.query, document),  # parsed once, by the check
             pages=self.pages,
         )
         result = await self._execute(request, data, context)
@@ -172,7 +193,9 @@ class GraphQLView(GraphQL[Context, None]):
         if result.data is not None or not errors or any(e.path for e in errors):
             body["data"] = result.data
         if errors:
-            body["errors"] = [error_json(error) for error in errors]
+            body["errors"] = _capped(
+                [error_json(e) for e in errors], self.limits.graphql_max_errors
+            )
         extensions = {**(result.extensions or {}), **log.extensions()}
         if extensions:  # how each provider did, when the answer lists NFTs or DIDs
             body["extensions"] = extensions
@@ -201,6 +224,15 @@ def _with_extensions(body: GraphQLHTTPResponse, log: AnswerLog) -> GraphQLHTTPRe
     if extensions:
         body["extensions"] = extensions
     return body
+
+
+def _capped(errors: list[Any], maximum: int) -> list[Any]:
+    """At most ``maximum`` errors, then one saying how many were left out."""
+    if len(errors) <= maximum:
+        return errors
+    more = len(errors) - maximum
+    notice = {"message": f"{more} more errors not shown", "extensions": {"code": "TOO_MANY_ERRORS"}}
+    return [*errors[:maximum], notice]
 
 
 def error_json(error: GraphQLError) -> dict[str, Any]:
@@ -256,7 +288,9 @@ def _error_response(
 
 # Codes for requests that are not well-formed GraphQL-over-HTTP requests: 400 whatever
 # the response type (the spec lets application/json answer those with 4xx too).
-_HTTP_400 = frozenset({"BAD_REQUEST", "BATCHING_NOT_SUPPORTED", "VARIABLES_TOO_LARGE"})
+_HTTP_400 = frozenset(
+    {"BAD_REQUEST", "BATCHING_NOT_SUPPORTED", "VARIABLES_TOO_LARGE", "CSRF_PREFLIGHT_REQUIRED"}
+)
 
 
 def _http_code(status: int) -> str:

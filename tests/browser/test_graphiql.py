@@ -27,3 +27,34 @@ def test_graphiql_runs_a_query_offline(
     expect(result).not_to_contain_text('"errors"')
     screenshot(page, "graphiql-result")
     assert list(offsite) == []
+
+
+def test_graphiql_docs_pane_lists_the_schema_types(
+    page: Page, live_server: LiveServer, offsite: OffsiteRequests, screenshot: Screenshot
+) -> None:
+    """GraphiQL's own introspection query loads the schema (it is 15 deep: past the data
+    limits, within introspection's own), so Docs lists the types instead of "Error fetching
+    schema"."""
+    introspection: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            introspection.append(request.post_data or "")
+            if "IntrospectionQuery" in (request.post_data or "")
+            else None
+        ),
+    )
+    page.goto(live_server.url + "/graphql")
+    page.get_by_role("button", name="Show Documentation Explorer").click()
+    docs = page.get_by_role("region", name="Documentation Explorer")
+    expect(docs).to_contain_text("All Schema Types")
+    for type_name in ("Query", "Wallet", "NFTPage", "Identity"):
+        expect(docs.get_by_role("link", name=type_name, exact=True).first).to_be_visible()
+    expect(docs).not_to_contain_text("Error fetching schema")
+    screenshot(page, "graphiql-docs-types")
+
+    docs.get_by_role("link", name="Wallet", exact=True).first.click()
+    expect(docs).to_contain_text("address")
+    screenshot(page, "graphiql-docs")
+    assert introspection, "GraphiQL sent no introspection query"
+    assert list(offsite) == []
