@@ -150,7 +150,15 @@ def cors_middleware(settings: Settings) -> Middleware | None:
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
         allow_methods=["GET", "POST"],
-        allow_headers=["Content-Type", "Accept", "X-API-Key"],
+        # The last two let a cross-origin GraphQL client force the preflight that
+        # production's CSRF prevention asks for (gateway/schema/requests.py).
+        allow_headers=[
+            "Content-Type",
+            "Accept",
+            "X-API-Key",
+            "Apollo-Require-Preflight",
+            "X-Apollo-Operation-Name",
+        ],
         expose_headers=["X-NFTGW-Providers", "Retry-After"],
         allow_credentials=False,
         max_age=600,

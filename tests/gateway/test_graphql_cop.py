@@ -271,3 +271,32 @@ async def test_csrf_prevention_is_a_setting(
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
             response = await http.get("/graphql", params={"query": "{ __typename }"})
     assert ("data" in response.json()) is runs
+
+
+async def test_an_allowed_origin_may_send_the_preflight_headers(sandbox: Sandbox) -> None:
+    """A browser app on an allowed origin can use the headers CSRF prevention asks for: the
+    preflight allows them, and the GET that follows runs."""
+    origin = "https://app.example.com"
+    settings = sandbox_settings(profile="production", cors_origins=[origin])
+    app = create_app(settings, transport=sandbox.transport())
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+            preflight = await http.options(
+                "/graphql",
+                headers={
+                    "origin": origin,
+                    "access-control-request-method": "GET",
+                    "access-control-request-headers": "apollo-require-preflight",
+                },
+            )
+            response = await http.get(
+                "/graphql",
+                params={"query": "{ __typename }"},
+                headers={"origin": origin, "apollo-require-preflight": "true"},
+            )
+    assert preflight.status_code == 200
+    allowed = preflight.headers["access-control-allow-headers"].lower()
+    assert "apollo-require-preflight" in allowed
+    assert response.json() == {"data": {"__typename": "Query"}}
+    assert response.headers["access-control-allow-origin"] == origin
