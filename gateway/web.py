@@ -68,7 +68,8 @@ class ExampleQuery:
 
 EXAMPLE_QUERIES: tuple[ExampleQuery, ...] = (
     ExampleQuery(
-        query="""# A sandbox wallet: a dozen NFTs on four chains,
+        query="""# A sandbox wallet: 11 NFTs on four chains (13
+# with the 2 spam ones, which `total` leaves out),
 # merged from OpenSea and Alchemy. `provenance`
 # says which provider won each field.
 query WalletNFTs($address: String!) {
@@ -99,8 +100,8 @@ query WalletNFTs($address: String!) {
         variables={"address": SANDBOX_WALLET},
     ),
     ExampleQuery(
-        query="""# 2,400 NFTs on ethereum and polygon:
-# only the spam, only on polygon.
+        query="""# 2,400 NFTs on ethereum and polygon, 200 of
+# them spam: only the spam, only on polygon.
 query SpamOnPolygon($address: String!) {
   wallet(address: $address) {
     nfts(page: 1, size: 10, chains: [POLYGON], spam: ONLY) {

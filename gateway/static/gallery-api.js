@@ -66,8 +66,10 @@
   var WALLET_DIDS = "query GalleryWalletDids($input: String!) { wallet(address: $input) { address dids { " + DID_FIELDS + " } } }";
   var IDENTITY_DIDS = "query GalleryIdentityDids($input: String!) { identity(name: $input) { name wallets { address wallet { dids { " + DID_FIELDS + " } } } } }";
 
+  // Anything 0x-prefixed is a wallet address (a typo then reads "invalid address"), except
+  // a Next.ID persona key (0x and 66 hex digits), which is an identity.
   function isAddress(input) {
-    return /^0x[0-9a-fA-F]{40}$/.test(input);
+    return /^0x/i.test(input) && !/^0x[0-9a-fA-F]{66}$/.test(input);
   }
 
   function gql(query, variables) {

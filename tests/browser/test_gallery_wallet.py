@@ -182,3 +182,16 @@ def test_a_loading_page_shows_a_skeleton(page: Page, live_server: LiveServer) ->
         route.continue_()
     expect(page.locator("#grid .card")).to_have_count(11)
     expect(page.locator("#grid .skeleton")).to_have_count(0)
+
+
+def test_a_handle_is_an_identity_and_a_short_hex_is_a_bad_address(
+    page: Page, live_server: LiveServer
+) -> None:
+    union = rest(live_server, "nfts", {"wallet_address": "alice.bit", "page": 1, "size": 12})
+    open_gallery(page, live_server, "q=twitter:alice_nft")  # proved for both of alice's wallets
+    expect(page.get_by_role("status")).to_contain_text(f"{union['total']} NFTs")
+    expect(page.locator("#wallet-list .address")).to_have_count(2)
+
+    page.get_by_label("Wallet address or name").fill("0x1234")
+    page.get_by_role("button", name="Show NFTs").click()
+    expect(page.get_by_role("alert")).to_contain_text("address")
