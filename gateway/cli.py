@@ -74,7 +74,7 @@ def main() -> None:
     """nft-gateway: one answer to "what does this wallet own?"."""
 
 
-@main.command()
+@main.command(short_help="Serve GraphQL, the REST shim and the gallery.")
 @click.option("--host", default=None, help="Interface to bind (default: NFTGW_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default: NFTGW_PORT or 8000).")
 def serve(host: str | None, port: int | None) -> None:
@@ -144,7 +144,7 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-@main.command("export-schema")
+@main.command("export-schema", short_help="Write (or --check) schema.graphql.")
 @click.option("--check", is_flag=True, help="Exit 1 if schema.graphql differs from the code.")
 @click.option("--output", type=click.Path(path_type=Path), default=SCHEMA_PATH, show_default=True)
 def export_schema_command(check: bool, output: Path) -> None:
@@ -163,7 +163,7 @@ def export_schema_command(check: bool, output: Path) -> None:
 # -- nfts and dids: the REST shim, in process ----------------------------------------------
 
 
-@main.command(epilog=EXIT_CODES_HELP)
+@main.command(epilog=EXIT_CODES_HELP, short_help="List the NFTs of a wallet or a name.")
 @click.argument("wallet")
 @click.option(
     "--json", "as_json", is_flag=True, help="Write the REST answer's JSON body, byte for byte."
@@ -196,7 +196,7 @@ def nfts(wallet: str, as_json: bool, size: int | None, page: int, walk_all: bool
     _finish(answer, as_json, lambda: Console().print(nfts_table(answer.body, view)))
 
 
-@main.command(epilog=EXIT_CODES_HELP)
+@main.command(epilog=EXIT_CODES_HELP, short_help="List the DIDs of a wallet or a name.")
 @click.argument("wallet")
 @click.option(
     "--json", "as_json", is_flag=True, help="Write the REST answer's JSON body, byte for byte."
