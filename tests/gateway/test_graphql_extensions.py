@@ -108,8 +108,9 @@ async def test_one_provider_failing_for_one_of_two_wallets_is_partial() -> None:
 
     opensea = by_provider(body)["opensea"]
     assert opensea["status"] == "partial"
-    # Five chains failing also open the breaker: whichever failure came first is named.
-    assert opensea["errorKind"] in ("unavailable", "circuit_open")
+    # Five chains failing also open the breaker: whichever failure came first is named (on a
+    # loaded machine the 1 s provider deadline can come first, with the 503s' retries).
+    assert opensea["errorKind"] in ("unavailable", "circuit_open", "timeout")
     assert by_provider(body)["alchemy"]["status"] == "ok"
 
 
