@@ -31,7 +31,15 @@ from typing import Protocol, TypeVar
 import httpx
 
 from providers import alchemy, dotbit, moralis, nametag, nextid, opensea
-from providers.base import DIDSource, NameResolver, NFTDetailSource, NFTSource, PersonaSource
+from providers.base import (
+    DIDSource,
+    FloorSource,
+    MetadataRefresher,
+    NameResolver,
+    NFTDetailSource,
+    NFTSource,
+    PersonaSource,
+)
 
 __all__ = [
     "DID_PROVIDERS",
@@ -79,12 +87,15 @@ DID_PROVIDERS: tuple[DIDBuilder, ...] = (
 class Providers:
     """Every source the gateway uses, built once per app from one config and one client.
 
-    A source that also answers another Protocol (OpenSea's detail calls, .bit's name
-    resolution, Next.ID's personas) is the same object in both places.
+    A source that also answers another Protocol (OpenSea's detail calls and floors, every
+    NFT source's metadata refresh, .bit's name resolution, Next.ID's personas) is the same
+    object in both places.
     """
 
     nft_sources: tuple[NFTSource, ...]
     detail_sources: tuple[NFTDetailSource, ...]
+    floor_sources: tuple[FloorSource, ...]
+    refreshers: tuple[MetadataRefresher, ...]
     did_sources: tuple[DIDSource, ...]
     name_resolvers: tuple[NameResolver, ...]
     personas: PersonaSource | None
@@ -97,6 +108,8 @@ def build_providers(config: ProviderConfig, client: httpx.AsyncClient) -> Provid
     return Providers(
         nft_sources=nft_sources,
         detail_sources=tuple(s for s in nft_sources if isinstance(s, NFTDetailSource)),
+        floor_sources=tuple(s for s in nft_sources if isinstance(s, FloorSource)),
+        refreshers=tuple(s for s in nft_sources if isinstance(s, MetadataRefresher)),
         did_sources=did_sources,
         name_resolvers=tuple(s for s in did_sources if isinstance(s, NameResolver)),
         personas=next((s for s in did_sources if isinstance(s, PersonaSource)), None),

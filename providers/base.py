@@ -24,10 +24,12 @@ from providers.errors import (
     ProviderUnavailable,
     error_for_status,
 )
-from providers.models import DID, Chain, CollectionInfo, HoldingsPage, NFTRecord
+from providers.models import DID, Chain, CollectionInfo, FloorPrice, HoldingsPage, NFTRecord
 
 __all__ = [
     "DIDSource",
+    "FloorSource",
+    "MetadataRefresher",
     "NFTDetailSource",
     "NFTSource",
     "NameResolver",
@@ -75,6 +77,26 @@ class NFTDetailSource(Protocol):
     async def fetch_nft_detail(self, owner: str, record: NFTRecord) -> NFTRecord: ...
 
     async def fetch_collection(self, chain: Chain, slug: str) -> CollectionInfo: ...
+
+
+@runtime_checkable
+class FloorSource(Protocol):
+    """A collection's floor price on request (OpenSea's collection stats); list payloads
+    that carry floors (Alchemy, Moralis) put them on the records instead."""
+
+    name: str
+
+    async def fetch_floor(self, chain: Chain, slug: str) -> FloorPrice | None: ...
+
+
+@runtime_checkable
+class MetadataRefresher(Protocol):
+    """Asks the upstream to re-read one NFT's metadata (queued upstream; returns once the
+    upstream accepted the request)."""
+
+    name: str
+
+    async def refresh_metadata(self, chain: Chain, contract: str, token_id: str) -> None: ...
 
 
 @runtime_checkable

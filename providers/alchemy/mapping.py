@@ -14,17 +14,22 @@ everything the token's own metadata JSON held, so the mapping is too:
 * A failed metadata fetch still answers 200, with ``name == "Failed to load NFT metadata"``
   and ``raw.error``: the record is kept, that placeholder is never used as the name.
 * URLs are kept as sent (``ipfs://`` rewriting is the gateway's job).
+* ``contract.openSeaMetadata.floorPrice`` is OpenSea's floor as Alchemy last ingested it
+  (``lastIngestedAt``), a JSON number in the chain's native currency (ETH on Ethereum and
+  its L2s; the NFT API documents no currency field, so POL is assumed on Polygon); it
+  becomes a floor only when the caller says when it was read (``fetched_at``).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from providers.errors import ProviderBadData
 from providers.mapping import first_text, lower_address, mapping, parse_int, trait_value
-from providers.models import Chain, HoldingsPage, NFTRecord, TokenStandard, Trait
+from providers.models import Chain, FloorPrice, HoldingsPage, NFTRecord, TokenStandard, Trait
 
 __all__ = ["NETWORKS", "PROVIDER", "network_chain", "to_holdings_page", "to_nft_record"]
 
@@ -51,14 +56,16 @@ def network_chain(network: str) -> Chain | None:
     return _CHAINS.get(network)
 
 
-def to_holdings_page(body: Any, chain: Chain, owner: str) -> HoldingsPage:
+def to_holdings_page(
+    body: Any, chain: Chain, owner: str, fetched_at: float | None = None
+) -> HoldingsPage:
     """One ``getNFTsForOwner`` response body as a page; malformed items are skipped.
 
     Raises :class:`ProviderBadData` when the body is not an object with an ``ownedNfts`` list.
     """
     if not isinstance(body, Mapping) or not isinstance(body.get("ownedNfts"), list):
         raise ProviderBadData(PROVIDER, "getNFTsForOwner body has no ownedNfts list")
-    records = (to_nft_record(item, chain, owner) for item in body["ownedNfts"])
+    records = (to_nft_record(item, chain, owner, fetched_at) for item in body["ownedNfts"])
     page_key = body.get("pageKey")
     total = body.get("totalCount")
     return HoldingsPage(
@@ -68,8 +75,12 @@ def to_holdings_page(body: Any, chain: Chain, owner: str) -> HoldingsPage:
     )
 
 
-def to_nft_record(raw: Any, chain: Chain, owner: str) -> NFTRecord | None:
-    """One owned NFT (full or ``withMetadata=false`` shape), or ``None`` if unusable."""
+def to_nft_record(
+    raw: Any, chain: Chain, owner: str, fetched_at: float | None = None
+) -> NFTRecord | None:
+    """One owned NFT (full or ``withMetadata=false`` shape), or ``None`` if unusable.
+
+    Its floor is read only with ``fetched_at`` (Unix seconds): a floor has an age."""
     if not isinstance(raw, Mapping):
         return None
     contract = mapping(raw.get("contract"))
@@ -100,7 +111,18 @@ def to_nft_record(raw: Any, chain: Chain, owner: str) -> NFTRecord | None:
         owner_addresses=(lower_address(owner) or owner.lower(),),
         quantity=parse_int(raw.get("balance")),
         is_spam=_is_spam(contract),
+        floor=_floor(opensea, chain, fetched_at),
     )
+
+
+def _floor(opensea: Mapping[str, Any], chain: Chain, fetched_at: float | None) -> FloorPrice | None:
+    value = opensea.get("floorPrice")
+    if fetched_at is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value) or value <= 0:
+        return None
+    currency = "POL" if chain is Chain.POLYGON else "ETH"
+    return FloorPrice(value=float(value), currency=currency, source=PROVIDER, fetched_at=fetched_at)
 
 
 def _decimal_token_id(value: Any) -> str | None:

@@ -11,6 +11,8 @@ raised from here carries it, even when the upstream echoes the path in an error 
 
 from __future__ import annotations
 
+from time import time
+
 import httpx
 
 from providers.alchemy.mapping import NETWORKS, PROVIDER, to_holdings_page
@@ -79,8 +81,26 @@ class AlchemySource:
         except ProviderError as exc:
             error = self._translate(exc)
         else:
-            return to_holdings_page(body, chain, owner)
+            return to_holdings_page(body, chain, owner, fetched_at=time())
         # Raised outside the handler so the original error is not chained as __context__.
+        raise error
+
+    async def refresh_metadata(self, chain: Chain, contract: str, token_id: str) -> None:
+        """Ask Alchemy to re-read the token's metadata: ``getNFTMetadata`` with
+        ``refreshCache=true`` (the v3 spec's parameter; the vendor's SDK v3
+        ``refreshNftMetadata`` makes this same call, and its docs name it the way on every
+        network). Alchemy allows one refresh per token every 15 minutes."""
+        if chain not in NETWORKS:
+            raise ProviderBadRequest(PROVIDER, f"chain {chain} is not supported")
+        params = {"contractAddress": contract, "tokenId": token_id, "refreshCache": "true"}
+        try:
+            await fetch_json(
+                self._client, PROVIDER, "GET", self._url(chain, "getNFTMetadata"), params=params
+            )
+        except ProviderError as exc:
+            error = self._translate(exc)
+        else:
+            return
         raise error
 
     def _url(self, chain: Chain, method: str) -> str:

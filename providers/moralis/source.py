@@ -93,3 +93,21 @@ class MoralisSource:
             return to_holdings_page(body, chain, wallet, fetched_at=time())
         # Raised outside the handler so the original error is not chained as __context__.
         raise error
+
+    async def refresh_metadata(self, chain: Chain, contract: str, token_id: str) -> None:
+        """Ask Moralis to resync the token's metadata (operation ``reSyncMetadata``,
+        ``GET /nft/{address}/{token_id}/metadata/resync``) in its default ``async`` mode:
+        202 means queued. ``flag=uri`` re-reads the token URI and then its metadata."""
+        if chain not in CHAINS:
+            raise ProviderBadRequest(PROVIDER, f"chain {chain} is not supported")
+        params = {"chain": chain_param(chain), "flag": "uri", "mode": "async"}
+        url = f"{self._api_root}/nft/{contract}/{token_id}/metadata/resync"
+        try:
+            await fetch_json(
+                self._client, PROVIDER, "GET", url, params=params, headers=self._headers
+            )
+        except ProviderError as exc:
+            error = redact_key(exc, self._api_key)
+        else:
+            return
+        raise error

@@ -17,6 +17,7 @@ from providers.opensea.mapping import (
     chain_segment,
     owners_quantity,
     to_collection_info,
+    to_floor,
     to_nft_detail,
     to_nft_record,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "from_config",
     "owners_quantity",
     "to_collection_info",
+    "to_floor",
     "to_nft_detail",
     "to_nft_record",
 ]

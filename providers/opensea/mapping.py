@@ -29,7 +29,15 @@ from providers.mapping import (
     text_or_none,
     trait_value,
 )
-from providers.models import Chain, CollectionInfo, NFTRecord, Rarity, TokenStandard, Trait
+from providers.models import (
+    Chain,
+    CollectionInfo,
+    FloorPrice,
+    NFTRecord,
+    Rarity,
+    TokenStandard,
+    Trait,
+)
 
 __all__ = [
     "CHAINS",
@@ -39,6 +47,7 @@ __all__ = [
     "next_cursor",
     "owners_quantity",
     "to_collection_info",
+    "to_floor",
     "to_nft_detail",
     "to_nft_record",
 ]
@@ -309,3 +318,19 @@ def _ranked(body: Mapping[str, Any]) -> bool | None:
     if value is None:
         return False
     return True if isinstance(value, Mapping) else None
+
+
+def to_floor(raw_stats: Any, fetched_at: float) -> FloorPrice | None:
+    """Collection stats' ``total.floor_price`` in ``total.floor_price_symbol`` (the 2026
+    spec's ``CollectionStatsResponse``); ``None`` when either is missing, or the floor is
+    0 with no listing behind it (OpenSea's way of saying "no floor")."""
+    total = mapping(mapping(raw_stats).get("total"))
+    value = total.get("floor_price")
+    symbol = text_or_none(total.get("floor_price_symbol"))
+    if isinstance(value, bool) or not isinstance(value, int | float) or symbol is None:
+        return None
+    if not math.isfinite(value) or value <= 0:
+        return None
+    return FloorPrice(
+        value=float(value), currency=symbol.strip().upper(), source=SOURCE, fetched_at=fetched_at
+    )

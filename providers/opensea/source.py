@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from time import time
 from typing import Any
 from urllib.parse import quote
 
@@ -18,7 +19,14 @@ import httpx
 from providers.base import fetch_json, redact_key
 from providers.errors import ProviderBadData, ProviderBadRequest, ProviderError
 from providers.mapping import lower_address, mapping
-from providers.models import Chain, CollectionInfo, HoldingsPage, NFTRecord, TokenStandard
+from providers.models import (
+    Chain,
+    CollectionInfo,
+    FloorPrice,
+    HoldingsPage,
+    NFTRecord,
+    TokenStandard,
+)
 from providers.opensea.mapping import (
     CHAINS,
     SOURCE,
@@ -26,6 +34,7 @@ from providers.opensea.mapping import (
     next_cursor,
     owners_quantity,
     to_collection_info,
+    to_floor,
     to_nft_detail,
     to_nft_record,
 )
@@ -117,6 +126,32 @@ class OpenSeaSource:
         if info is None:
             raise ProviderBadData(SOURCE, "get-collection body has no 'collection' slug")
         return info
+
+    async def fetch_floor(self, chain: Chain, slug: str) -> FloorPrice | None:
+        """Collection stats (``GET /api/v2/collections/{slug}/stats``): the floor, stamped
+        with the time it was read; ``None`` when the collection has none."""
+        body = await self._get(f"/collections/{quote(slug, safe='')}/stats", {})
+        if not isinstance(mapping(body).get("total"), Mapping):
+            raise ProviderBadData(SOURCE, "collection stats body has no 'total' object")
+        return to_floor(body, fetched_at=time())
+
+    async def refresh_metadata(self, chain: Chain, contract: str, token_id: str) -> None:
+        """Queue a metadata refresh (``POST .../nfts/{identifier}/refresh``, operation
+        ``refresh_nft_metadata``). Its 200 body is a bare string in the spec, so any 2xx
+        counts as accepted whatever its body."""
+        record = NFTRecord(source=SOURCE, chain=chain, contract_address=contract, token_id=token_id)
+        try:
+            await fetch_json(
+                self._client,
+                SOURCE,
+                "POST",
+                self._api_root + _nft_path(record) + "/refresh",
+                headers=self._headers,
+            )
+        except ProviderBadData:
+            return  # a 2xx whose body is not JSON: the refresh was queued all the same
+        except ProviderError as exc:
+            raise redact_key(exc, self._api_key) from None
 
     async def _owner_quantity(self, nft_path: str, wallet: str) -> int | None:
         """Walk ``/owners`` (bounded) until ``wallet`` shows up; ``None`` if it never does."""

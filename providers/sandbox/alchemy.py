@@ -176,11 +176,19 @@ class _AlchemyApp:
     def get_nft_metadata(self, chain: Chain, request: Request) -> dict[str, Any]:
         contract = _address_param(request.query_params.get("contractAddress"), "contractAddress")
         token_id = _token_id_param(request.query_params.get("tokenId"))
+        refresh = request.query_params.get("refreshCache", "false").lower()
+        if refresh not in ("true", "false"):
+            raise _BadRequest(f"refreshCache must be a boolean, got {refresh!r}")
         nft = self._nft(chain, contract, token_id)
         if nft is None:
             # Alchemy answers 200 for a token it cannot load; the failure is in raw.error.
             return missing_nft(contract, token_id, self.world.collection(chain, contract))
-        return nft_body(nft, chain)
+        body = nft_body(nft, chain)
+        if refresh == "true":
+            # refreshCache=true re-reads the token now (the v3 spec's parameter; the SDK's
+            # refreshNftMetadata compares timeLastUpdated before and after).
+            body["timeLastUpdated"] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        return body
 
     def get_owners_for_nft(self, chain: Chain, request: Request) -> dict[str, Any]:
         contract = _address_param(request.query_params.get("contractAddress"), "contractAddress")

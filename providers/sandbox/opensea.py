@@ -38,6 +38,7 @@ from providers.sandbox.faults import (
     FaultSwitches,
     ForcedResponse,
 )
+from providers.sandbox.opensea_stats import stats_and_refresh_routes
 from providers.sandbox.tables import lower_evm_address, opensea_chain, opensea_segment
 from providers.sandbox.world import SandboxCollection, SandboxNFT, World
 from providers.sandbox.world import world as sandbox_world
@@ -79,6 +80,7 @@ def opensea_emulator(
         Route("/api/v2/chain/{chain}/contract/{address}/nfts/{identifier}/owners", data.owners),
         Route("/api/v2/chain/{chain}/contract/{address}", data.get_contract),
         Route("/api/v2/collections/{slug}", data.get_collection),
+        *stats_and_refresh_routes(data.world),
     ]
     app = _ApiKeyGate(Starlette(routes=routes), api_keys)
     faults = FaultSwitches()
