@@ -22,7 +22,12 @@ from starlette.routing import Route
 from gateway.cache.shared import build_shared_cache
 from gateway.errors import GatewayError
 from gateway.http.observability import Metrics, RequestContextMiddleware, operate_routes
-from gateway.http.ratelimit import ClientAccessMiddleware, build_rate_limiter, rate_limit_redis
+from gateway.http.ratelimit import (
+    ClientAccessMiddleware,
+    MemoryRateLimiter,
+    build_rate_limiter,
+    rate_limit_redis,
+)
 from gateway.http.redaction import install_log_redaction
 from gateway.http.security import SecurityHeadersMiddleware, cors_middleware
 from gateway.identity.service import IdentityService
@@ -79,7 +84,13 @@ def create_app(
             app.state.guards = guards  # one guard per provider, for every service
             sources = build_providers(upstream, client)
             service = NFTService(
-                sources.nft_sources, sources.detail_sources, cache, settings, guards=guards
+                sources.nft_sources,
+                sources.detail_sources,
+                cache,
+                settings,
+                guards=guards,
+                floor_sources=sources.floor_sources,
+                refreshers=sources.refreshers,
             )
             app.state.identity_service = IdentityService(
                 sources.did_sources,
@@ -98,6 +109,9 @@ def create_app(
             # Shared by every replica through Redis when NFTGW_REDIS_URL is set.
             rate_redis = rate_limit_redis(settings)
             app.state.rate_limiter = build_rate_limiter(settings, redis=rate_redis)
+            app.state.refresh_limiter = MemoryRateLimiter(
+                settings.refresh_per_minute, settings.refresh_burst
+            )
             app.state.ready = True
             try:
                 yield

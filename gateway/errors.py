@@ -10,11 +10,14 @@ status below, GraphQL as an error with ``extensions.code``::
     │   ├── InvalidPagination         422  INVALID_PAGINATION
     │   ├── InvalidCursor             422  INVALID_CURSOR
     │   ├── InvalidUserId             422  INVALID_USER_ID
+    │   ├── InvalidMaxAge             422  INVALID_MAX_AGE (maxAge / max_age)
+    │   ├── TooManyWallets            422  TOO_MANY_WALLETS (wallets(addresses:) past its bound)
     │   └── MissingField              422  MISSING_FIELD
     ├── BadRequest                    400  BAD_REQUEST (malformed JSON, body not an object)
     ├── BodyTooLarge                  413  BODY_TOO_LARGE
     ├── UnsupportedMediaType          415  UNSUPPORTED_MEDIA_TYPE (POST bodies must be JSON)
     ├── NameNotFound                  404  NAME_NOT_FOUND (unknown or expired name)
+    ├── RefreshRateLimited            429  RATE_LIMITED (refreshNft asked too often)
     └── UpstreamUnavailable           503  UPSTREAM_UNAVAILABLE (every provider failed)
 
 :class:`UpstreamUnavailable` also carries what each provider did (``providers``), so a face
@@ -39,12 +42,15 @@ __all__ = [
     "InvalidAddress",
     "InvalidCursor",
     "InvalidInput",
+    "InvalidMaxAge",
     "InvalidName",
     "InvalidPagination",
     "InvalidUserId",
     "MissingField",
     "NameNotFound",
     "ProviderOutcome",
+    "RefreshRateLimited",
+    "TooManyWallets",
     "UnsupportedMediaType",
     "UpstreamUnavailable",
     "input_field",
@@ -101,6 +107,14 @@ class InvalidUserId(InvalidInput):
     code = "INVALID_USER_ID"
 
 
+class InvalidMaxAge(InvalidInput):
+    code = "INVALID_MAX_AGE"
+
+
+class TooManyWallets(InvalidInput):
+    code = "TOO_MANY_WALLETS"
+
+
 class MissingField(InvalidInput):
     code = "MISSING_FIELD"
 
@@ -140,6 +154,15 @@ class ProviderOutcome(Protocol):
     def error_message(self) -> str | None: ...
     @property
     def failed_chains(self) -> tuple[str, ...]: ...
+
+
+class RefreshRateLimited(GatewayError):
+    status = 429
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class UpstreamUnavailable(GatewayError):

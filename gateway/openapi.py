@@ -29,7 +29,7 @@ from starlette.responses import Response
 
 from gateway.rest import MAX_PAGE, json_response
 from gateway.settings import Settings
-from gateway.validation import MAX_DIGITS
+from gateway.validation import MAX_AGE_LIMIT, MAX_DIGITS
 from providers.dotbit.mapping import MAX_NAME_LENGTH
 
 __all__ = ["ROUTES", "openapi_document", "openapi_endpoint"]
@@ -64,6 +64,7 @@ ERROR_CODES: dict[str, tuple[str, ...]] = {
     "415": ("UNSUPPORTED_MEDIA_TYPE",),
     "422": (
         "INVALID_ADDRESS",
+        "INVALID_MAX_AGE",
         "INVALID_NAME",
         "INVALID_PAGINATION",
         "INVALID_USER_ID",
@@ -149,6 +150,17 @@ ASSET: Schema = {
         "quantity": {"type": "integer", "minimum": 0},
         "quantity_known": {"type": "boolean"},
         "wallets": {"type": "array", "items": {"type": "string"}},
+        "floor": {
+            "type": ["object", "null"],
+            "description": "The collection's floor price, its source and when it was read",
+            "required": ["value", "currency", "source", "fetched_at"],
+            "properties": {
+                "value": {"type": "number", "minimum": 0},
+                "currency": {"type": "string"},
+                "source": {"type": "string"},
+                "fetched_at": {"type": "string", "format": "date-time"},
+            },
+        },
     },
 }
 
@@ -171,6 +183,11 @@ NFTS_RESPONSE: Schema = {
         "providers": {"type": "array", "items": PROVIDER},
         "stale": {"type": "boolean", "description": "Every provider failed: an older snapshot"},
         "stale_age_seconds": {"type": ["integer", "null"]},
+        "fetched_at": {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "When the providers were read for this list (max_age asks for newer)",
+        },
         "name": NAME,
     },
 }
@@ -336,6 +353,19 @@ def _nfts_route(settings: Settings) -> Schema:
             "wallet_address": WALLET_ADDRESS,
             "page": _bounded_int(MAX_PAGE, "1-based page number"),
             "size": _bounded_int(settings.max_page_size, "page size"),
+            "max_age": {
+                "description": "Seconds: a cached walk older than this is read again "
+                "(0: always); null or absent: the cached walk serves",
+                "anyOf": [
+                    {"type": "integer", "minimum": 0, "maximum": MAX_AGE_LIMIT},
+                    {
+                        "type": "string",
+                        "pattern": f"^0+$|{decimal_up_to(MAX_AGE_LIMIT)}",
+                        "maxLength": MAX_DIGITS,
+                    },
+                    {"type": "null"},
+                ],
+            },
         },
     }
     return _post(

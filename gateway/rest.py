@@ -7,9 +7,12 @@ page the service keeps (see :class:`gateway.nfts.page_cache.PageCache`) by its s
 Input is parsed here, once (addresses lower-cased, names made canonical), and errors about
 it name the request's field (:func:`gateway.errors.input_field`).
 Absent optional NFT fields are rendered as ``null`` (never omitted); ``traits`` is ``[]``
-when the NFT has none. Two additions strict clients can ignore: ``providers`` (what each
-provider contributed and why one failed) and ``quantity_known`` on each asset; the
-``X-NFTGW-Providers`` header carries the provider status too.
+when the NFT has none. Additions strict clients can ignore: ``providers`` (what each
+provider contributed and why one failed), ``fetched_at`` (when the providers were read,
+ISO 8601 UTC) and, on each asset, ``quantity_known`` and ``floor`` (the collection's floor
+price with its source and age, or ``null``); the ``X-NFTGW-Providers`` header carries the
+provider status too. The body may say ``max_age`` (seconds): a cached walk older than that
+is read again (``0``: always).
 
 ``POST /users/<user_id>/dids`` answers in the same style (``total``, ``dids``, ``providers``).
 Both routes take a name (``alice.bit``) as ``wallet_address``: the answer then covers every
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -42,9 +46,9 @@ from gateway.nfts.merging import Holding
 from gateway.nfts.pages import HoldingsSlice, SliceKey
 from gateway.nfts.service import NFTService
 from gateway.settings import Settings
-from gateway.validation import checksum, parse_positive_int, parse_user_id
+from gateway.validation import checksum, parse_max_age, parse_positive_int, parse_user_id
 from providers.mapping import lower_address
-from providers.models import DID
+from providers.models import DID, FloorPrice
 
 __all__ = [
     "PROVIDERS_HEADER",
@@ -80,10 +84,14 @@ async def list_user_nfts(request: Request) -> Response:
     target = _wallet_input(body)
     page = parse_positive_int(_required(body, "page"), field="page", maximum=MAX_PAGE)
     size = parse_positive_int(_required(body, "size"), field="size", maximum=settings.max_page_size)
+    max_age = parse_max_age(body.get("max_age"), field="max_age")
+    offset = (page - 1) * size
     if target.name is not None:
-        return await _list_name_nfts(request, target.name, offset=(page - 1) * size, limit=size)
+        return await _list_name_nfts(
+            request, target.name, offset=offset, limit=size, max_age=max_age
+        )
     assert target.address is not None
-    result = await service.list_holdings(target.address, offset=(page - 1) * size, limit=size)
+    result = await service.list_holdings(target.address, offset=offset, limit=size, max_age=max_age)
     return nfts_response(result, request.app.state.rest_pages)
 
 
@@ -123,17 +131,20 @@ def nfts_response(result: HoldingsSlice, pages: RenderedPages) -> Response:
     )
 
 
-async def _list_name_nfts(request: Request, name: str, *, offset: int, limit: int) -> Response:
+async def _list_name_nfts(
+    request: Request, name: str, *, offset: int, limit: int, max_age: int | None
+) -> Response:
     """A name's NFTs: the union over every address it points to (GraphQL ``identity``)."""
     identity: IdentityService = request.app.state.identity_service
     with input_field("wallet_address"):
         addresses = await identity.resolve(name)
-    result = await identity.list_holdings(addresses, offset=offset, limit=limit)
+    result = await identity.list_holdings(addresses, offset=offset, limit=limit, max_age=max_age)
     content = {
         "total": result.total,
         "assets": [linked_holding_json(holding) for holding in result.holdings],
         "providers": [provider_json(report) for report in result.providers],
         "name": name_json(name, addresses),
+        "fetched_at": iso_time(result.fetched_at),
     }
     return json_response(content, headers={PROVIDERS_HEADER: providers_header(result.providers)})
 
@@ -213,6 +224,27 @@ def nfts_json(result: HoldingsSlice) -> dict[str, Any]:
         # Every provider failed and this is an older snapshot (stale-if-error).
         "stale": result.stale,
         "stale_age_seconds": result.stale_age_seconds,
+        "fetched_at": iso_time(result.fetched_at),
+    }
+
+
+def iso_time(unix_seconds: float | None) -> str | None:
+    """ISO 8601 in UTC to the millisecond (``2026-12-06T07:00:00.123Z``), or ``None``."""
+    if unix_seconds is None:
+        return None
+    moment = datetime.fromtimestamp(round(unix_seconds, 3), UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def floor_json(floor: FloorPrice | None) -> dict[str, Any] | None:
+    """A floor price with its source and when it was read, or ``None``."""
+    if floor is None:
+        return None
+    return {
+        "value": floor.value,
+        "currency": floor.currency,
+        "source": floor.source,
+        "fetched_at": iso_time(floor.fetched_at),
     }
 
 
@@ -251,6 +283,7 @@ def holding_json(holding: Holding) -> dict[str, Any]:
         },
         "quantity": quantity,
         "quantity_known": known,
+        "floor": floor_json(nft.floor),
     }
 
 

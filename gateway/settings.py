@@ -190,6 +190,8 @@ class CacheSettings(SettingsSlice):
     snapshot_ttl: int = Field(default=60, ge=1)
     enrichment_ttl: int = Field(default=3600, ge=1)
     collection_ttl: int = Field(default=86_400, ge=1)
+    # Floors asked of OpenSea's collection stats (gateway/nfts/floors.py): they move.
+    floor_ttl: int = Field(default=300, ge=1)
     # Finished pages kept in process (gateway/nfts/page_cache.py); 0 turns it off. The
     # TTL is capped by the enrichment and collection TTLs.
     page_cache_ttl: int = Field(default=60, ge=0)
@@ -264,6 +266,12 @@ class ClientSettings(SettingsSlice):
     rate_limit: Literal["auto", "on", "off"] = "auto"
     rate_limit_per_minute: int = Field(default=60, ge=1)
     rate_limit_burst: int = Field(default=20, ge=1)
+    # refreshNft costs every provider a call: a bucket per client (API key, else IP), in
+    # process, whatever NFTGW_RATE_LIMIT says.
+    refresh_per_minute: int = Field(default=6, ge=1)
+    refresh_burst: int = Field(default=3, ge=1)
+    # wallets(addresses:) reads every wallet whole: at most this many per query.
+    max_wallets: int = Field(default=10, ge=1, le=100)
     rest_max_body_bytes: int = Field(default=16 * 1024, ge=64)
     graphql_max_body_bytes: int = Field(default=64 * 1024, ge=64)
     # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or CIDR

@@ -11,12 +11,31 @@ from typing import Any
 
 from eth_utils.address import is_checksum_address, to_checksum_address
 
-from gateway.errors import InvalidAddress, InvalidPagination, InvalidUserId
+from gateway.errors import (
+    InvalidAddress,
+    InvalidInput,
+    InvalidMaxAge,
+    InvalidPagination,
+    InvalidUserId,
+)
 
-__all__ = ["MAX_DIGITS", "checksum", "parse_address", "parse_positive_int", "parse_user_id"]
+__all__ = [
+    "MAX_AGE_LIMIT",
+    "MAX_DIGITS",
+    "checksum",
+    "parse_address",
+    "parse_max_age",
+    "parse_positive_int",
+    "parse_token_id",
+    "parse_user_id",
+]
+
+# A year: any larger maxAge means "whatever is cached", as no maxAge does.
+MAX_AGE_LIMIT = 365 * 24 * 3600
 
 _HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _USER_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
+_TOKEN_ID = re.compile(r"[0-9]{1,78}")  # a uint256 in decimal
 MAX_DIGITS = 9  # page and size are small numbers: longer digit strings are noise
 
 
@@ -41,6 +60,28 @@ def parse_positive_int(value: Any, *, field: str, maximum: int) -> int:
         raise InvalidPagination(f"{field} must be an integer", field=field)
     if not 1 <= value <= maximum:
         raise InvalidPagination(f"{field} must be between 1 and {maximum}", field=field)
+    return value
+
+
+def parse_token_id(value: Any) -> str:
+    """A token id as a canonical decimal string (``"007"`` is ``"7"``); the caller names
+    the field at fault."""
+    if not isinstance(value, str) or not _TOKEN_ID.fullmatch(value) or int(value) >= 2**256:
+        raise InvalidInput("expected a token id: a decimal number below 2^256")
+    return str(int(value))
+
+
+def parse_max_age(value: Any, *, field: str) -> int | None:
+    """Seconds in ``0..MAX_AGE_LIMIT`` (``None`` stays ``None``: no freshness asked for);
+    digit strings and whole floats are accepted as for :func:`parse_positive_int`."""
+    if value is None:
+        return None
+    if _digit_string(value) or _whole_float(value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidMaxAge(f"{field} must be a whole number of seconds", field=field)
+    if not 0 <= value <= MAX_AGE_LIMIT:
+        raise InvalidMaxAge(f"{field} must be between 0 and {MAX_AGE_LIMIT}", field=field)
     return value
 
 

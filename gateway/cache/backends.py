@@ -248,6 +248,11 @@ class RedisLayer:
         )
         return result is True
 
+    async def delete(self, key: str) -> bool:
+        """Forget ``key`` (``DEL``); False when Redis did not answer."""
+        result = await self._run(lambda: self._cache.delete(key))
+        return not isinstance(result, Unavailable)
+
     async def script(
         self, source: str, keys: Sequence[str], *args: str | int, background: bool = False
     ) -> Any:

@@ -22,6 +22,7 @@ from providers.models import (
     Chain,
     CollectionInfo,
     DIDType,
+    FloorPrice,
     LinkedAccount,
     NFTRecord,
     Rarity,
@@ -33,10 +34,12 @@ __all__ = [
     "decode_addresses",
     "decode_collection",
     "decode_dids",
+    "decode_floor",
     "decode_record",
     "encode_addresses",
     "encode_collection",
     "encode_dids",
+    "encode_floor",
     "encode_record",
     "pack_record",
     "unpack_record",
@@ -64,6 +67,7 @@ def encode_record(record: NFTRecord) -> dict[str, Any]:
         "owner_addresses": None if record.owner_addresses is None else list(record.owner_addresses),
         "quantity": None if record.quantity is None else str(record.quantity),
         "is_spam": record.is_spam,
+        "floor": encode_floor(record.floor),
     }
 
 
@@ -90,6 +94,7 @@ def decode_record(data: dict[str, Any]) -> NFTRecord:
         owner_addresses=None if owners is None else tuple(owners),
         quantity=None if quantity is None else int(quantity),
         is_spam=data["is_spam"],
+        floor=decode_floor(data["floor"]),  # a pre-floor entry is a miss (KeyError)
     )
 
 
@@ -132,13 +137,14 @@ def pack_record(record: NFTRecord) -> list[Any]:
         None if record.owner_addresses is None else list(record.owner_addresses),
         None if record.quantity is None else str(record.quantity),
         record.is_spam,
+        encode_floor(record.floor),
     ]
 
 
 def unpack_record(data: Sequence[Any]) -> NFTRecord:
     (source, chain, contract, token_id, standard, name, description, image, animation,
      collection_name, collection_slug, opensea_slug, traits, rarity, owners, quantity,
-     is_spam) = data  # fmt: skip
+     is_spam, floor) = data  # fmt: skip
     return NFTRecord(
         source=str(source),
         chain=Chain(chain),
@@ -157,7 +163,22 @@ def unpack_record(data: Sequence[Any]) -> NFTRecord:
         owner_addresses=None if owners is None else tuple(owners),
         quantity=None if quantity is None else int(quantity),
         is_spam=is_spam,
+        floor=decode_floor(floor),
     )
+
+
+def encode_floor(floor: FloorPrice | None) -> list[Any] | None:
+    """A floor as ``[value, currency, source, fetched_at]`` (``None`` stays ``None``)."""
+    if floor is None:
+        return None
+    return [floor.value, floor.currency, floor.source, floor.fetched_at]
+
+
+def decode_floor(data: Sequence[Any] | None) -> FloorPrice | None:
+    if data is None:
+        return None
+    value, currency, source, fetched_at = data
+    return FloorPrice(float(value), str(currency), str(source), float(fetched_at))
 
 
 def encode_dids(dids: tuple[DID, ...]) -> list[dict[str, Any]]:

@@ -13,11 +13,12 @@ from __future__ import annotations
 __all__ = ["CACHE_VERSION", "cache_key", "cache_kind", "namespaced"]
 
 # 2: collection facts carry ``ranked`` (gateway/cache/codec.py).
-CACHE_VERSION = 2
+# 3: records carry a ``floor`` (price, currency, source, when read).
+CACHE_VERSION = 3
 
 
 def cache_key(kind: str, *parts: object) -> str:
-    """``v2:kind:part:part``; parts must already be validated, normalised values."""
+    """``v3:kind:part:part``; parts must already be validated, normalised values."""
     return ":".join([f"v{CACHE_VERSION}", kind, *(str(part) for part in parts)])
 
 

@@ -114,6 +114,13 @@ class SharedCache:
         if self._redis is not None:
             await self._redis.set(key, raw, ttl, background=background)
 
+    async def delete(self, key: str) -> None:
+        """Forget ``key`` in every layer (a refreshed NFT's detail); never raises. Another
+        replica's memory layer keeps its copy until that copy's TTL ends."""
+        await self._memory.delete(key)
+        if self._redis is not None:
+            await self._redis.delete(key)
+
     async def get_or_fetch(
         self,
         key: str,

@@ -44,6 +44,7 @@ __all__ = [
     "RateLimiter",
     "RedisRateLimiter",
     "build_rate_limiter",
+    "client_bucket",
     "rate_limit_redis",
 ]
 
@@ -225,6 +226,15 @@ class ClientAccessMiddleware:
                     await _deny(scope, send, 429, "RATE_LIMITED", "too many requests", wait)
                     return
         await self.app(scope, receive, send)
+
+
+def client_bucket(scope: Scope) -> str:
+    """Who a request is, for per-client limits: ``key:<hash>`` of its ``X-API-Key`` when
+    it sends one (never the key itself), else ``ip:<peer>``."""
+    key = _header(scope, b"x-api-key")
+    if key:
+        return f"key:{hashlib.sha256(key).hexdigest()[:16]}"
+    return f"ip:{(scope.get('client') or ('unknown',))[0]}"
 
 
 def _exempt(path: str) -> bool:

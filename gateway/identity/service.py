@@ -274,13 +274,20 @@ class IdentityService:
         chains: Sequence[Chain] | None = None,
         spam: SpamFilter = SpamFilter.EXCLUDE,
         enrich: bool = True,
+        max_age: float | None = None,
     ) -> LinkedHoldingsSlice:
         """Holdings ``offset .. offset+limit`` of the union of ``wallets`` (see :mod:`.union`).
 
         Raises :class:`UpstreamUnavailable` only when every NFT provider failed for every wallet.
         """
         return await self._union.list_holdings(
-            wallets, offset=offset, limit=limit, chains=chains, spam=spam, enrich=enrich
+            wallets,
+            offset=offset,
+            limit=limit,
+            chains=chains,
+            spam=spam,
+            enrich=enrich,
+            max_age=max_age,
         )
 
     # -- cache -----------------------------------------------------------------------------

@@ -76,6 +76,8 @@ class LinkedHoldingsSlice:
     # Some wallet's NFTs are an older snapshot (every provider failed for it); the oldest age.
     stale: bool = False
     stale_age_seconds: int | None = None
+    # When the oldest of the wallets' walks read the providers (Unix seconds).
+    fetched_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,7 @@ class _Union:
     complete: bool
     created: float
     stale_age_seconds: int | None  # None: every wallet's NFTs are fresh
+    fetched_at: float | None  # the oldest wallet walk's (see LinkedHoldingsSlice)
 
 
 class IdentityUnion:
@@ -105,12 +108,14 @@ class IdentityUnion:
         chains: Sequence[Chain] | None = None,
         spam: SpamFilter = SpamFilter.EXCLUDE,
         enrich: bool = True,
+        max_age: float | None = None,
     ) -> LinkedHoldingsSlice:
-        """Holdings ``offset .. offset+limit`` of the union of ``wallets`` (validated, in order).
+        """Holdings ``offset .. offset+limit`` of the union of ``wallets`` (validated, in
+        order), every wallet read by a walk at most ``max_age`` seconds old (if given).
 
         Raises :class:`UpstreamUnavailable` only when every NFT provider failed for every wallet.
         """
-        union = await self._union_of(tuple(wallets), tuple(chains or ()), spam)
+        union = await self._union_of(tuple(wallets), tuple(chains or ()), spam, max_age)
         page = union.holdings[offset : offset + limit]
         reports = list(union.reports)
         if enrich and page:
@@ -125,22 +130,31 @@ class IdentityUnion:
             providers=combine_reports(reports),
             stale=union.stale_age_seconds is not None,
             stale_age_seconds=union.stale_age_seconds,
+            fetched_at=union.fetched_at,
         )
 
     async def _union_of(
-        self, wallets: tuple[str, ...], chains: tuple[Chain, ...], spam: SpamFilter
+        self,
+        wallets: tuple[str, ...],
+        chains: tuple[Chain, ...],
+        spam: SpamFilter,
+        max_age: float | None = None,
     ) -> _Union:
         """The wallets' union: reused while fresh once every walk is complete and fresh
         (paging a big identity builds it once), else built from the wallets' current
         snapshots (a stale one is never kept: the next request tries the providers again)."""
         key = (wallets, chains, spam)
         known = self._unions.get(key)
-        if known is not None and time.monotonic() - known.created < self._settings.snapshot_ttl:
+        if (
+            known is not None
+            and time.monotonic() - known.created < self._settings.snapshot_ttl
+            and not _older_than(known.fetched_at, max_age)
+        ):
             self._unions.move_to_end(key)
             return known
         failures: list[UpstreamUnavailable] = []
         slices = await asyncio.gather(
-            *(self._whole_wallet(w, chains or None, spam, failures) for w in wallets)
+            *(self._whole_wallet(w, chains or None, spam, max_age, failures) for w in wallets)
         )
         if wallets and all(result is None for result in slices):
             raise UpstreamUnavailable(
@@ -154,6 +168,10 @@ class IdentityUnion:
             complete=all(s is not None and not s.has_more for s in slices),
             created=time.monotonic(),
             stale_age_seconds=_oldest_stale(slices),
+            fetched_at=min(
+                (s.fetched_at for s in slices if s is not None and s.fetched_at is not None),
+                default=None,
+            ),
         )
         if union.complete and union.stale_age_seconds is None:
             self._unions[key] = union
@@ -166,10 +184,11 @@ class IdentityUnion:
         owner: str,
         chains: Sequence[Chain] | None,
         spam: SpamFilter,
+        max_age: float | None,
         failures: list[UpstreamUnavailable],
     ) -> HoldingsSlice | None:
         try:
-            return await self._nfts.whole_wallet(owner, chains=chains, spam=spam)
+            return await self._nfts.whole_wallet(owner, chains=chains, spam=spam, max_age=max_age)
         except UpstreamUnavailable as exc:
             failures.append(exc)  # why, should every wallet fail
             return None  # this wallet's NFTs are missing; the reports say every provider failed
@@ -219,6 +238,12 @@ def _union(wallets: Sequence[str], slices: Sequence[HoldingsSlice | None]) -> li
             elif all(share.address != wallet for share in known):
                 known.append(WalletShare(wallet, holding))
     return [LinkedHolding(tuple(shares[key])) for key in order]
+
+
+def _older_than(fetched_at: float | None, max_age: float | None) -> bool:
+    if max_age is None:
+        return False
+    return fetched_at is None or time.time() - fetched_at > max_age
 
 
 def _oldest_stale(slices: Sequence[HoldingsSlice | None]) -> int | None:

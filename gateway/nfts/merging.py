@@ -46,6 +46,7 @@ MERGED_FIELDS: tuple[str, ...] = (
     "rarity",
     "owner_addresses",
     "quantity",
+    "floor",  # the collection's floor price; a FloorPrice names its own source and age
 )
 
 # Distinct provenance tuples kept for sharing; past this many, new ones are not shared.

@@ -72,6 +72,8 @@ class HoldingsSlice:
     providers: tuple[ProviderReport, ...]
     stale: bool = False  # every provider failed: this is an older snapshot
     stale_age_seconds: int | None = None
+    # When the walk behind this page read the providers (Unix seconds; None: not known).
+    fetched_at: float | None = None
     # Names this exact page content while the page cache serves it to many requests, so a
     # face may keep what it made of it (bytes, objects) keyed by it; None: not kept, build
     # nothing to keep.

@@ -26,6 +26,7 @@ from dataclasses import replace
 from gateway.cache.shared import SharedCache
 from gateway.errors import UpstreamUnavailable
 from gateway.nfts.enrich import Enricher
+from gateway.nfts.floors import FloorFiller
 from gateway.nfts.merging import Holding, SpamFilter
 from gateway.nfts.page_cache import PageCache
 from gateway.nfts.pages import (
@@ -36,14 +37,15 @@ from gateway.nfts.pages import (
     combine_reports,
     detail_failure_reports,
 )
+from gateway.nfts.refresh import RefreshAnswer, Refresher
 from gateway.nfts.sanitize import present_nft
 from gateway.nfts.walk import WalletWalk
 from gateway.nfts.walks import WalkRegistry
 from gateway.resilience import CacheCooldowns, GuardPolicy, ProviderGuards
 from gateway.settings import Settings
-from providers.base import NFTDetailSource, NFTSource
+from providers.base import FloorSource, MetadataRefresher, NFTDetailSource, NFTSource
 from providers.errors import ProviderError
-from providers.models import Chain
+from providers.models import Chain, NFTKey
 
 __all__ = ["NFTService"]
 
@@ -57,6 +59,8 @@ class NFTService:
         settings: Settings,
         *,
         guards: ProviderGuards | None = None,
+        floor_sources: Sequence[FloorSource] = (),
+        refreshers: Sequence[MetadataRefresher] = (),
     ) -> None:
         self._sources = list(sources)
         self._cache = cache
@@ -66,6 +70,10 @@ class NFTService:
         )
         self._walks = WalkRegistry(self._sources, cache, settings, self._guards)
         self._enricher = Enricher(detail_sources, cache, settings, self._guards)
+        self._floors = FloorFiller(floor_sources, cache, settings, self._guards)
+        self._refresher = Refresher(
+            refreshers, [s.name for s in detail_sources], cache, self._guards
+        )
         self._pages = PageCache(
             settings.page_cache_entries,
             min(settings.page_cache_ttl, settings.enrichment_ttl, settings.collection_ttl),
@@ -94,19 +102,23 @@ class NFTService:
         chains: Sequence[Chain] | None = None,
         spam: SpamFilter = SpamFilter.EXCLUDE,
         enrich: bool = True,
+        max_age: float | None = None,
     ) -> HoldingsSlice:
-        """Holdings ``offset .. offset+limit`` of ``owner`` (a validated lower-case address).
+        """Holdings ``offset .. offset+limit`` of ``owner`` (a validated lower-case address),
+        from a walk that read the providers at most ``max_age`` seconds ago (if given).
 
         Raises :class:`UpstreamUnavailable` only when every provider failed.
         """
         chain_set = tuple(chains or self._settings.chains)
         page_key: PageKey = (owner, chain_set, spam, offset, limit, enrich)
-        known = self._walks.known(owner, chain_set)
+        known = self._walks.known(owner, chain_set, max_age)
         if known is not None and known.complete:
             cached = self._pages.get(page_key, known)
             if cached is not None:
                 return cached
-        result, walk, kept = await self._slice(owner, chain_set, spam, offset, limit, enrich)
+        result, walk, kept = await self._slice(
+            owner, chain_set, spam, offset, limit, enrich, max_age
+        )
         if kept:
             return self._pages.offer(page_key, walk, result)
         return result
@@ -117,14 +129,16 @@ class NFTService:
         *,
         chains: Sequence[Chain] | None = None,
         spam: SpamFilter = SpamFilter.EXCLUDE,
+        max_age: float | None = None,
     ) -> HoldingsSlice:
         """Every holding of ``owner``, unenriched: the walk awaited to its end (within the
-        request deadline; past it, what is committed, with ``has_more``).
+        request deadline; past it, what is committed, with ``has_more``); ``max_age`` as
+        for :meth:`list_holdings`.
 
         Raises :class:`UpstreamUnavailable` only when every provider failed.
         """
         chain_set = tuple(chains or self._settings.chains)
-        result, _, _ = await self._slice(owner, chain_set, spam, 0, None, enrich=False)
+        result, _, _ = await self._slice(owner, chain_set, spam, 0, None, False, max_age)
         return result
 
     async def enrich_holdings(
@@ -136,7 +150,18 @@ class NFTService:
         """
         failures: list[tuple[str, ProviderError]] = []
         enriched = await self._enricher.enrich(owner, holdings, failures)
+        enriched = await self._floors.fill(enriched, failures)
         return [self._present(holding) for holding in enriched], failures
+
+    async def refresh_nft(self, key: NFTKey) -> RefreshAnswer:
+        """Ask every provider that can to re-read ``key``'s metadata, and drop the cached
+        detail of it for every wallet this process has walked that holds it (their kept
+        pages are rebuilt). See :mod:`gateway.nfts.refresh`."""
+        walks = self._walks.holding(key)
+        answer = await self._refresher.refresh(key, [walk.owner for walk in walks])
+        for walk in walks:
+            walk.outdate_pages()
+        return answer
 
     async def aclose(self) -> None:
         await self._walks.aclose()
@@ -149,6 +174,7 @@ class NFTService:
         offset: int,
         limit: int | None,
         enrich: bool,
+        max_age: float | None = None,
     ) -> tuple[HoldingsSlice, WalletWalk, bool]:
         """Holdings ``offset .. offset+limit`` (``limit=None``: to the end), the walk they
         come from, and whether the answer is final (worth keeping as a page)."""
@@ -157,10 +183,10 @@ class NFTService:
         needed = None if limit is None else offset + limit + 1
         try:
             async with asyncio.timeout(self._settings.request_deadline):
-                walk = await self._walks.walk_for(owner, chains)
+                walk = await self._walks.walk_for(owner, chains, max_age)
                 await walk.wait_for(needed, spam, exact_wait=self._settings.exact_total_wait)
         except TimeoutError:
-            walk = self._walks.known(owner, chains)  # serve what is committed, not exact
+            walk = self._walks.known(owner, chains, max_age)  # what is committed, not exact
         if walk is None or walk.all_failed:
             self._walks.forget(owner, chains)
             try:
@@ -176,6 +202,7 @@ class NFTService:
         detail_failures: list[tuple[str, ProviderError]] = []
         if enrich and page:
             page = await self._enricher.enrich(owner, page, detail_failures)
+            page = await self._floors.fill(page, detail_failures)
         stream_reports = [stream.as_report() for stream in walk.reports]
         result = HoldingsSlice(
             holdings=tuple(self._present(holding) for holding in page),
@@ -189,6 +216,7 @@ class NFTService:
             ),
             stale=stale_age is not None,
             stale_age_seconds=stale_age,
+            fetched_at=walk.fetched_at,
         )
         # Only a final answer is kept: the walk done with every stream read and every
         # detail call answered.

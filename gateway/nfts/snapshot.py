@@ -28,7 +28,8 @@ from providers.models import Chain
 __all__ = ["SNAPSHOT_VERSION", "decode_walk", "encode_walk"]
 
 # Bump when the snapshot's JSON shape changes (old snapshots then read as misses).
-SNAPSHOT_VERSION = 2
+# 3: records carry floors; the walk says when it read the providers (``fetched_at``).
+SNAPSHOT_VERSION = 3
 # zlib level for snapshots: 6 is about as small as 9 here, at a third of the time.
 SNAPSHOT_COMPRESSION = 6
 SNAPSHOT_CHUNK = 4096  # characters per string of the compressed holdings
@@ -43,6 +44,7 @@ def encode_walk(walk: WalletWalk) -> dict[str, Any]:
     data: dict[str, Any] = {
         "version": SNAPSHOT_VERSION,
         "owner": walk.owner,
+        "fetched_at": walk.fetched_at,
         "reports": [_report_json(report) for report in walk.reports],
     }
     holdings = list(walk.holdings)
@@ -76,6 +78,7 @@ def decode_walk(data: Mapping[str, Any], priority: Mapping[str, Sequence[str]]) 
         ([unpack_record(record) for record in records] for records in packed),
         [_report_from_json(report) for report in data["reports"]],
         priority,
+        fetched_at=float(data["fetched_at"]),
     )
 
 

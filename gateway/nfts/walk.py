@@ -145,6 +145,9 @@ class WalletWalk:
         self._progress = asyncio.Condition()
         self.complete = False
         self.started_at = time.monotonic()
+        # When this walk asked the providers (Unix seconds): what ``fetchedAt`` says, and
+        # what a client's ``maxAge`` is measured against. A restored walk keeps its own.
+        self.fetched_at = time.time()
         # ``serial`` names this walk among every walk of the process; ``version`` counts
         # its commits. Together they say whether something computed from it is current.
         self.serial = next(_serials)
@@ -179,6 +182,15 @@ class WalletWalk:
     def holdings(self) -> Iterable[Holding]:
         """Every committed holding (spam included), in walk order."""
         return self._holdings.values()
+
+    def holds(self, key: NFTKey) -> bool:
+        """Whether ``key`` is among the committed holdings."""
+        return key in self._holdings
+
+    def outdate_pages(self) -> None:
+        """Say that pages built from this walk are out of date (an NFT of it was refreshed):
+        the page caches, which check :attr:`version`, build them again."""
+        self.version += 1
 
     def visible(self, spam: SpamFilter) -> tuple[Holding, ...]:
         """Committed holdings the filter admits, in walk order (computed once per commit)."""
@@ -343,10 +355,14 @@ class WalletWalk:
         holdings: Iterable[Sequence[NFTRecord]],
         reports: Sequence[StreamReport],
         priority: Mapping[str, Sequence[str]],
+        *,
+        fetched_at: float,
     ) -> WalletWalk:
         """A complete walk of ``holdings`` (each: every provider's record of one NFT, in
-        walk order) as another walk reported them (see :mod:`.snapshot`)."""
+        walk order) as another walk reported them (see :mod:`.snapshot`), read from the
+        providers at ``fetched_at``."""
         walk = cls(owner, (), (), priority, cap=0, provider_deadline=0.0)
+        walk.fetched_at = fetched_at
         for records in holdings:
             walk._add(records)
         walk._restored_reports = list(reports)

@@ -14,6 +14,10 @@ back. A walk is one of
 * published (a finished walk's snapshot, for other replicas), and
 * stale: a fully read walk is also kept ``stale_ttl`` seconds; when every provider fails,
   that copy is served, marked stale with its age, instead of a 503.
+
+A client may ask for data no older than ``max_age`` seconds (GraphQL ``maxAge``, REST
+``max_age``): a walk (local or another replica's) that read the providers longer ago than
+that is not used, and a new walk replaces it; ``max_age=0`` always walks again.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from gateway.nfts.walk import WalletWalk
 from gateway.resilience import ProviderGuards
 from gateway.settings import Settings
 from providers.base import NFTSource
-from providers.models import Chain
+from providers.models import Chain, NFTKey
 
 __all__ = ["MAX_CACHED_WALKS", "SNAPSHOT_IN_THREAD", "WalkRegistry"]
 
@@ -70,23 +74,30 @@ class WalkRegistry:
         self._walks: OrderedDict[_WalkKey, _WalkEntry] = OrderedDict()
         self._opening: dict[_WalkKey, asyncio.Task[WalletWalk]] = {}
 
-    async def walk_for(self, owner: str, chains: tuple[Chain, ...]) -> WalletWalk:
-        """The wallet's walk: a local one, another replica's snapshot, or a new walk.
+    async def walk_for(
+        self, owner: str, chains: tuple[Chain, ...], max_age: float | None = None
+    ) -> WalletWalk:
+        """The wallet's walk: a local one, another replica's snapshot, or a new walk;
+        with ``max_age``, none that read the providers more than that many seconds ago.
 
-        Concurrent callers in this process share one lookup (one task per wallet)."""
-        walk = self.known(owner, chains)
+        Concurrent callers in this process share one lookup (one task per wallet): a
+        lookup already under way is at most as old as the request, so it serves any age."""
+        walk = self.known(owner, chains, max_age)
         if walk is not None:
             return walk
         key = (owner, chains)
         opening = self._opening.get(key)
         if opening is None:
             # A task of its own: a caller that gives up does not cancel the others' lookup.
-            opening = self._opening[key] = asyncio.create_task(self._open(owner, chains))
+            opening = self._opening[key] = asyncio.create_task(self._open(owner, chains, max_age))
             opening.add_done_callback(lambda _: self._opening.pop(key, None))
         return await asyncio.shield(opening)
 
-    def known(self, owner: str, chains: tuple[Chain, ...]) -> WalletWalk | None:
-        """The wallet's walk if this process has a running or fresh one."""
+    def known(
+        self, owner: str, chains: tuple[Chain, ...], max_age: float | None = None
+    ) -> WalletWalk | None:
+        """The wallet's walk if this process has a running or fresh one (and, with
+        ``max_age``, one that read the providers at most that many seconds ago)."""
         key = (owner, chains)
         entry = self._walks.get(key)
         if entry is None:
@@ -94,11 +105,17 @@ class WalkRegistry:
         if entry.walk.complete and entry.walk.any_failed:  # partial: never kept
             del self._walks[key]
             return None
+        if max_age is not None and time.time() - entry.walk.fetched_at > max_age:
+            return None
         fresh = time.monotonic() - entry.created < self._settings.snapshot_ttl
         if not entry.walk.complete or fresh:
             self._walks.move_to_end(key)
             return entry.walk
         return None
+
+    def holding(self, key: NFTKey) -> list[WalletWalk]:
+        """This process's walks that hold ``key`` (a refreshed NFT's wallets)."""
+        return [entry.walk for entry in self._walks.values() if entry.walk.holds(key)]
 
     def forget(self, owner: str, chains: tuple[Chain, ...]) -> None:
         self._walks.pop((owner, chains), None)
@@ -123,11 +140,13 @@ class WalkRegistry:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._walks.clear()
 
-    async def _open(self, owner: str, chains: tuple[Chain, ...]) -> WalletWalk:
+    async def _open(
+        self, owner: str, chains: tuple[Chain, ...], max_age: float | None
+    ) -> WalletWalk:
         found, lease = await self._cache.lead_or_wait(_snapshot_key(owner, chains))
         if found is not None:
             restored = await self._restore(found)
-            if restored is not None:
+            if restored is not None and not _older_than(restored[0], max_age):
                 walk, age = restored
                 self._remember(owner, chains, _WalkEntry(walk, None, time.monotonic() - age))
                 return walk
@@ -189,6 +208,10 @@ class WalkRegistry:
             _, oldest = self._walks.popitem(last=False)
             if oldest.task is not None:
                 oldest.task.cancel()
+
+
+def _older_than(walk: WalletWalk, max_age: float | None) -> bool:
+    return max_age is not None and time.time() - walk.fetched_at > max_age
 
 
 def _snapshot_key(owner: str, chains: Sequence[Chain]) -> str:

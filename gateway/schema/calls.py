@@ -19,19 +19,22 @@ May import: the services' public types (:mod:`gateway.nfts`, :mod:`gateway.ident
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from gateway.errors import input_field
+from gateway.errors import RefreshRateLimited, input_field
+from gateway.http.ratelimit import RateLimiter
 from gateway.identity.names import parse_identity
 from gateway.identity.service import DIDAnswer, IdentityService, LinkedIdentity
 from gateway.identity.union import LinkedHoldingsSlice
 from gateway.nfts.merging import SpamFilter
 from gateway.nfts.pages import HoldingsSlice, ProviderReport
+from gateway.nfts.refresh import RefreshAnswer
 from gateway.nfts.service import NFTService
-from providers.models import Chain
+from providers.models import Chain, NFTKey
 
 __all__ = [
     "CallsServices",
@@ -40,6 +43,7 @@ __all__ = [
     "ListWindow",
     "NameAddresses",
     "ProviderAnswer",
+    "RefreshNFT",
     "ServiceCall",
     "Services",
     "WalletDIDs",
@@ -57,6 +61,8 @@ class Services:
     nfts: NFTService
     # Optional so services built for NFT queries alone (a test, a benchmark) stay valid.
     identity_service: IdentityService | None = None
+    # Per-client buckets for refreshNft (None: not limited, e.g. a direct schema.execute).
+    refresh_limiter: RateLimiter | None = None
 
     @property
     def identities(self) -> IdentityService:
@@ -108,6 +114,8 @@ class ListWindow:
     chains: tuple[Chain, ...] | None
     spam: SpamFilter
     enrich: bool
+    # The client's maxAge (seconds): walks that read the providers longer ago are not used.
+    max_age: int | None = None
 
 
 def _page_reports(answer: object) -> ProviderAnswer | None:
@@ -132,6 +140,7 @@ class WalletHoldings(ServiceCall[HoldingsSlice]):
             chains=w.chains,
             spam=w.spam,
             enrich=w.enrich,
+            max_age=w.max_age,
         )
 
     def reports(self, answer: object) -> ProviderAnswer | None:
@@ -154,6 +163,7 @@ class IdentityHoldings(ServiceCall[LinkedHoldingsSlice]):
             chains=w.chains,
             spam=w.spam,
             enrich=w.enrich,
+            max_age=w.max_age,
         )
 
     def reports(self, answer: object) -> ProviderAnswer | None:
@@ -189,7 +199,31 @@ class NameAddresses(ServiceCall[tuple[str, ...]]):
     """``IdentityService.resolve``: the addresses a name points to (``wallet(address:)``)."""
 
     name: str
+    field: str = "address"  # the argument it came in: wallet(address:), wallets(addresses:)
 
     async def run(self, services: Services) -> tuple[str, ...]:
-        with input_field("address"):  # the ``wallet(address:)`` argument
+        with input_field(self.field):
             return await services.identities.resolve(self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshNFT(ServiceCall[RefreshAnswer]):
+    """``NFTService.refresh_nft``, after taking a token from ``client``'s refresh bucket
+    (the mutation costs every provider a call: it is limited per client)."""
+
+    key: NFTKey
+    client: str  # the bucket: the caller's API key hash, else its IP
+
+    async def run(self, services: Services) -> RefreshAnswer:
+        limiter = services.refresh_limiter
+        if limiter is not None:
+            wait = await limiter.acquire(f"refresh:{self.client}")
+            if wait > 0:
+                raise RefreshRateLimited(
+                    "refreshNft asked too often; try again later",
+                    retry_after=max(1, math.ceil(wait)),
+                )
+        return await services.nfts.refresh_nft(self.key)
+
+    def reports(self, answer: object) -> ProviderAnswer | None:
+        return ProviderAnswer(answer.providers) if isinstance(answer, RefreshAnswer) else None

@@ -30,6 +30,9 @@ class Context:
     parsed: ParsedDocument | None = None
     # What this face built from the pages the service keeps, by slice key (one per view).
     pages: KeptPages = field(default_factory=KeptPages)
+    # Who is asking, for per-client limits (refreshNft): a hash of the client's API key,
+    # else its IP (see gateway.http.ratelimit.client_bucket).
+    client: str = "unknown"
 
     @classmethod
     def direct(

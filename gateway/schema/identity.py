@@ -11,6 +11,7 @@ wallet (``nfts`` by page, ``nftConnection`` by cursor). The order is documented 
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from dataclasses import replace
 from datetime import datetime
 
 import strawberry
@@ -37,7 +38,16 @@ from gateway.schema.paging import (
 from gateway.schema.types import NFT, BigInt, int32_or_none
 from gateway.validation import checksum
 
-__all__ = ["Identity", "identity_for", "wallet_for_input"]
+__all__ = [
+    "Identity",
+    "IdentityAsset",
+    "IdentityAssetConnection",
+    "IdentityAssetEdge",
+    "IdentityNFTPage",
+    "identity_for",
+    "wallet_address",
+    "wallet_for_input",
+]
 
 STALE_DESCRIPTION = (
     "True when every provider failed for a linked wallet and its NFTs are an older snapshot."
@@ -136,6 +146,7 @@ class IdentityAssetConnection(Connection[IdentityAssetEdge]):
 def _identity_holdings(
     identity: Identity, info: Info[Context, None], window: ListWindow
 ) -> Awaitable[LinkedHoldingsSlice]:
+    window = replace(window, max_age=identity.max_age)
     return info.context.services.call(IdentityHoldings(identity.addresses, window))
 
 
@@ -145,6 +156,7 @@ class Identity:
     kind: IdentityKind
     wallets: list[LinkedWallet] = strawberry.field(description="In the order NFTs are merged.")
     addresses: strawberry.Private[tuple[str, ...]]
+    max_age: strawberry.Private[int | None]
 
     nfts: IdentityNFTPage = page_field(
         IdentityNFTPage,
@@ -161,27 +173,38 @@ class Identity:
     )
 
     @classmethod
-    def from_domain(cls, identity: LinkedIdentity) -> Identity:
+    def from_domain(cls, identity: LinkedIdentity, max_age: int | None = None) -> Identity:
         return cls(
             name=identity.ref.text,
             kind=identity.ref.kind,
             wallets=[LinkedWallet.from_domain(wallet) for wallet in identity.wallets],
             addresses=identity.addresses,
+            max_age=max_age,
         )
 
 
-async def identity_for(info: Info[Context, None], name: str) -> Identity:
+async def identity_for(
+    info: Info[Context, None], name: str, max_age: int | None = None
+) -> Identity:
     """``Query.identity``: validate, find the linked wallets, convert."""
     linked = await info.context.services.call(LinkedWallets(name))
-    return Identity.from_domain(linked)
+    return Identity.from_domain(linked, max_age)
 
 
-async def wallet_for_input(info: Info[Context, None], address: str) -> Wallet:
-    """``Query.wallet``: an address, or a name standing for its first address."""
-    with input_field("address"):
+async def wallet_address(info: Info[Context, None], address: str, field: str) -> str:
+    """An address, or a name standing for its first address, as a lower-case address;
+    errors name ``field``."""
+    with input_field(field):
         target = parse_wallet_input(address)
     if target.name is not None:
-        resolved = await info.context.services.call(NameAddresses(target.name))
-        return wallet_for(resolved[0])
+        resolved = await info.context.services.call(NameAddresses(target.name, field))
+        return resolved[0]
     assert target.address is not None
-    return wallet_for(target.address)
+    return target.address
+
+
+async def wallet_for_input(
+    info: Info[Context, None], address: str, max_age: int | None = None
+) -> Wallet:
+    """``Query.wallet``: an address, or a name standing for its first address."""
+    return wallet_for(await wallet_address(info, address, "address"), max_age)

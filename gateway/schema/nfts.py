@@ -9,6 +9,7 @@ the service keeps are reused by its slice key (:mod:`gateway.schema.fastpath.kep
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from dataclasses import replace
 
 import strawberry
 from strawberry.types import Info
@@ -45,6 +46,7 @@ class AssetConnection(Connection[AssetEdge]):
 def _wallet_holdings(
     wallet: Wallet, info: Info[Context, None], window: ListWindow
 ) -> Awaitable[HoldingsSlice]:
+    window = replace(window, max_age=wallet.max_age)
     return info.context.services.call(WalletHoldings(wallet.lower_address, window))
 
 
@@ -52,6 +54,7 @@ def _wallet_holdings(
 class Wallet:
     address: str = strawberry.field(description="EIP-55 checksummed address.")
     lower_address: strawberry.Private[str]
+    max_age: strawberry.Private[int | None]
     dids: DIDList = strawberry.field(
         resolver=wallet_dids, description="The wallet's DIDs from every DID source."
     )
@@ -71,6 +74,6 @@ class Wallet:
     )
 
 
-def wallet_for(address: str) -> Wallet:
+def wallet_for(address: str, max_age: int | None = None) -> Wallet:
     # The cached checksum: a keccak per request is a tenth of a warm page's time.
-    return Wallet(address=checksum(address), lower_address=address)
+    return Wallet(address=checksum(address), lower_address=address, max_age=max_age)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 import strawberry
@@ -43,6 +44,7 @@ __all__ = [
     "cursor_window",
     "decode_cursor",
     "encode_cursor",
+    "fetched_at_field",
     "list_arguments",
     "page_field",
     "page_of",
@@ -67,6 +69,7 @@ ENRICHED_FIELDS = frozenset(
         "collectionName",
         "animationUrl",
         "provenance",
+        "collection",  # its name may need the collection call, its floor OpenSea's stats
     }
 )
 
@@ -93,6 +96,8 @@ class PagedAnswer(Protocol):
     def stale(self) -> bool: ...
     @property
     def stale_age_seconds(self) -> int | None: ...
+    @property
+    def fetched_at(self) -> float | None: ...
 
 
 def stale_field(
@@ -104,6 +109,17 @@ def stale_field(
 
 def stale_age_field(description: str = "How old the stale snapshot is; null when fresh.") -> Any:
     """The ``staleAgeSeconds`` field every NFT list has."""
+    return strawberry.field(default=None, description=description)
+
+
+FETCHED_AT_DESCRIPTION = (
+    "When the providers were read for this list (the oldest wallet's, over several); "
+    "ask for fresher data with maxAge."
+)
+
+
+def fetched_at_field(description: str = FETCHED_AT_DESCRIPTION) -> Any:
+    """The ``fetchedAt`` field every NFT list has."""
     return strawberry.field(default=None, description=description)
 
 
@@ -139,6 +155,7 @@ class Page(Generic[T]):
     providers: list[ProviderStatus]
     stale: bool = stale_field()
     stale_age_seconds: int | None = stale_age_field()
+    fetched_at: datetime | None = fetched_at_field()
 
 
 @strawberry.type
@@ -158,6 +175,7 @@ class Connection(Generic[E]):
     providers: list[ProviderStatus]
     stale: bool = stale_field()
     stale_age_seconds: int | None = stale_age_field()
+    fetched_at: datetime | None = fetched_at_field()
 
 
 # -- the two fields every NFT owner type has ---------------------------------------------
@@ -289,6 +307,7 @@ def page_of(
         providers=_providers(result, memo),
         stale=result.stale,
         stale_age_seconds=result.stale_age_seconds,
+        fetched_at=_when(result.fetched_at),
     )
 
 
@@ -322,7 +341,15 @@ def connection_of(
         providers=_providers(result, memo),
         stale=result.stale,
         stale_age_seconds=result.stale_age_seconds,
+        fetched_at=_when(result.fetched_at),
     )
+
+
+def _when(unix_seconds: float | None) -> datetime | None:
+    """A Unix time as an aware UTC datetime, to the millisecond (GraphQL ``DateTime``)."""
+    if unix_seconds is None:
+        return None
+    return datetime.fromtimestamp(round(unix_seconds, 3), UTC)
 
 
 def _items(result: PagedAnswer, item: Callable[[Any], Any], memo: PageMemo | None) -> list[Any]:

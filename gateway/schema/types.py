@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import NewType
 
 import strawberry
@@ -9,14 +10,16 @@ import strawberry
 from gateway.nfts.merging import Holding, SpamFilter
 from gateway.nfts.pages import ProviderReport
 from gateway.validation import checksum
-from providers.models import Chain, NFTRecord
+from providers.models import Chain, FloorPrice, NFTRecord
 
 __all__ = [
     "Asset",
     "BIG_INT_SCALAR",
     "BigInt",
     "Chain",
+    "Collection",
     "FieldSource",
+    "Floor",
     "NFT",
     "ProviderStatus",
     "Rarity",
@@ -65,6 +68,34 @@ class Rarity:
     total: int | None
 
 
+@strawberry.type(description="A collection's floor price as one provider quoted it.")
+class Floor:
+    value: float = strawberry.field(description="In currency's units (e.g. 0.42 ETH).")
+    currency: str = strawberry.field(description="The provider's symbol, upper-case: ETH, POL.")
+    source: str = strawberry.field(description="The provider that quoted it.")
+    fetched_at: datetime = strawberry.field(description="When the gateway read it.")
+
+    @classmethod
+    def from_domain(cls, floor: FloorPrice) -> Floor:
+        return cls(
+            value=floor.value,
+            currency=floor.currency,
+            source=floor.source,
+            fetched_at=datetime.fromtimestamp(round(floor.fetched_at, 3), UTC),
+        )
+
+
+@strawberry.type(description="The collection an NFT belongs to.")
+class Collection:
+    name: str | None
+    slug: str | None
+    opensea_slug: str | None
+    floor: Floor | None = strawberry.field(
+        description="The floor the merge prefers (see the floor field priority); null when "
+        "no provider quotes one. Never without its source and age."
+    )
+
+
 @strawberry.type(description="Which provider supplied a merged field.")
 class FieldSource:
     field: str
@@ -91,6 +122,7 @@ class NFT:
     is_spam: bool
     sources: list[str] = strawberry.field(description="Every provider that reported it.")
     provenance: list[FieldSource]
+    collection: Collection
 
     @classmethod
     def from_domain(cls, holding: Holding) -> NFT:
@@ -119,6 +151,12 @@ class NFT:
             is_spam=holding.is_spam,
             sources=list(holding.sources),
             provenance=[FieldSource(field=f, provider=p) for f, p in holding.provenance],
+            collection=Collection(
+                name=nft.collection_name,
+                slug=nft.collection_slug,
+                opensea_slug=nft.collection_opensea_slug,
+                floor=None if nft.floor is None else Floor.from_domain(nft.floor),
+            ),
         )
 
 

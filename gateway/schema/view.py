@@ -47,6 +47,7 @@ from strawberry.schema.base import BaseSchema
 from strawberry.types import ExecutionResult
 
 from gateway.errors import BadRequest, GatewayError
+from gateway.http.ratelimit import client_bucket
 from gateway.http.redaction import redact_bytes
 from gateway.http.security import encode_json
 from gateway.schema.calls import Services
@@ -153,7 +154,11 @@ class GraphQLView(GraphQL[Context, None]):
         document = checked_document_of(resolved.query, data.operation_name, method, self.limits)
         if resolved.register is not None:  # an APQ registration, within the limits
             await self.documents.register(resolved.register, resolved.query, state.cache)
-        services = Services(state.nft_service, state.identity_service)
+        services = Services(
+            state.nft_service,
+            state.identity_service,
+            getattr(state, "refresh_limiter", None),
+        )
         log = AnswerLog()
         key = request_key(data, method) if self.answers.enabled else None
         if key is not None:  # a warm answer, when replaying its service calls says so
@@ -166,6 +171,7 @@ class GraphQLView(GraphQL[Context, None]):
             services=RecordingServices(services, log),
             parsed=ParsedDocument(resolved.query, document),  # parsed once, by the check
             pages=self.pages,
+            client=client_bucket(request.scope),
         )
         result = await self._execute(request, data, context)
         return self._response(self._answer(result, log, key), response_type)

@@ -33,6 +33,7 @@
     "          traits { type value }",
     "          rarity { rank score total }",
     "          provenance { field provider }",
+    "          collection { floor { value currency source fetchedAt } }",
     "        }",
     "      }",
   ];

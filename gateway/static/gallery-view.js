@@ -113,6 +113,7 @@
       ["Quantity", formatQuantity(asset.quantity) + (asset.quantityKnown ? "" : " (balance unknown)")],
       ["Held by", asset.wallets ? asset.wallets.map(function (w) { return w.address; }).join(", ") : null],
       ["Rarity", rarityText(nft.rarity)],
+      ["Floor", floorText(nft.collection && nft.collection.floor)],
       ["Standard", nft.tokenStandard],
       ["Token ID", nft.tokenId],
       ["Contract", nft.contractAddress],
@@ -296,6 +297,15 @@
     if (!url) return null;
     if (/^data:image\//i.test(url) || /^https?:\/\//i.test(url)) return url;
     return null; // never javascript: or anything the browser might treat as a script
+  }
+
+  // A floor is never shown without who quoted it and how long ago.
+  function floorText(floor) {
+    if (!floor) return null;
+    var minutes = Math.max(0, Math.round((Date.now() - Date.parse(floor.fetchedAt)) / 60000));
+    var age = minutes < 1 ? "just now" : minutes + " min ago";
+    return floor.value.toLocaleString("en-US", { maximumFractionDigits: 4 }) + " " +
+      floor.currency + " (" + floor.source + ", " + age + ")";
   }
 
   function rarityText(rarity) {

@@ -88,6 +88,10 @@ def test_a_card_opens_its_detail_panel(
     expect(dialog.locator("#detail-traits tbody tr").first).to_be_visible()
     expect(dialog.locator("#detail-facts")).to_contain_text("Rarity")
     expect(dialog.locator("#detail-facts")).to_contain_text("Quantity")
+    # The floor, with who quoted it and how long ago (Moralis's list floor wins by default).
+    expect(dialog.locator("#detail-facts")).to_contain_text(
+        re.compile(r"Floor[\d.]+ ETH \(moralis, ")
+    )
     expect(dialog.locator("#detail-sources")).to_contain_text(
         "Reported by alchemy and moralis and opensea"
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import socket
 import subprocess
 import sys
@@ -25,6 +26,16 @@ from gateway.settings import Settings
 WALLET = "0x1111111111111111111111111111111111111111"
 BIG_WALLET = "0x2222222222222222222222222222222222222222"
 REPO = Path(__file__).resolve().parents[2]
+# When the providers were read differs between two gateways; every other byte must not.
+FETCHED_AT = re.compile(rb'"fetched_at":"[0-9T:.Z-]+"')
+
+
+def timeless(body: bytes) -> bytes:
+    return FETCHED_AT.sub(b'"fetched_at":"<when>"', body)
+
+
+def timeless_json(value: Any) -> Any:
+    return json.loads(timeless(json.dumps(value, separators=(",", ":")).encode()))
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +80,7 @@ def test_nfts_json_is_the_rest_body_byte_for_byte(wallet: str) -> None:
     result = run("nfts", wallet, "--json", "--size", "5")
     assert result.exit_code == 0, result.stderr
     expected = rest_bytes("nfts", wallet_address=wallet, page=1, size=5)
-    assert result.stdout_bytes == expected
+    assert timeless(result.stdout_bytes) == timeless(expected)
     assert set(json.loads(expected)) >= {"total", "assets"}
 
 
@@ -146,7 +157,7 @@ def test_all_walks_every_page_of_a_big_wallet() -> None:
 def test_page_and_size_select_a_slice() -> None:
     whole = json.loads(run("nfts", WALLET, "--json", "--size", "6").stdout)
     second = json.loads(run("nfts", WALLET, "--json", "--size", "3", "--page", "2").stdout)
-    assert second["assets"] == whole["assets"][3:6]
+    assert timeless_json(second["assets"]) == timeless_json(whole["assets"][3:6])
 
 
 def test_all_from_page_2_lists_the_pages_after_the_first_and_says_so() -> None:
@@ -155,7 +166,7 @@ def test_all_from_page_2_lists_the_pages_after_the_first_and_says_so() -> None:
     assert "6 of 11 NFTs, from page 2 every page of 5" in " ".join(result.stdout.split())
     body = json.loads(run("nfts", WALLET, "--all", "--size", "5", "--page", "2", "--json").stdout)
     whole = rest("nfts", wallet_address=WALLET, page=1, size=20)
-    assert body["assets"] == whole["assets"][5:]
+    assert timeless_json(body["assets"]) == timeless_json(whole["assets"][5:])
 
 
 @pytest.mark.parametrize(

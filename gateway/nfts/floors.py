@@ -1,0 +1,110 @@
+"""Floor prices for the holdings of one page that no list call priced.
+
+Alchemy's and Moralis's list payloads carry a collection floor with every NFT, so most
+holdings arrive priced (the merge picks one by the ``floor`` priority and records the
+winner). What is left (an NFT only OpenSea lists, a collection neither prices) is asked of
+the floor sources (OpenSea's collection stats) by OpenSea slug: one call per collection
+per page, cached ``floor_ttl`` seconds (a floor moves; collection names do not). A floor
+always carries its source and when it was read; a failed call costs that floor only and
+is reported as the provider's partial failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from gateway.cache.codec import decode_floor, encode_floor
+from gateway.cache.shared import SharedCache, cache_key
+from gateway.nfts.merging import Holding, shared_tuple
+from gateway.resilience import ProviderGuards
+from gateway.settings import Settings
+from providers.base import FloorSource
+from providers.errors import ProviderError
+from providers.models import Chain, FloorPrice
+
+__all__ = ["FloorFiller"]
+
+# (chain, OpenSea slug): one collection, priced once per page.
+_CollectionRef = tuple[Chain, str]
+
+
+class FloorFiller:
+    """Prices holdings without a floor from the floor sources, first that knows wins."""
+
+    def __init__(
+        self,
+        sources: Sequence[FloorSource],
+        cache: SharedCache,
+        settings: Settings,
+        guards: ProviderGuards,
+    ) -> None:
+        self._sources = list(sources)
+        self._cache = cache
+        self._ttl = settings.floor_ttl
+        self._guards = guards
+
+    async def fill(
+        self, page: Sequence[Holding], failures: list[tuple[str, ProviderError]]
+    ) -> list[Holding]:
+        """``page`` with floors where a floor source knows one; failed calls go to
+        ``failures`` as ``(provider, error)``."""
+        wanted = {
+            (h.nft.chain, slug): None
+            for h in page
+            if h.nft.floor is None and (slug := h.nft.collection_opensea_slug)
+        }
+        if not wanted or not self._sources:
+            return list(page)
+        refs = list(wanted)
+        found = await asyncio.gather(*(self._floor_of(ref, failures) for ref in refs))
+        floors = dict(zip(refs, found, strict=True))
+        return [_priced(h, floors) for h in page]
+
+    async def _floor_of(
+        self, ref: _CollectionRef, failures: list[tuple[str, ProviderError]]
+    ) -> FloorPrice | None:
+        chain, slug = ref
+        for source in self._sources:
+            try:
+                (floor,), _ = await self._cache.get_or_fetch(
+                    cache_key("floor", source.name, chain, slug),
+                    lambda source=source: self._fetch(source, chain, slug),  # type: ignore[misc]
+                    ttl=self._ttl,
+                    encode=_encode,
+                    decode=_decode,
+                )
+            except ProviderError as exc:
+                failures.append((source.name, exc))
+                continue
+            if floor is not None:
+                return floor
+        return None
+
+    async def _fetch(
+        self, source: FloorSource, chain: Chain, slug: str
+    ) -> tuple[FloorPrice | None]:
+        floor = await self._guards.call(
+            source.name, "floor", lambda: source.fetch_floor(chain, slug)
+        )
+        return (floor,)  # a 1-tuple: "no floor" is an answer worth caching too
+
+
+def _priced(holding: Holding, floors: dict[_CollectionRef, FloorPrice | None]) -> Holding:
+    nft = holding.nft
+    slug = nft.collection_opensea_slug
+    floor = floors.get((nft.chain, slug)) if nft.floor is None and slug else None
+    if floor is None:
+        return holding
+    provenance = shared_tuple((*holding.provenance, ("floor", floor.source)))
+    return replace(holding, nft=replace(nft, floor=floor), provenance=provenance)
+
+
+def _encode(value: tuple[FloorPrice | None]) -> Any:
+    return {"floor": encode_floor(value[0])}
+
+
+def _decode(data: Any) -> tuple[FloorPrice | None]:
+    return (decode_floor(data["floor"]),)

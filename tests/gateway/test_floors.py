@@ -1,0 +1,108 @@
+"""Floor prices on the collection: which provider's wins, always with its source and age,
+and OpenSea's collection stats asked only for what no list call priced (once per
+collection, then cached)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from providers.sandbox import Sandbox, build_sandbox
+from providers.sandbox.world import SMALL_WALLET, TRIO_WALLET, world
+from tests.conftest import gateway_client, sandbox_settings
+
+QUERY = """
+query ($address: String!) {
+  wallet(address: $address) {
+    nfts(page: 1, size: 50) {
+      assets { nft { tokenId collection { name slug openseaSlug
+        floor { value currency source fetchedAt } } } }
+    }
+  }
+}
+"""
+
+
+async def rest_assets(http: httpx.AsyncClient, wallet: str) -> dict[str, dict[str, Any]]:
+    body = {"wallet_address": wallet, "page": 1, "size": 50}
+    response = await http.post("/users/u1/nfts", json=body)
+    assert response.status_code == 200, response.text
+    return {a["nft"]["token_id"]: a for a in response.json()["assets"]}
+
+
+def parsed(when: str) -> datetime:
+    return datetime.fromisoformat(when.replace("Z", "+00:00"))
+
+
+async def test_every_floor_names_its_source_and_when_it_was_read(
+    client: httpx.AsyncClient,
+) -> None:
+    assets = await rest_assets(client, TRIO_WALLET)
+    ticket, owl = assets["5"]["floor"], assets["11"]["floor"]
+    tickets = world().collection_by_slug("moralis-tickets")
+    assert tickets is not None
+    # Only Moralis knows the ticket, so its floor is Moralis's, in its currency.
+    assert ticket == {
+        "value": tickets.floor_price,
+        "currency": "POL",
+        "source": "moralis",
+        "fetched_at": ticket["fetched_at"],
+    }
+    # Moralis's list floor beats Alchemy's copy of OpenSea's (the default priority).
+    assert owl["source"] == "moralis" and owl["currency"] == "ETH" and owl["value"] > 0
+    for floor in (ticket, owl):
+        assert (
+            abs(
+                (
+                    datetime.now(tz=parsed(floor["fetched_at"]).tzinfo)
+                    - parsed(floor["fetched_at"])
+                ).total_seconds()
+            )
+            < 60
+        )
+
+
+async def test_an_nft_no_list_call_prices_gets_opensea_stats_once_per_collection() -> None:
+    sandbox: Sandbox = build_sandbox()
+    stats = sandbox.faults("opensea")
+    stats.path_filter = "/stats"
+    async with gateway_client(sandbox, sandbox_settings()) as http:
+        first = await rest_assets(http, SMALL_WALLET)
+        asked = stats.calls
+        again = await rest_assets(http, SMALL_WALLET)
+    punks = world().collection_by_slug("pixel-punks")
+    assert punks is not None
+    # Punk #42 is OpenSea's alone: no list floor, so the collection stats priced it.
+    punk = first["42"]["floor"]
+    assert (punk["value"], punk["currency"], punk["source"]) == (
+        punks.floor_price,
+        "ETH",
+        "opensea",
+    )
+    priced_by_stats = {
+        a["nft"]["collection_opensea_slug"]
+        for a in first.values()
+        if a["floor"] is not None and a["floor"]["source"] == "opensea"
+    }
+    assert asked == len(priced_by_stats) >= 1  # one call per collection, not per NFT
+    assert stats.calls == asked  # the second page read them from the cache
+    assert again["42"]["floor"]["fetched_at"] == punk["fetched_at"]
+    # Spam has no floor anywhere, and says so.
+    spam = [a for a in first.values() if a["nft"]["collection_slug"] == "free-airdrop-claim"]
+    assert all(a["floor"] is None for a in spam)
+
+
+async def test_graphql_puts_the_floor_on_the_collection(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/graphql", json={"query": QUERY, "variables": {"address": TRIO_WALLET}}
+    )
+    body = response.json()
+    assert "errors" not in body, body
+    assets = {a["nft"]["tokenId"]: a["nft"] for a in body["data"]["wallet"]["nfts"]["assets"]}
+    collection = assets["11"]["collection"]
+    assert (collection["name"], collection["slug"]) == ("Night Owls", "night-owls")
+    floor = collection["floor"]
+    assert floor["source"] == "moralis" and floor["currency"] == "ETH"
+    assert parsed(floor["fetchedAt"]).tzinfo is not None
