@@ -66,16 +66,9 @@ class FloorFiller:
     async def _floor_of(
         self, ref: _CollectionRef, failures: list[tuple[str, ProviderError]]
     ) -> FloorPrice | None:
-        chain, slug = ref
         for source in self._sources:
             try:
-                (floor,), _ = await self._cache.get_or_fetch(
-                    cache_key("floor", source.name, chain, slug),
-                    lambda source=source: self._fetch(source, chain, slug),  # type: ignore[misc]
-                    ttl=self._ttl,
-                    encode=_encode,
-                    decode=_decode,
-                )
+                floor = await self._cached_floor(source, *ref)
             except ProviderError as exc:
                 failures.append((source.name, exc))
                 continue
@@ -83,13 +76,23 @@ class FloorFiller:
                 return floor
         return None
 
-    async def _fetch(
+    async def _cached_floor(
         self, source: FloorSource, chain: Chain, slug: str
-    ) -> tuple[FloorPrice | None]:
-        floor = await self._guards.call(
-            source.name, "floor", lambda: source.fetch_floor(chain, slug)
+    ) -> FloorPrice | None:
+        async def fetch() -> tuple[FloorPrice | None]:
+            floor = await self._guards.call(
+                source.name, "floor", lambda: source.fetch_floor(chain, slug)
+            )
+            return (floor,)  # a 1-tuple: "no floor" is an answer worth caching too
+
+        (floor,), _ = await self._cache.get_or_fetch(
+            cache_key("floor", source.name, chain, slug),
+            fetch,
+            ttl=self._ttl,
+            encode=_encode,
+            decode=_decode,
         )
-        return (floor,)  # a 1-tuple: "no floor" is an answer worth caching too
+        return floor
 
 
 def _priced(holding: Holding, floors: dict[_CollectionRef, FloorPrice | None]) -> Holding:

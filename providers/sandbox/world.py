@@ -25,7 +25,8 @@ Wallets (all lower-case here; the faces show them checksummed):
 
 Moralis indexes what the other two do, minus the NFTs the world marks single-provider
 (``in_moralis=False``) and every 17th bulk NFT, plus the ``TRIO_WALLET``'s Moralis-only NFT:
-every other wallet's total is the same with or without Moralis.
+every other wallet's total is the same with or without Moralis. (Over 400 lines on
+purpose: the data set is one table of facts, read best whole.)
 """
 
 from __future__ import annotations
