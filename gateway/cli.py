@@ -30,6 +30,8 @@ import uvicorn
 from asgi_lifespan import LifespanManager
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from starlette.applications import Starlette
+from uvicorn.supervisors import Multiprocess
 
 from gateway.app import create_app
 from gateway.cli_tables import PageView, dids_table, nfts_table
@@ -39,7 +41,7 @@ from gateway.http.server import ConnectionLimits, guarded_protocol
 from gateway.schema import SCHEMA_PATH, export_schema
 from gateway.settings import Settings
 
-__all__ = ["EXIT_FAILED", "EXIT_USAGE", "main"]
+__all__ = ["EXIT_FAILED", "EXIT_USAGE", "WorkerConfig", "main", "worker_app"]
 
 CLI_USER_ID = "cli"
 # File descriptors kept free of client connections: upstream pools (32 per provider), Redis,
@@ -77,7 +79,14 @@ def main() -> None:
 @main.command(short_help="Serve GraphQL, the REST shim and the gallery.")
 @click.option("--host", default=None, help="Interface to bind (default: NFTGW_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default: NFTGW_PORT or 8000).")
-def serve(host: str | None, port: int | None) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes on one port (one per core; share a cache with NFTGW_REDIS_URL).",
+)
+def serve(host: str | None, port: int | None, workers: int) -> None:
     """Serve GraphQL (/graphql) and the REST shim; on the sandbox when no keys are set."""
     settings = Settings()
     configure_logging(
@@ -90,21 +99,60 @@ def serve(host: str | None, port: int | None) -> None:
         click.echo(
             "nft-gateway: no provider keys configured, serving the embedded sandbox", err=True
         )
-    config = uvicorn.Config(
-        create_app(settings),
-        log_level=settings.log_level.lower(),
-        log_config=None,  # configure_logging above: JSON lines with request ids
-        access_log=False,  # gateway.access logs each request, with its id and route
-        # Header and body deadlines and the connection cap (gateway/http/server.py).
-        http=guarded_protocol(_connection_limits(settings)),
-        timeout_keep_alive=max(1, round(settings.keep_alive_timeout)),
+    click.echo(f"nft-gateway: listening on http://{_url_host(host)}:{port}", err=True)
+    if workers == 1:
+        config = uvicorn.Config(
+            create_app(settings),
+            # Header and body deadlines and the connection cap (gateway/http/server.py).
+            http=guarded_protocol(_connection_limits(settings)),
+            **_server_options(settings),
+        )
+        uvicorn.Server(config).run(sockets=[listener])
+        return
+    # Each worker is a spawned process that builds its own app (its own lifespan, HTTP
+    # client and memory cache) from the same environment; they share the listening socket,
+    # and Redis when configured, so single-flight and kept walks span the workers.
+    worker_config = WorkerConfig(
+        _WORKER_APP, factory=True, workers=workers, **_server_options(settings)
+    )
+    Multiprocess(worker_config, sockets=[listener]).run()
+
+
+def _server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options, the same for one process and for each of ``--workers``."""
+    return {
+        "log_level": settings.log_level.lower(),
+        "log_config": None,  # configure_logging: JSON lines with request ids
+        "access_log": False,  # gateway.access logs each request, with its id and route
+        "timeout_keep_alive": max(1, round(settings.keep_alive_timeout)),
         # X-Forwarded-* only from NFTGW_TRUSTED_PROXIES (none by default: uvicorn's own
         # default trusts 127.0.0.1, so a local client could pick its rate-limit bucket).
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=list(settings.trusted_proxies),
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies),
+    }
+
+
+_WORKER_APP = "gateway.cli:worker_app"
+
+
+def worker_app() -> Starlette:
+    """The app of one ``serve --workers N`` process: logging configured as ``serve`` does."""
+    settings = Settings()
+    configure_logging(
+        settings.log_level, fmt=settings.log_format, repeat_window=settings.log_repeat_window
     )
-    click.echo(f"nft-gateway: listening on http://{_url_host(host)}:{port}", err=True)
-    uvicorn.Server(config).run(sockets=[listener])
+    return create_app(settings)
+
+
+class WorkerConfig(uvicorn.Config):
+    """The config each ``--workers`` process receives (pickled to a spawned process): the
+    guarded protocol class is made per process, so it is built in the worker, from the
+    same settings ``serve`` read."""
+
+    def load(self) -> None:
+        if not self.loaded:
+            self.http = guarded_protocol(_connection_limits(Settings()))
+        super().load()
 
 
 def _connection_limits(settings: Settings) -> ConnectionLimits:
@@ -127,7 +175,10 @@ def _listen(host: str, port: int) -> socket.socket:
     Bound here rather than by uvicorn so that a taken port ends with a message naming it
     and the way to choose another, not with uvicorn's generic startup failure."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP spelled out: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose
+    # proto says TCP, and accepted sockets inherit the listener's. With proto 0 every
+    # keep-alive answer's last segment waited ~40 ms for the client's delayed ACK.
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind((host, port))

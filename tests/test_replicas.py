@@ -74,8 +74,11 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def cluster(namespace: str) -> Iterator[tuple[str, list[str], list[subprocess.Popen[bytes]]]]:
-    """The emulator server and three gateways; yields their URLs and the gateway processes."""
+def cluster(
+    namespace: str, *, gateways: int = 3, workers: int = 1
+) -> Iterator[tuple[str, list[str], list[subprocess.Popen[bytes]]]]:
+    """The emulator server and ``gateways`` gateways of ``workers`` worker processes each;
+    yields their URLs and the gateway processes."""
     emulator_port = free_port()
     emulator_url = f"http://127.0.0.1:{emulator_port}"
     processes = [
@@ -107,15 +110,16 @@ def cluster(namespace: str) -> Iterator[tuple[str, list[str], list[subprocess.Po
         # 100 ms under the burst, which is not Redis being slow (bench/ measures 100 ms).
         "NFTGW_REDIS_OP_TIMEOUT": os.environ.get("NFTGW_TEST_REDIS_OP_TIMEOUT", "0.5"),
     }
-    ports = [free_port() for _ in range(3)]
-    gateways = [spawn(["-m", "gateway", "serve", "--port", str(port)], env) for port in ports]
-    processes += gateways
+    ports = [free_port() for _ in range(gateways)]
+    serve = ["-m", "gateway", "serve", "--workers", str(workers), "--port"]
+    servers = [spawn([*serve, str(port)], env) for port in ports]
+    processes += servers
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
         wait_until_up(f"{emulator_url}/_sandbox/calls", processes[0])
-        for url, process in zip(urls, gateways, strict=True):
+        for url, process in zip(urls, servers, strict=True):
             wait_until_up(f"{url}/healthz", process)
-        yield emulator_url, urls, gateways
+        yield emulator_url, urls, servers
     finally:
         for process in processes:
             if process.poll() is None:
@@ -184,6 +188,43 @@ async def test_300_identical_cold_requests_over_three_replicas_call_upstream_onc
     answers = {r.content for r in responses}
     assert len(answers) == 1  # every replica pages the very same answer
     assert calls == expected
+
+
+async def test_identical_cold_requests_over_two_workers_of_one_server_call_upstream_once(
+    namespace: str,
+) -> None:
+    expected = await one_cold_request_in_process(SMALL_WALLET)
+    with cluster(namespace, gateways=1, workers=2) as (emulator_url, urls, servers):
+        workers = worker_pids(servers[0].pid)
+        async with loopback_client() as http:
+            responses = await asyncio.gather(
+                *(
+                    http.post(f"{urls[0]}/users/u1/nfts", json=body(SMALL_WALLET))
+                    for _ in range(200)
+                )
+            )
+        calls = nft_calls(emulator_url)
+    assert len(workers) == 2  # one server, two processes answering on its port
+    assert [r.status_code for r in responses] == [200] * 200
+    assert len({r.content for r in responses}) == 1
+    assert calls == expected
+
+
+def worker_pids(parent: int) -> list[int]:
+    """The processes serving requests under ``parent`` (multiprocessing's own resource
+    tracker is not one of them)."""
+    give_up = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < give_up:
+        children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        workers = [
+            int(pid)
+            for pid in children
+            if "resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_text()
+        ]
+        if len(workers) >= 2:
+            return workers
+        time.sleep(0.1)
+    return []
 
 
 async def test_a_replica_killed_mid_fetch_does_not_wedge_the_others(namespace: str) -> None:

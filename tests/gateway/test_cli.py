@@ -255,3 +255,27 @@ def test_the_cli_reads_the_same_settings_as_serve(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("NFTGW_CHAINS", "polygon")
     body = json.loads(run("nfts", WALLET, "--json").stdout)
     assert {asset["nft"]["blockchain"] for asset in body["assets"]} == {"POLYGON"}
+
+
+async def test_served_connections_send_answers_without_waiting_for_acks() -> None:
+    # Nagle's algorithm on a keep-alive connection holds an answer's last segment until the
+    # client's delayed ACK (~40 ms a request); asyncio only turns it off on TCP sockets.
+    from gateway.cli import _listen
+
+    listener = _listen("127.0.0.1", 0)
+    nodelay: list[int] = []
+
+    async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        nodelay.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+
+    server = await asyncio.start_server(accepted, sock=listener)
+    async with server:
+        port = listener.getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        await writer.drain()
+        while not nodelay:
+            await asyncio.sleep(0.01)
+        writer.close()
+    assert nodelay == [1]
