@@ -37,7 +37,7 @@ from gateway.errors import (
     UpstreamUnavailable,
     input_field,
 )
-from gateway.http.redaction import redact_bytes
+from gateway.http.redaction import RedactedBytes, redact_bytes
 from gateway.http.security import encode_json, read_json_object
 from gateway.identity.names import WalletInput, parse_wallet_input
 from gateway.identity.service import DIDAnswer, IdentityService
@@ -97,11 +97,12 @@ async def list_user_nfts(request: Request) -> Response:
 
 class RenderedPages:
     """This face's bytes (and headers) of the pages the service keeps, by slice key,
-    least recently used out: a kept page is serialised once, not once per request."""
+    least recently used out: a kept page is serialised (and redacted) once, not once per
+    request."""
 
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[SliceKey, tuple[bytes, dict[str, str]]] = OrderedDict()
+        self._entries: OrderedDict[SliceKey, tuple[RedactedBytes, dict[str, str]]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -109,26 +110,25 @@ class RenderedPages:
     def render(self, result: HoldingsSlice) -> tuple[bytes, dict[str, str]]:
         key = result.key
         if key is None:  # a page the service does not keep: nobody asks for it again
-            return encode_json(nfts_json(result)), slice_headers(result)
+            return redact_bytes(encode_json(nfts_json(result))), slice_headers(result)
         rendered = self._entries.get(key)
         if rendered is not None:
             self._entries.move_to_end(key)
-            return rendered
+            return rendered[0].get(), rendered[1]
         # A right-sized copy: orjson's buffer keeps its slack, and this one is kept.
-        body = bytes(memoryview(encode_json(nfts_json(result))))
-        rendered = self._entries[key] = (body, slice_headers(result))
+        body = RedactedBytes(bytes(memoryview(encode_json(nfts_json(result)))))
+        headers = slice_headers(result)
+        self._entries[key] = (body, headers)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
-        return rendered
+        return body.get(), headers
 
 
 def nfts_response(result: HoldingsSlice, pages: RenderedPages) -> Response:
-    """The answer for a wallet's page, serialised once per kept page (see module docstring)."""
+    """The answer for a wallet's page, serialised once per kept page (see module docstring);
+    redacted, also against secrets registered after the page was kept."""
     body, headers = pages.render(result)
-    # Redacted per response: a secret registered after the page was cached still counts.
-    return Response(
-        redact_bytes(body), status_code=200, headers=headers, media_type="application/json"
-    )
+    return Response(body, status_code=200, headers=headers, media_type="application/json")
 
 
 async def _list_name_nfts(

@@ -164,8 +164,7 @@ class GraphQLView(GraphQL[Context, None]):
         if key is not None:  # a warm answer, when replaying its service calls says so
             kept = await self.answers.replay(key, services, log)
             if kept is not None:
-                body: GraphQLHTTPResponse = {"data": cast(dict[str, object], kept)}
-                return self._response(_with_extensions(body, log), response_type)
+                return _kept_response(kept, log, response_type)
         context = Context(
             settings=state.settings,
             services=RecordingServices(services, log),
@@ -225,11 +224,14 @@ class GraphQLView(GraphQL[Context, None]):
         return _dumps(data)
 
 
-def _with_extensions(body: GraphQLHTTPResponse, log: AnswerLog) -> GraphQLHTTPResponse:
+def _kept_response(data: bytes, log: AnswerLog, response_type: str) -> Response:
+    """A warm answer: the kept ``data`` (already redacted; see
+    :class:`gateway.http.redaction.RedactedBytes`) and this request's ``extensions``, which
+    alone are encoded and redacted per request (the same bytes ``_response`` would write)."""
     extensions = log.extensions()
-    if extensions:
-        body["extensions"] = extensions
-    return body
+    tail = b',"extensions":' + _dumps(extensions) + b"}" if extensions else b"}"
+    media = f"{response_type}; charset=utf-8"
+    return Response(b'{"data":' + data + tail, status_code=200, media_type=media)
 
 
 def _capped(errors: list[Any], maximum: int) -> list[Any]:

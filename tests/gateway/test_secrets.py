@@ -184,6 +184,16 @@ def test_redact_replaces_every_registered_secret() -> None:
     assert redact("GET /nft/v3/canary-unit-0001/x abc") == f"GET /nft/v3/{REDACTED}/x abc"
 
 
+def test_a_kept_body_is_redacted_again_once_another_secret_is_registered() -> None:
+    from gateway.http.redaction import RedactedBytes, install_log_redaction
+
+    install_log_redaction(["canary-unit-0003"])
+    kept = RedactedBytes(b'{"error":"canary-unit-0003 canary-unit-0004"}')
+    assert kept.get() == f'{{"error":"{REDACTED} canary-unit-0004"}}'.encode()
+    install_log_redaction(["canary-unit-0004"])  # another app in this process, later
+    assert kept.get() == f'{{"error":"{REDACTED} {REDACTED}"}}'.encode()
+
+
 # -- log records keep their shape -------------------------------------------------------------
 
 UNIT_SECRET = "canary-unit-0002"

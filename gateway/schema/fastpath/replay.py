@@ -42,6 +42,7 @@ import orjson
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
+from gateway.http.redaction import RedactedBytes
 from gateway.schema.calls import ServiceCall, Services
 from gateway.schema.fastpath.kept import KeptPages, slice_key
 from gateway.schema.fastpath.recording import AnswerLog, Trace
@@ -65,7 +66,7 @@ class Plan:
 class _Kept:
     plan: Plan
     results: tuple[Any, ...]
-    data: bytes  # the answer's "data", serialised
+    data: RedactedBytes  # the answer's "data", serialised
 
 
 def request_key(data: GraphQLRequestData, method: str) -> RequestKey | None:
@@ -95,11 +96,9 @@ class AnswerCache:
     def enabled(self) -> bool:
         return self.per_slice > 0
 
-    async def replay(
-        self, key: RequestKey, services: Services, log: AnswerLog
-    ) -> orjson.Fragment | None:
-        """The kept ``data`` for ``key`` when replaying its calls answers the same; else
-        None, with whatever the replay fetched prefetched into ``log``."""
+    async def replay(self, key: RequestKey, services: Services, log: AnswerLog) -> bytes | None:
+        """The kept ``data`` for ``key`` (JSON, redacted) when replaying its calls answers
+        the same; else None, with whatever the replay fetched prefetched into ``log``."""
         plan = self._plans.get(key)
         if plan is None:
             return None
@@ -112,7 +111,8 @@ class AnswerCache:
             return None
         for call, result in zip(plan.calls, outcomes, strict=True):
             log.note(call, result)
-        return orjson.Fragment(kept.data)
+        data: bytes = kept.data.get()
+        return data
 
     def keep(
         self, key: RequestKey, log: AnswerLog, result: ExecutionResult
@@ -136,7 +136,7 @@ class AnswerCache:
         while len(self._plans) > self.max_plans:
             self._plans.popitem(last=False)
         answers = memo.answers
-        answers[key] = _Kept(plan, tuple(answer for _, answer in trace), data)
+        answers[key] = _Kept(plan, tuple(answer for _, answer in trace), RedactedBytes(data))
         answers.move_to_end(key)
         while len(answers) > self.per_slice:
             answers.popitem(last=False)
