@@ -76,9 +76,15 @@ def gateway_env(emulator_port: int) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def gateway(emulator_port: int, **extra: str) -> Iterator[int]:
+def gateway(
+    emulator_port: int, *, workers: int = 1, without: Sequence[str] = (), **extra: str
+) -> Iterator[int]:
+    """A gateway on the emulators; ``without`` names settings left unset (a provider's key)."""
     port = free_port()
     env = {**gateway_env(emulator_port), **extra}
-    with process(["-m", "gateway", "serve", "--port", str(port)], env):
+    for name in without:
+        env.pop(name, None)
+    serve = ["-m", "gateway", "serve", "--port", str(port), "--workers", str(workers)]
+    with process(serve, env):
         wait_ready(f"http://{HOST}:{port}/healthz")
         yield port
