@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 
@@ -31,26 +32,28 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def process(args: Sequence[str], env: dict[str, str] | None = None) -> Iterator[None]:
-    """A child process, terminated (then killed) on the way out."""
-    child = subprocess.Popen(
-        [sys.executable, *args],
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        yield
-    finally:
-        child.terminate()
+    """A child process, terminated (then killed) on the way out. Its stderr goes to a file
+    (a pipe nobody reads would block a server logging every request), whose tail is shown
+    when it failed."""
+    with tempfile.TemporaryFile() as log:
+        child = subprocess.Popen(
+            [sys.executable, *args],
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
         try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-        if child.returncode not in (0, -15) and child.stderr is not None:
-            sys.stderr.write(child.stderr.read().decode(errors="replace")[-2000:])
-        if child.stderr is not None:
-            child.stderr.close()
+            yield
+        finally:
+            child.terminate()
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            if child.returncode not in (0, -15):
+                log.seek(0)
+                sys.stderr.write(log.read().decode(errors="replace")[-2000:])
 
 
 def wait_ready(url: str) -> None:
@@ -71,7 +74,8 @@ def gateway_env(emulator_port: int) -> dict[str, str]:
         "NFTGW_ALCHEMY_API_KEY": "bench",
         "NFTGW_OPENSEA_BASE_URL": f"{base}/opensea",
         "NFTGW_ALCHEMY_BASE_URL": f"{base}/alchemy/{{network}}",
-        "NFTGW_LOG_LEVEL": "WARNING",
+        # The default level: every request writes its JSON access log line, as in production.
+        "NFTGW_LOG_LEVEL": "INFO",
     }
 
 

@@ -106,9 +106,11 @@ def cluster(
         "NFTGW_REDIS_NAMESPACE": namespace,
         "NFTGW_LOG_LEVEL": "WARNING",
         "NFTGW_EXACT_TOTAL_WAIT": "8",
-        # Four servers and 300 clients share 2 cores here: event-loop lag alone passes
-        # 100 ms under the burst, which is not Redis being slow (bench/ measures 100 ms).
-        "NFTGW_REDIS_OP_TIMEOUT": os.environ.get("NFTGW_TEST_REDIS_OP_TIMEOUT", "0.5"),
+        # Four servers and 300 clients share 2 cores here, with other suites running
+        # beside them: event-loop lag alone passes 0.5 s under the burst (a lease request
+        # "timed out" then, and the replica fetched for itself: 14 extra OpenSea calls in
+        # about half the runs), which is not Redis being slow (bench/ measures 100 ms).
+        "NFTGW_REDIS_OP_TIMEOUT": os.environ.get("NFTGW_TEST_REDIS_OP_TIMEOUT", "2"),
     }
     ports = [free_port() for _ in range(gateways)]
     serve = ["-m", "gateway", "serve", "--workers", str(workers), "--port"]

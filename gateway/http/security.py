@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -45,6 +44,12 @@ __all__ = [
 
 SECURITY_HEADERS: Mapping[str, str] = {"X-Content-Type-Options": "nosniff"}
 JSON_MEDIA_TYPE = "application/json"
+# The same headers as raw ASGI pairs, built once rather than per response.
+_SECURITY_RAW = [
+    (name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()
+]
+_SECURITY_NAMES = frozenset(name for name, _ in _SECURITY_RAW)
+_NO_STORE = (b"cache-control", b"no-store")
 
 
 def media_type(request: Request) -> str:
@@ -132,11 +137,16 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers[name] = value
-                if "cache-control" not in headers:
-                    headers["Cache-Control"] = "no-store"
+                # Raw header pairs, names as the route wrote them (Starlette: lower case).
+                raw = [
+                    (name, value)
+                    for name, value in message.get("headers", ())
+                    if name.lower() not in _SECURITY_NAMES
+                ]
+                raw += _SECURITY_RAW
+                if not any(name.lower() == b"cache-control" for name, _ in raw):
+                    raw.append(_NO_STORE)
+                message = {**message, "headers": raw}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
