@@ -34,6 +34,7 @@ from gateway.identity.service import IdentityService
 from gateway.nfts.service import NFTService
 from gateway.openapi import openapi_endpoint
 from gateway.resilience import CacheCooldowns, GuardPolicy, ProviderGuards
+from gateway.resilience.upstreams import BudgetFeed, build_budgets
 from gateway.rest import (
     RenderedPages,
     error_response,
@@ -80,7 +81,10 @@ def create_app(
                 GuardPolicy.from_settings(settings),
                 cooldowns=CacheCooldowns(cache),
                 observer=app.state.metrics,
+                budgets=build_budgets(settings, upstream, cache.redis_layer),
             )
+            # Every upstream answer's X-RateLimit-* headers correct its provider's budget.
+            client.event_hooks = {"response": [BudgetFeed(guards, upstream).on_response]}
             app.state.guards = guards  # one guard per provider, for every service
             sources = build_providers(upstream, client)
             service = NFTService(

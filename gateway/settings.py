@@ -16,6 +16,8 @@ never has a second home (``gateway.resilience.GuardPolicy`` is that slice).
 from __future__ import annotations
 
 import ipaddress
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -32,6 +34,7 @@ __all__ = [
     "GraphQLLimitSettings",
     "MergeSettings",
     "PagingSettings",
+    "Rate",
     "ResilienceSettings",
     "ServingSettings",
     "Settings",
@@ -68,6 +71,38 @@ SANDBOX_DOTBIT_URL = "http://dotbit.sandbox"
 SANDBOX_NEXTID_URL = "http://nextid.sandbox"
 SANDBOX_NAMETAG_URL = "http://nametag.sandbox"
 SANDBOX_API_KEY = "sandbox-key"
+
+
+# Each vendor's entry tier (README "Configuration").
+DEFAULT_RATES = {"opensea": "600/h", "alchemy": "50/10s", "nametag": "2/s"}
+# "600/h", "4/s", "120/min", "10/10s", or "off".
+RATE_PATTERN = r"^(off|[0-9]{1,9}/[0-9]{0,6}(s|sec|m|min|h|hour|d|day))$"
+_PERIOD_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600}
+_PERIOD_SECONDS |= {"d": 86_400, "day": 86_400}
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """``count`` calls per ``period`` seconds: a token bucket of ``count`` tokens that
+    refills at ``count / period`` tokens a second."""
+
+    count: int
+    period: float
+
+    @classmethod
+    def parse(cls, text: str) -> Rate | None:
+        """``"600/h"`` -> ``Rate(600, 3600)``; ``"off"`` (or a zero count) -> ``None``."""
+        match = re.fullmatch(r"([0-9]+)/([0-9]*)([a-z]+)", text.strip().lower())
+        if match is None:
+            return None
+        count, multiple, unit = int(match[1]), int(match[2] or 1), match[3]
+        if count == 0 or multiple == 0 or unit not in _PERIOD_SECONDS:
+            return None
+        return cls(count, float(multiple * _PERIOD_SECONDS[unit]))
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.period
 
 
 def _comma_list(value: object) -> object:
@@ -233,7 +268,20 @@ class ResilienceSettings(SettingsSlice):
     breaker_open_seconds: float = Field(default=30.0, gt=0)
     breaker_half_open_probes: int = Field(default=3, ge=1)
     bulkhead_max_in_flight: int = Field(default=16, ge=1)
-    bulkhead_queue_wait: float = Field(default=0.1, ge=0)
+    # Calls one provider may have waiting (for a slot or its budget) before new ones are
+    # shed as `overloaded`; a waiting call gives up only when its deadline cannot be met.
+    bulkhead_queue_max: int = Field(default=1024, ge=1)
+    # Per provider and key: calls a budget (token bucket) allows, as "600/h", "4/s",
+    # "120/min"; "off" spends no budget. Unset: each vendor's entry tier (README): OpenSea's
+    # instant key 600 reads/hour, Alchemy's free tier 500 CU/s over 10 s (a list call
+    # costs 100 throughput CU: 50 per 10 s), Etherscan's name tags 2 calls/s on every plan;
+    # on the embedded sandbox, whose emulators meter nothing unless told to, "off".
+    opensea_rate: str | None = Field(default=None, pattern=RATE_PATTERN)
+    alchemy_rate: str | None = Field(default=None, pattern=RATE_PATTERN)
+    nametag_rate: str | None = Field(default=None, pattern=RATE_PATTERN)
+    # OpenSea's batch routes (`POST /api/v2/nfts/batch`): identifiers per call to start
+    # with. The maximum is not documented: a 400 naming the size halves it, remembered.
+    opensea_batch_size: int = Field(default=50, ge=1, le=200)
 
 
 class ServingSettings(SettingsSlice):
@@ -356,6 +404,21 @@ class Settings(
     """Every knob of the gateway. The README's configuration table lists them all."""
 
     model_config = SettingsConfigDict(env_prefix="NFTGW_", extra="ignore", frozen=True)
+
+    def rate_for(self, provider: str) -> Rate | None:
+        """The budget of ``provider``, or ``None`` (no budget: unmetered). Unset rates are
+        the vendor's entry tier, or off on the embedded sandbox."""
+        configured = {
+            "opensea": self.opensea_rate,
+            "alchemy": self.alchemy_rate,
+            "nametag": self.nametag_rate,
+        }
+        if provider not in configured:
+            return None
+        text = configured[provider]
+        if text is None:
+            text = "off" if self.sandbox_enabled else DEFAULT_RATES[provider]
+        return Rate.parse(text)
 
     def secrets(self) -> list[str]:
         """Every configured secret value (any ``SecretStr`` field), for log redaction."""

@@ -6,7 +6,7 @@ it never creates a client and never reads the environment.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from time import time
 from typing import Any, Protocol, runtime_checkable
@@ -30,6 +30,7 @@ __all__ = [
     "DIDSource",
     "FloorSource",
     "MetadataRefresher",
+    "NFTBatchDetailSource",
     "NFTDetailSource",
     "NFTSource",
     "NameResolver",
@@ -97,6 +98,29 @@ class MetadataRefresher(Protocol):
     name: str
 
     async def refresh_metadata(self, chain: Chain, contract: str, token_id: str) -> None: ...
+
+
+@runtime_checkable
+class NFTBatchDetailSource(Protocol):
+    """Detail and collection facts by the batch, one upstream call per method call.
+
+    Items the upstream does not know are left out of the answer. A batch the server
+    refuses as too large raises :class:`~providers.errors.ProviderBatchTooLarge`; a server
+    without the batch routes :class:`~providers.errors.ProviderUnsupported` (the caller
+    falls back to :class:`NFTDetailSource`).
+    """
+
+    name: str
+
+    async def fetch_nft_batch(
+        self, owner: str, chain: Chain, records: Sequence[NFTRecord]
+    ) -> tuple[NFTRecord, ...]: ...
+
+    async def fetch_collection_batch(self, slugs: Sequence[str]) -> tuple[CollectionInfo, ...]: ...
+
+    async def fetch_owners_page(
+        self, record: NFTRecord, cursor: str | None
+    ) -> tuple[tuple[tuple[str, int | None], ...], str | None]: ...
 
 
 @runtime_checkable

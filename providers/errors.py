@@ -12,7 +12,9 @@ report a provider's failure without knowing its wire format::
     ├── ProviderAuthError          401 / 403: the key is missing, wrong or out of quota
     ├── ProviderNotFound           404 or the upstream's own "does not exist" answer
     ├── ProviderBadRequest         400 the adapter did not expect
-    │   └── ProviderCursorExpired  the upstream forgot our cursor: restart that walk
+    │   ├── ProviderCursorExpired  the upstream forgot our cursor: restart that walk
+    │   └── ProviderBatchTooLarge  a batch route refused the number of items: split it
+    ├── ProviderUnsupported        the server lacks a route (404/405 on a batch route)
     └── ProviderBadData            the body is not what the contract promises
 
 :class:`TransientError` marks the failures a retry may cure (the two subclasses above; a
@@ -28,6 +30,7 @@ __all__ = [
     "ProviderAuthError",
     "ProviderBadData",
     "ProviderBadRequest",
+    "ProviderBatchTooLarge",
     "ProviderConnectTimeout",
     "ProviderCursorExpired",
     "ProviderError",
@@ -36,6 +39,7 @@ __all__ = [
     "ProviderTimeout",
     "ProviderTransient",
     "ProviderUnavailable",
+    "ProviderUnsupported",
     "TransientError",
     "error_for_status",
 ]
@@ -93,6 +97,14 @@ class ProviderBadRequest(ProviderError):
 
 class ProviderCursorExpired(ProviderBadRequest):
     kind = "cursor_expired"
+
+
+class ProviderBatchTooLarge(ProviderBadRequest):
+    kind = "batch_too_large"
+
+
+class ProviderUnsupported(ProviderError):
+    kind = "unsupported"
 
 
 class ProviderBadData(ProviderError):

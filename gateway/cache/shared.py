@@ -81,6 +81,11 @@ class SharedCache:
         self._background: set[asyncio.Future[None]] = set()
 
     @property
+    def redis_layer(self) -> RedisLayer | None:
+        """The Redis layer when configured (budgets keep their buckets there too)."""
+        return self._redis
+
+    @property
     def shared(self) -> bool:
         """Whether other replicas see what this cache stores (Redis configured)."""
         return self._redis is not None

@@ -120,6 +120,12 @@ class Metrics:
             registry=r,
         )
         self._request_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._budget = Gauge(
+            "nftgw_upstream_budget_remaining",
+            "Calls each provider's budget (per key, shared by replicas) has left, as last seen.",
+            ["provider"],
+            registry=r,
+        )
         self._breaker = Gauge(
             "nftgw_breaker_state",
             "1 for the state each provider's circuit breaker is in, 0 for the others.",
@@ -156,6 +162,9 @@ class Metrics:
         state = state.lower().replace("-", "_")
         for known in {*BREAKER_STATES, state}:
             self._breaker.labels(provider, known).set(1 if known == state else 0)
+
+    def budget_remaining(self, provider: str, tokens: float) -> None:
+        self._budget.labels(provider).set(tokens)
 
     def render(self) -> bytes:
         """The registry in Prometheus' text exposition format."""

@@ -9,11 +9,15 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from gateway.resilience.breaker import CircuitBreaker
+from gateway.resilience.budgets import Budget, OverBudget
 from gateway.resilience.cooldowns import CooldownStore
+from gateway.resilience.metering import CallMeter
+from gateway.resilience.queue import Priority, PriorityGate, QueueFull, QueueTimeout
 from gateway.settings import ResilienceSettings
 from providers.errors import (
     ProviderBadData,
@@ -25,6 +29,7 @@ from providers.errors import (
 )
 
 __all__ = [
+    "BudgetSpent",
     "CircuitOpen",
     "CoolingDown",
     "GuardObserver",
@@ -54,9 +59,22 @@ class CircuitOpen(ProviderUnavailable):
 
 
 class Overloaded(ProviderUnavailable):
-    """The provider's bulkhead was full for longer than the queue wait: no call was made."""
+    """No slot in time (or too many calls already waiting): no call was made."""
 
     kind = "overloaded"
+
+
+class BudgetSpent(ProviderRateLimited):
+    """The provider's budget cannot pay for the call before its deadline: none was made."""
+
+    kind = "budget"
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    priority: Priority
+    deadline: float  # loop time
+    meter: CallMeter
 
 
 class CoolingDown(ProviderRateLimited):
@@ -68,7 +86,8 @@ class GuardObserver(Protocol):
 
     ``outcome`` is ``ok``, an error ``kind`` (``timeout``, ``unavailable``,
     ``rate_limited``, ...) or, for calls that never reached the upstream,
-    ``circuit_open``, ``overloaded`` or ``cooling_down`` (``seconds`` is then 0).
+    ``circuit_open``, ``overloaded``, ``budget`` or ``cooling_down`` (``seconds`` is
+    then 0). ``budget_remaining`` reports a budget's tokens after the upstream spoke.
     ``state`` is ``closed``, ``open`` or ``half_open``.
     """
 
@@ -78,6 +97,8 @@ class GuardObserver(Protocol):
 
     def breaker_state(self, provider: str, state: str) -> None: ...
 
+    def budget_remaining(self, provider: str, tokens: float) -> None: ...
+
 
 class NullObserver:
     """The default observer: sees everything, records nothing."""
@@ -86,6 +107,9 @@ class NullObserver:
         return None
 
     def breaker_state(self, provider: str, state: str) -> None:
+        return None
+
+    def budget_remaining(self, provider: str, tokens: float) -> None:
         return None
 
 
@@ -100,6 +124,7 @@ class ProviderGuard:
         cooldowns: CooldownStore | None,
         observer: Callable[[], GuardObserver],
         clock: Callable[[], float] = time.monotonic,
+        budget: Budget | None = None,
     ) -> None:
         self.provider = provider
         self._policy = policy
@@ -108,73 +133,123 @@ class ProviderGuard:
         self.breaker = CircuitBreaker(
             policy, clock=clock, on_change=lambda state: observer().breaker_state(provider, state)
         )
-        self._slots = asyncio.Semaphore(policy.bulkhead_max_in_flight)
+        self._gate = PriorityGate(policy.bulkhead_max_in_flight, policy.bulkhead_queue_max)
+        self.budget = budget
         self._active = 0
         self._retrying = 0
-        self._cooldown_until = 0.0  # Unix time, as shared with other replicas
-        self._cooldown_checked = 0.0
+        # Per operation: Unix time, as shared with other replicas, and when last read.
+        self._cooldown_until: dict[str, float] = {}
+        self._cooldown_checked: dict[str, float] = {}
 
-    async def call(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
-        """``await fn()`` under the guard's budgets.
+    async def call(
+        self,
+        operation: str,
+        fn: Callable[[], Awaitable[T]],
+        *,
+        priority: Priority = Priority.LIST,
+        deadline: float | None = None,
+        meter: CallMeter | None = None,
+    ) -> T:
+        """``await fn()`` under the guard's budgets; ``fn`` makes one upstream request.
+
+        ``deadline`` (loop time; default ``provider_deadline`` from now) bounds everything:
+        the wait for budget and slot, every attempt and back-off. Each attempt that
+        reaches the upstream is counted on ``meter``.
 
         Raises what ``fn`` raised (a :class:`~providers.errors.ProviderError`) once retries
         are spent, :class:`~providers.errors.ProviderTimeout` past the deadline, or without
-        calling at all :class:`CoolingDown`, :class:`CircuitOpen` or :class:`Overloaded`.
+        calling at all :class:`CoolingDown`, :class:`CircuitOpen`, :class:`Overloaded` (the
+        queue is full or the slot would come too late) or :class:`BudgetSpent`.
         """
         await self._check_cooldown(operation)
-        await self._acquire_slot(operation)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._policy.provider_deadline
+        if deadline is None:
+            deadline = loop.time() + self._policy.provider_deadline
         self._active += 1
         try:
-            async with asyncio.timeout_at(deadline):
-                return await self._attempts(operation, fn, deadline)
-        except TimeoutError:
-            raise ProviderTimeout(
-                self.provider, f"no answer within {self._policy.provider_deadline:g}s"
-            ) from None
+            return await self._attempts(
+                operation, fn, _Call(priority, deadline, meter or CallMeter())
+            )
         finally:
             self._active -= 1
-            self._slots.release()
 
     # -- before the first attempt ----------------------------------------------------------
 
     async def _check_cooldown(self, operation: str) -> None:
+        """A 429 defers the kind of call it answered (a detail 429 leaves list calls be)."""
         now = time.time()
-        if self._cooldowns is not None and now - self._cooldown_checked >= COOLDOWN_POLL_INTERVAL:
-            self._cooldown_checked = now
-            shared = await self._cooldowns.cooldown_until(self.provider)
+        checked = self._cooldown_checked.get(operation, 0.0)
+        if self._cooldowns is not None and now - checked >= COOLDOWN_POLL_INTERVAL:
+            self._cooldown_checked[operation] = now
+            shared = await self._cooldowns.cooldown_until(self._cooldown_name(operation))
             if shared is not None:
-                self._cooldown_until = max(self._cooldown_until, shared)
-        remaining = self._cooldown_until - now
+                self._cooldown_until[operation] = max(
+                    self._cooldown_until.get(operation, 0.0), shared
+                )
+        remaining = self._cooldown_until.get(operation, 0.0) - now
         if remaining > 0:
             self._observer().upstream_call(self.provider, operation, "cooling_down", 0.0)
             raise CoolingDown(
                 self.provider, f"rate limited: cooling down for {remaining:.0f}s", remaining
             )
 
-    async def _acquire_slot(self, operation: str) -> None:
+    def _cooldown_name(self, operation: str) -> str:
+        return f"{self.provider}:{operation}"
+
+    async def _wait_turn(self, operation: str, call: _Call) -> None:
+        """Budget first (it may hold everyone until a reset), then a slot, both in
+        priority order and within the call's deadline."""
+        if self.budget is not None:
+            try:
+                await self.budget.spend(call.priority, call.deadline)
+            except OverBudget as exc:
+                self._observer().upstream_call(self.provider, operation, "budget", 0.0)
+                raise BudgetSpent(
+                    self.provider, f"budget spent: the next call fits in {exc.wait:.0f}s"
+                ) from None
         try:
-            async with asyncio.timeout(self._policy.bulkhead_queue_wait):
-                await self._slots.acquire()
-        except TimeoutError:
+            await self._gate.acquire(call.priority, call.deadline)
+        except (QueueFull, QueueTimeout) as exc:
+            if self.budget is not None:
+                self.budget.done()
             self._observer().upstream_call(self.provider, operation, "overloaded", 0.0)
-            raise Overloaded(
-                self.provider, f"more than {self._policy.bulkhead_max_in_flight} calls in flight"
-            ) from None
+            why = "too many calls waiting" if isinstance(exc, QueueFull) else "no slot in time"
+            raise Overloaded(self.provider, why) from None
 
     # -- attempts --------------------------------------------------------------------------
 
-    async def _attempts(self, operation: str, fn: Callable[[], Awaitable[T]], deadline: float) -> T:
+    async def _attempts(self, operation: str, fn: Callable[[], Awaitable[T]], call: _Call) -> T:
         attempt = 0
+        last: ProviderError | None = None
         while True:
             ticket = self._admit(operation)
             try:
-                return await self._attempt(operation, fn, deadline, ticket)
+                await self._wait_turn(operation, call)
+            except (BudgetSpent, Overloaded):
+                self.breaker.record(None, ticket)  # not a call: a half-open probe slot back
+                if last is not None:
+                    raise last from None  # a retry it cannot pay for: the upstream's answer
+                raise
+            try:
+                call.meter.add(self.provider)
+                # The deadline bounds each attempt here; the waits bound themselves (a wait
+                # that cannot end in time is shed as overloaded or budget, not a timeout),
+                # and a back-off is only taken when it ends before the deadline.
+                async with asyncio.timeout_at(call.deadline):
+                    return await self._attempt(operation, fn, call.deadline, ticket)
+            except TimeoutError:
+                raise ProviderTimeout(
+                    self.provider, "no answer within the call's deadline"
+                ) from None
             except ProviderError as exc:
-                delay = await self._retry_delay(exc, attempt, deadline)
+                delay = await self._retry_delay(exc, attempt, operation, call.deadline)
                 if delay is None:
                     raise
+                last = exc
+            finally:
+                self._gate.release()
+                if self.budget is not None:
+                    self.budget.done()
             attempt += 1
             self._retrying += 1
             try:
@@ -215,13 +290,15 @@ class ProviderGuard:
             self.breaker.record(verdict, ticket)
             self._observer().upstream_call(self.provider, operation, outcome, loop.time() - started)
 
-    async def _retry_delay(self, exc: ProviderError, attempt: int, deadline: float) -> float | None:
+    async def _retry_delay(
+        self, exc: ProviderError, attempt: int, operation: str, deadline: float
+    ) -> float | None:
         """Seconds to wait before retrying ``exc``, or ``None`` to give up now."""
         remaining = deadline - asyncio.get_running_loop().time()
         if isinstance(exc, ProviderRateLimited) and exc.retry_after is not None:
             wait = min(exc.retry_after, self._policy.max_retry_after)
             if wait >= remaining or attempt >= self._policy.retry_max:
-                await self._cool_down(wait)
+                await self._cool_down(operation, wait)
                 return None
         elif isinstance(exc, TransientError | ProviderRateLimited):
             wait = random.uniform(
@@ -241,14 +318,19 @@ class ProviderGuard:
         )
         return self._retrying < budget
 
-    async def _cool_down(self, seconds: float) -> None:
+    async def _cool_down(self, operation: str, seconds: float) -> None:
         until = time.time() + seconds
-        if until <= self._cooldown_until:
+        if until <= self._cooldown_until.get(operation, 0.0):
             return
-        self._cooldown_until = until
-        logger.warning("%s asked to back off: cooling down for %.0fs", self.provider, seconds)
+        self._cooldown_until[operation] = until
+        logger.warning(
+            "%s asked to back off %s calls: cooling down for %.0fs",
+            self.provider,
+            operation,
+            seconds,
+        )
         if self._cooldowns is not None:
-            await self._cooldowns.set_cooldown(self.provider, until)
+            await self._cooldowns.set_cooldown(self._cooldown_name(operation), until)
 
 
 def _health_verdict(exc: ProviderError) -> bool | None:
@@ -273,12 +355,26 @@ class ProviderGuards:
         cooldowns: CooldownStore | None = None,
         observer: GuardObserver | None = None,
         clock: Callable[[], float] = time.monotonic,
+        budgets: Mapping[str, Budget] | None = None,
     ) -> None:
         self.policy = policy
         self.observer: GuardObserver = observer or NullObserver()
         self._cooldowns = cooldowns
         self._clock = clock
+        self._budgets = dict(budgets or {})
         self._guards: dict[str, ProviderGuard] = {}
+
+    @property
+    def budgets(self) -> Mapping[str, Budget]:
+        """The budget of each metered provider (by provider name)."""
+        return self._budgets
+
+    async def observe_answer(self, provider: str, status: int, headers: Mapping[str, str]) -> None:
+        """An upstream answered: correct its budget from the ``X-RateLimit-*`` headers."""
+        budget = self._budgets.get(provider)
+        if budget is not None:
+            await budget.observe(headers, status)
+            self.observer.budget_remaining(provider, budget.tokens)
 
     def for_provider(self, provider: str) -> ProviderGuard:
         guard = self._guards.get(provider)
@@ -289,9 +385,20 @@ class ProviderGuards:
                 cooldowns=self._cooldowns,
                 observer=lambda: self.observer,
                 clock=self._clock,
+                budget=self._budgets.get(provider),
             )
         return guard
 
-    async def call(self, provider: str, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
-        """Shorthand for ``for_provider(provider).call(operation, fn)``."""
-        return await self.for_provider(provider).call(operation, fn)
+    async def call(
+        self,
+        provider: str,
+        operation: str,
+        fn: Callable[[], Awaitable[T]],
+        *,
+        priority: Priority = Priority.LIST,
+        deadline: float | None = None,
+        meter: CallMeter | None = None,
+    ) -> T:
+        """Shorthand for ``for_provider(provider).call(operation, fn, ...)``."""
+        guard = self.for_provider(provider)
+        return await guard.call(operation, fn, priority=priority, deadline=deadline, meter=meter)

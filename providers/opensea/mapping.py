@@ -45,6 +45,7 @@ __all__ = [
     "chain_from_segment",
     "chain_segment",
     "next_cursor",
+    "owner_entries",
     "owners_quantity",
     "to_collection_info",
     "to_floor",
@@ -261,6 +262,12 @@ def _detail_quantity(owners: Any, owner: str, standard: TokenStandard | None) ->
         if address == wanted:
             return 1 if is_erc721 else _entry_quantity(entry)
     return None  # not (or no longer) an owner: the balance is unknown, not zero
+
+
+def owner_entries(raw_owners_page: Any) -> tuple[tuple[str, int | None], ...]:
+    """``(lower address, exact quantity)`` of each well-formed ``owners[]`` entry."""
+    entries = _owner_entries(mapping(raw_owners_page).get("owners"))
+    return tuple((address, _entry_quantity(entry)) for address, entry in entries)
 
 
 def owners_quantity(raw_owners_page: Any, owner: str) -> tuple[int | None, str | None]:

@@ -1,5 +1,10 @@
 """The OpenSea API v2 adapter: holdings pages, per-NFT detail and collection facts.
 
+Details and collections come in batches (``POST /api/v2/nfts/batch``,
+``/collections/batch``; one upstream call each, see
+``shared/specs/opensea-v2-2026-07.full.json``); the per-NFT GETs remain for servers
+without those routes. Splitting a batch the server refuses is the caller's choice.
+
 Wire contract: UPSTREAMS.md §1. Every call goes through :func:`providers.base.fetch_json`,
 so statuses and transport failures arrive as :mod:`providers.errors`; this module adds the
 shape checks (a body that is not what the contract promises is :class:`ProviderBadData`)
@@ -8,7 +13,7 @@ and keeps the API key out of every exception text, even when the upstream echoes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from time import time
 from typing import Any
@@ -17,7 +22,14 @@ from urllib.parse import quote
 import httpx
 
 from providers.base import fetch_json, redact_key
-from providers.errors import ProviderBadData, ProviderBadRequest, ProviderError
+from providers.errors import (
+    ProviderBadData,
+    ProviderBadRequest,
+    ProviderBatchTooLarge,
+    ProviderError,
+    ProviderNotFound,
+    ProviderUnsupported,
+)
 from providers.mapping import lower_address, mapping
 from providers.models import (
     Chain,
@@ -32,6 +44,7 @@ from providers.opensea.mapping import (
     SOURCE,
     chain_segment,
     next_cursor,
+    owner_entries,
     owners_quantity,
     to_collection_info,
     to_floor,
@@ -119,6 +132,54 @@ class OpenSeaSource:
             detail = replace(detail, quantity=await self._owner_quantity(path, wallet))
         return detail
 
+    async def fetch_nft_batch(
+        self, owner: str, chain: Chain, records: Sequence[NFTRecord]
+    ) -> tuple[NFTRecord, ...]:
+        """``POST /nfts/batch``: the detail of each of ``records`` (all on ``chain``: the
+        answer's ``NftDetailed`` objects do not name their chain) OpenSea knows, in one
+        call; the ones it does not know are left out, as OpenSea omits them.
+
+        An ERC-1155 with more than 50 holders comes back without ``owner_addresses`` and
+        ``quantity`` (``owners: null``): :meth:`fetch_owners_page` finds the balance.
+        Raises :class:`ProviderBatchTooLarge` on a 400 that refuses the size and
+        :class:`ProviderUnsupported` when the server has no batch route.
+        """
+        wallet = _wallet(owner)
+        if any(record.chain is not chain for record in records):
+            raise ProviderBadRequest(SOURCE, "a batch holds NFTs of one chain")
+        identifiers = [_identifier(record) for record in records]
+        body = await self._post("/nfts/batch", {"identifiers": identifiers}, "identifiers")
+        rows = mapping(body).get("nfts")
+        if not isinstance(rows, list):
+            raise ProviderBadData(SOURCE, "nfts batch body has no 'nfts' list")
+        details = (to_nft_detail(row, chain, wallet) for row in rows)
+        return tuple(detail for detail in details if detail is not None)
+
+    async def fetch_collection_batch(self, slugs: Sequence[str]) -> tuple[CollectionInfo, ...]:
+        """``POST /collections/batch``: the collections OpenSea knows of ``slugs``, one call.
+
+        Raises like :meth:`fetch_nft_batch`.
+        """
+        body = await self._post("/collections/batch", {"slugs": list(slugs)}, "slugs")
+        rows = mapping(body).get("collections")
+        if not isinstance(rows, list):
+            raise ProviderBadData(SOURCE, "collections batch body has no 'collections' list")
+        infos = (to_collection_info(row) for row in rows)
+        return tuple(info for info in infos if info is not None)
+
+    async def fetch_owners_page(
+        self, record: NFTRecord, cursor: str | None
+    ) -> tuple[tuple[tuple[str, int | None], ...], str | None]:
+        """One ``/owners`` page of ``record``: ``((address, quantity), ...)`` and the next
+        cursor (``None`` on the last page)."""
+        params: dict[str, Any] = {"limit": OWNERS_PAGE_LIMIT}
+        if cursor:
+            params["next"] = cursor
+        body = await self._get(f"{_nft_path(record)}/owners", params)
+        if not isinstance(mapping(body).get("owners"), list):
+            raise ProviderBadData(SOURCE, "owners body has no 'owners' list")
+        return owner_entries(body), next_cursor(body)
+
     async def fetch_collection(self, chain: Chain, slug: str) -> CollectionInfo:
         """Get-collection by slug (slugs are global on OpenSea; ``chain`` is not needed)."""
         body = await self._get(f"/collections/{quote(slug, safe='')}", {})
@@ -171,6 +232,30 @@ class OpenSeaSource:
             cursor = next_page
         return None
 
+    async def _post(self, path: str, body: Mapping[str, Any], field: str) -> Any:
+        try:
+            return await fetch_json(
+                self._client,
+                SOURCE,
+                "POST",
+                self._api_root + path,
+                headers=self._headers,
+                json_body=body,
+            )
+        except ProviderNotFound:
+            # The route itself is missing (a batch answer leaves unknown items out).
+            raise ProviderUnsupported(SOURCE, f"no {path} route") from None
+        except ProviderBadRequest as exc:
+            if exc.message.startswith("HTTP 405"):
+                raise ProviderUnsupported(SOURCE, f"no {path} route") from None
+            if _refuses_size(exc.message, field):
+                raise ProviderBatchTooLarge(
+                    SOURCE, redact_key(exc, self._api_key).message
+                ) from None
+            raise redact_key(exc, self._api_key) from None
+        except ProviderError as exc:
+            raise redact_key(exc, self._api_key) from None
+
     async def _get(self, path: str, params: Mapping[str, Any]) -> Any:
         try:
             return await fetch_json(
@@ -190,6 +275,24 @@ def _wallet(owner: str) -> str:
     if wallet is None:
         raise ProviderBadRequest(SOURCE, "owner is not an EVM address")
     return wallet
+
+
+def _identifier(record: NFTRecord) -> dict[str, str]:
+    _nft_path(record)  # the same checks as a single call's
+    return {
+        "chain": chain_segment(record.chain),
+        "contract_address": record.contract_address.lower(),
+        "token_id": record.token_id,
+    }
+
+
+# A 400 refusing a batch names the list and says it is too long (wording not documented).
+_SIZE_WORDS = ("too many", "too long", "no more than", "at most", "max", "exceed", "size", "limit")
+
+
+def _refuses_size(message: str, field: str) -> bool:
+    text = message.lower()
+    return field in text and any(word in text for word in _SIZE_WORDS)
 
 
 def _nft_path(record: NFTRecord) -> str:

@@ -15,6 +15,11 @@ Wire habits copied from the vendor (UPSTREAMS.md §2): checksummed contract addr
 page keys that expire (``page_key_ttl`` seconds), ``null`` ``pageKey`` on the last page,
 and plain-text error bodies ("Must be authenticated!", "Page key is not found or
 expired, ..."). The bodies themselves are rendered in :mod:`providers.sandbox.alchemy_bodies`.
+
+Throughput is metered per key in compute units a second over a rolling 10 s window, each
+method costing its throughput CU ([AL3] compute-unit-costs: getNFTsForOwner 100,
+getNFTMetadata 10, ...): the ``quota_tier`` switch picks ``free`` (500 CU/s) or
+``unmetered`` (the default); past it, 429 with ``Retry-After: 1`` ([AL3] throughput).
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from providers.sandbox.faults import (
     FaultSwitches,
     ForcedResponse,
 )
+from providers.sandbox.quotas import RollingCost, Tier, tier_for
 from providers.sandbox.tables import alchemy_chain
 from providers.sandbox.world import SandboxCollection, SandboxNFT, World
 from providers.sandbox.world import world as sandbox_world
@@ -56,6 +62,25 @@ __all__ = ["EXPIRED_PAGE_KEY_TEXT", "alchemy_emulator"]
 EXPIRED_PAGE_KEY_TEXT = "Page key is not found or expired, please try again with a valid page key"
 UNAUTHENTICATED_TEXT = "Must be authenticated!"
 MAX_PAGE_SIZE = 100
+# Throughput compute units per method ([AL3] compute-unit-costs.mdx, "throughput CU").
+THROUGHPUT_CU = {
+    "getNFTsForOwner": 100,
+    "getNFTMetadata": 10,
+    "getOwnersForNFT": 10,
+    "getOwnersForContract": 20,
+    "summarizeNFTAttributes": 10,
+    "computeRarity": 10,
+}
+# CU per rolling 10 s window by plan ([AL3] throughput: free tier 500 CU/s over 10 s).
+TIERS: dict[str, Tier] = {
+    "unmetered": Tier(10**9, 10.0),
+    "free": Tier(5_000, 10.0),
+}
+THROTTLED_TEXT = (
+    "Your app has exceeded its compute units per second capacity. If you have retries "
+    "enabled, you can safely ignore this message. If not, check out "
+    "https://docs.alchemy.com/reference/throughput"
+)
 _FILTERS = {"SPAM", "AIRDROPS"}
 
 
@@ -81,8 +106,11 @@ class _AlchemyApp:
         api_keys: set[str] | None,
         page_key_ttl: float,
         clock: Callable[[], float],
+        switches: FaultSwitches,
     ) -> None:
         self.world = data
+        self.switches = switches
+        self.throughput = RollingCost(clock)
         self.api_keys = api_keys
         self.page_key_ttl = page_key_ttl
         self.clock = clock
@@ -107,6 +135,12 @@ class _AlchemyApp:
         handler = self.methods.get(params["method"])
         if handler is None:
             return PlainTextResponse(f"Unknown method: {params['method']}", status_code=404)
+        tier = tier_for(self.switches, TIERS, "unmetered")
+        admission = self.throughput.admit(params["api_key"], tier, THROUGHPUT_CU[params["method"]])
+        if not admission.allowed:
+            return PlainTextResponse(
+                THROTTLED_TEXT, status_code=429, headers={"retry-after": str(admission.retry_after)}
+            )
         try:
             return JSONResponse(handler(chain, request))
         except _BadRequest as exc:
@@ -267,12 +301,12 @@ def alchemy_emulator(
     live ``page_key_ttl`` seconds by ``clock`` (``0`` makes every page key expire at once).
     """
     data = world if world is not None else sandbox_world()
-    handler = _AlchemyApp(data, api_keys, page_key_ttl, clock)
+    switches = FaultSwitches()
+    handler = _AlchemyApp(data, api_keys, page_key_ttl, clock, switches)
     routes = [
         Route("/nft/v3/{api_key}/{method}", handler.dispatch),
         Route("/{network}/nft/v3/{api_key}/{method}", handler.dispatch),
     ]
-    switches = FaultSwitches()
     app = FaultInjector(Starlette(routes=routes), switches, cursors=CURSOR_HOOKS)
     return Emulator("alchemy", app, switches)
 

@@ -19,6 +19,10 @@ handed; the emulator server sets them by name from the command line
     faults.cursor_loop = True         # every page points back at the first
     faults.cursor_expire = True       # every cursor is answered as expired
     faults.fail_next(429, headers={"Retry-After": "1"})  # one-off forced answers
+    faults.quota_tier = "instant"     # the vendor's volume limit for that tier (quotas.py)
+    faults.quota_limit, faults.quota_window = 120, 60  # ... or any other figure
+    faults.batch_limit = 10           # OpenSea batch routes refuse more items than this
+    faults.batch_routes = False       # a server without the batch routes (404)
 
 ``refuse`` and ``connect_timeout`` raise httpx's own connect errors, so they only mean
 something in process (over a real socket the server cannot refuse after accepting).
@@ -113,6 +117,12 @@ class FaultSwitches:
     cursor_expire: bool = False  # every cursor is answered as expired
     path_filter: str | None = None  # only requests whose path contains this are affected
     echo_request: bool = False  # a 400 quoting the request back (path, query, custom headers)
+    # Volume limits per key (see quotas.py): a tier of the emulator's own table, or figures.
+    quota_tier: str | None = None
+    quota_limit: int = 0  # units per window (0: the tier decides)
+    quota_window: float = 0.0  # seconds
+    batch_limit: int = 0  # items a batch route accepts (0: the emulator's default)
+    batch_routes: bool = True  # False: no batch routes (404), as older servers
     queued: deque[ForcedResponse] = field(default_factory=deque)
     calls: int = 0  # requests seen (faulty or not): tests count upstream calls with it
 

@@ -5,6 +5,10 @@ Like Etherscan it always answers HTTP 200 with a ``status`` envelope: ``"1"`` wi
 ``"0"`` with ``"NOTOK"`` and an error text in ``result`` (missing/invalid key, bad chain id,
 bad action, bad address), or ``"0"`` / ``"No matching records found"`` / ``[]`` when no
 address is tagged. Only chain 1 has tags.
+
+Etherscan limits calls per second per key on every plan ([NT1]: 2/s for name tags); the
+``quota_tier`` switch ``standard`` turns that on (the default, ``unmetered``, does not),
+and a call past it gets the NOTOK "Max calls per sec rate limit reached (2/sec)".
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from starlette.routing import Route
 
 from providers.sandbox.faults import Emulator, FaultInjector, FaultSwitches
 from providers.sandbox.identities import Identities, NameTag, identities
+from providers.sandbox.quotas import FixedWindow, Tier, tier_for
 
 __all__ = [
     "INVALID_KEY",
@@ -38,6 +43,11 @@ _BAD_ACTION = "Error! Missing Or invalid Action name"
 _BAD_ADDRESS = "Error! Invalid address format"
 _MAX_ADDRESSES = 100
 _HEX = frozenset("0123456789abcdef")
+
+
+# Calls a second per key ([NT1]: 2/s on every plan).
+TIERS: dict[str, Tier] = {"unmetered": Tier(1_000_000, 1.0), "standard": Tier(2, 1.0)}
+RATE_LIMITED = "Max calls per sec rate limit reached (2/sec)"
 
 
 def _notok(text: str) -> JSONResponse:
@@ -70,9 +80,13 @@ def _row(tag: NameTag) -> dict[str, Any]:
 
 
 class _Etherscan:
-    def __init__(self, data: Identities, api_keys: Collection[str] | None) -> None:
+    def __init__(
+        self, data: Identities, api_keys: Collection[str] | None, switches: FaultSwitches
+    ) -> None:
         self.data = data
         self.api_keys = api_keys
+        self.switches = switches
+        self.calls = FixedWindow()
 
     async def api(self, request: Request) -> JSONResponse:
         params = request.query_params
@@ -84,6 +98,8 @@ class _Etherscan:
             return _notok(MISSING_KEY)
         if self.api_keys is not None and key not in self.api_keys:
             return _notok(INVALID_KEY)
+        if not self.calls.admit(key, tier_for(self.switches, TIERS, "unmetered")).allowed:
+            return _notok(RATE_LIMITED)
         if params.get("module") != "nametag" or params.get("action") != "getaddresstag":
             return _notok(_BAD_ACTION)
         addresses = [a.strip().lower() for a in params.get("address", "").split(",")]
@@ -102,7 +118,7 @@ def nametag_emulator(
 
     ``api_keys`` lists the keys it accepts; ``None`` accepts any non-empty key.
     """
-    service = _Etherscan(data if data is not None else identities(), api_keys)
-    app = Starlette(routes=[Route("/v2/api", service.api, methods=["GET"])])
     switches = FaultSwitches()
+    service = _Etherscan(data if data is not None else identities(), api_keys, switches)
+    app = Starlette(routes=[Route("/v2/api", service.api, methods=["GET"])])
     return Emulator("nametag", FaultInjector(app, switches), switches)

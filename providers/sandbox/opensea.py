@@ -4,7 +4,17 @@ Wire contract: UPSTREAMS.md §1 (routes, envelopes, cursors, headers) and §1.12
 Only NFTs with ``in_opensea=True`` exist here. What it reproduces on purpose:
 
 * ``x-api-key`` is required (401 ``{"errors": [...]}``), optionally from a fixed set;
-* every answer carries ``X-RateLimit-Limit`` / ``-Remaining`` / ``-Reset``;
+* a read quota per key (the ``quota_tier`` switch: ``instant`` is the 600 reads an hour
+  of an instant key [OS4]; ``unmetered``, the default, a million a minute): every answer
+  carries ``X-RateLimit-Limit`` / ``-Remaining`` / ``-Reset`` (Unix seconds), and a spent
+  quota answers 429 ``{"detail": "Request was throttled."}`` [OS6] with ``Retry-After``;
+* the batch routes of the 2026 spec (``specs/opensea-v2-2026-07.full.json``):
+  ``POST /api/v2/nfts/batch`` (``identifiers[{chain, contract_address, token_id}]`` ->
+  ``nfts[NftDetailed]``, unknown ones omitted) and ``POST /api/v2/collections/batch``
+  (``slugs[]`` -> ``collections[]`` in input order, unknown ones omitted). Their maximum
+  size is not documented: this one refuses more than ``batch_limit`` items (default
+  32) with a 400 naming the list; ``batch_routes=False`` makes them 404 as on an older
+  server;
 * list-by-account: ``limit`` 1..``limit_max`` (default 50), an opaque base64 ``next`` that
   needs URL-encoding (it starts with ``+/``) and is omitted on the last page, ``traits: []``
   unless the collection is one OpenSea fills them for;
@@ -19,8 +29,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import time
 from typing import Any
 
 from starlette.applications import Starlette
@@ -30,7 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from providers.models import Chain, TokenStandard
+from providers.models import Chain
 from providers.sandbox.faults import (
     CursorHooks,
     Emulator,
@@ -38,9 +46,11 @@ from providers.sandbox.faults import (
     FaultSwitches,
     ForcedResponse,
 )
+from providers.sandbox.opensea_bodies import collection_body, nft_body, owner_entries
 from providers.sandbox.opensea_stats import stats_and_refresh_routes
+from providers.sandbox.quotas import Admission, FixedWindow, Tier, tier_for
 from providers.sandbox.tables import lower_evm_address, opensea_chain, opensea_segment
-from providers.sandbox.world import SandboxCollection, SandboxNFT, World
+from providers.sandbox.world import SandboxNFT, World
 from providers.sandbox.world import world as sandbox_world
 
 __all__ = ["opensea_emulator"]
@@ -48,9 +58,12 @@ __all__ = ["opensea_emulator"]
 DEFAULT_LIST_LIMIT = 50
 OWNERS_DEFAULT_LIMIT = 20
 OWNERS_LIMIT_MAX = 100
-INT32_MAX = 2**31 - 1
-RATE_LIMIT = 60
-UPDATED_AT = "2025-03-02T10:11:12.345678"
+DEFAULT_BATCH_LIMIT = 32
+# Read quotas by key tier ([OS4]: an instant key reads 600 times an hour).
+TIERS: dict[str, Tier] = {
+    "unmetered": Tier(1_000_000, 60.0),
+    "instant": Tier(600, 3600.0),
+}
 # Cursor bytes start with 0xFBFF so their base64 starts with "+/": a client that does not
 # URL-encode ``next`` gets a 400 here, as it would upstream.
 _CURSOR_MAGIC = b"\xfb\xff-pk="
@@ -73,8 +86,11 @@ def opensea_emulator(
     ``limit_max=50`` mimics the 2024 API. Get-NFT sends ``owners: null`` for NFTs with more
     than ``owners_inline_max`` holders (OpenSea's cut-off is 50).
     """
-    data = _OpenSeaData(world or sandbox_world(), limit_max, owners_inline_max)
+    faults = FaultSwitches()
+    data = _OpenSeaData(world or sandbox_world(), limit_max, owners_inline_max, faults)
     routes = [
+        Route("/api/v2/nfts/batch", data.nfts_batch, methods=["POST"]),
+        Route("/api/v2/collections/batch", data.collections_batch, methods=["POST"]),
         Route("/api/v2/chain/{chain}/account/{address}/nfts", data.list_by_account),
         Route("/api/v2/chain/{chain}/contract/{address}/nfts/{identifier}", data.get_nft),
         Route("/api/v2/chain/{chain}/contract/{address}/nfts/{identifier}/owners", data.owners),
@@ -82,8 +98,7 @@ def opensea_emulator(
         Route("/api/v2/collections/{slug}", data.get_collection),
         *stats_and_refresh_routes(data.world),
     ]
-    app = _ApiKeyGate(Starlette(routes=routes), api_keys)
-    faults = FaultSwitches()
+    app = _ApiKeyGate(Starlette(routes=routes), api_keys, faults)
     return Emulator(
         name="opensea", app=FaultInjector(app, faults, cursors=CURSOR_HOOKS), faults=faults
     )
@@ -98,36 +113,44 @@ CURSOR_HOOKS = CursorHooks(
 
 
 class _ApiKeyGate:
-    """Requires ``x-api-key`` and stamps the rate-limit headers on every answer."""
+    """Requires ``x-api-key``, meters its reads and stamps the rate-limit headers."""
 
-    def __init__(self, app: ASGIApp, api_keys: set[str] | None) -> None:
+    def __init__(self, app: ASGIApp, api_keys: set[str] | None, switches: FaultSwitches) -> None:
         self.app = app
         self.api_keys = api_keys
+        self.switches = switches
+        self.reads = FixedWindow()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + _rate_limit_headers()
-            await send(message)
-
         key = Headers(scope=scope).get("x-api-key", "")
         if not key or (self.api_keys is not None and key not in self.api_keys):
             response = _errors(401, "Invalid or missing API key. Pass it in the x-api-key header.")
-            await response(scope, receive, send_with_headers)
+            await response(scope, receive, send)
+            return
+        admission = self.reads.admit(key, tier_for(self.switches, TIERS, "unmetered"))
+        headers = _rate_limit_headers(admission)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + headers
+            await send(message)
+
+        if not admission.allowed:
+            throttled = JSONResponse({"detail": "Request was throttled."}, status_code=429)
+            throttled.headers["retry-after"] = str(admission.retry_after)
+            await throttled(scope, receive, send_with_headers)
             return
         await self.app(scope, receive, send_with_headers)
 
 
-def _rate_limit_headers() -> list[tuple[bytes, bytes]]:
-    reset = int(time.time()) + 60
+def _rate_limit_headers(admission: Admission) -> list[tuple[bytes, bytes]]:
     return [
-        (b"x-ratelimit-limit", str(RATE_LIMIT).encode()),
-        (b"x-ratelimit-remaining", str(RATE_LIMIT - 1).encode()),
-        (b"x-ratelimit-reset", str(reset).encode()),
+        (b"x-ratelimit-limit", str(admission.limit).encode()),
+        (b"x-ratelimit-remaining", str(admission.remaining).encode()),
+        (b"x-ratelimit-reset", str(int(admission.reset_at)).encode()),
     ]
 
 
@@ -138,10 +161,65 @@ def _errors(status: int, *messages: str) -> Response:
 class _OpenSeaData:
     """The route handlers: OpenSea's view of one :class:`World`."""
 
-    def __init__(self, world: World, limit_max: int, owners_inline_max: int) -> None:
+    def __init__(
+        self, world: World, limit_max: int, owners_inline_max: int, switches: FaultSwitches
+    ) -> None:
         self.world = world
         self.limit_max = limit_max
         self.owners_inline_max = owners_inline_max
+        self.switches = switches
+
+    async def nfts_batch(self, request: Request) -> Response:
+        if not self.switches.batch_routes:
+            return _errors(404, "not found")
+        try:
+            items = await self._batch_items(request, "identifiers")
+            found = [self._batch_nft(item) for item in items]
+        except _BadRequest as exc:
+            return _errors(400, str(exc))
+        return JSONResponse({"nfts": [self._detailed(nft) for nft in found if nft is not None]})
+
+    async def collections_batch(self, request: Request) -> Response:
+        if not self.switches.batch_routes:
+            return _errors(404, "not found")
+        try:
+            slugs = await self._batch_items(request, "slugs")
+        except _BadRequest as exc:
+            return _errors(400, str(exc))
+        if not all(isinstance(slug, str) for slug in slugs):
+            return _errors(400, "slugs: Each item must be a string")
+        found = [self.world.collection_by_slug(slug) for slug in slugs]
+        return JSONResponse({"collections": [collection_body(c) for c in found if c is not None]})
+
+    async def _batch_items(self, request: Request, field: str) -> list[Any]:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise _BadRequest("JSON parse error") from None
+        items = body.get(field) if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise _BadRequest(f"{field}: This field is required.")
+        limit = self.switches.batch_limit or DEFAULT_BATCH_LIMIT
+        if len(items) > limit:
+            raise _BadRequest(f"{field}: Ensure this field has no more than {limit} elements.")
+        return items
+
+    def _batch_nft(self, item: Any) -> SandboxNFT | None:
+        if not isinstance(item, dict):
+            raise _BadRequest("identifiers: Each item must be an object")
+        chain = opensea_chain(str(item.get("chain", "")))
+        if chain is None:
+            raise _BadRequest(f"identifiers: Unsupported chain {item.get('chain')!r}")
+        contract = _address(str(item.get("contract_address", "")), "contract_address")
+        nft = self.world.nft(chain, contract, str(item.get("token_id", "")))
+        return nft if nft is not None and nft.in_opensea else None
+
+    def _detailed(self, nft: SandboxNFT) -> dict[str, Any]:
+        """An ``NftDetailed`` object, as get-NFT and the batch route send it."""
+        body = nft_body(nft, detailed=True)
+        holders = owner_entries(nft)
+        body["owners"] = holders if len(holders) <= self.owners_inline_max else None
+        return body
 
     async def list_by_account(self, request: Request) -> Response:
         try:
@@ -153,7 +231,7 @@ class _OpenSeaData:
             return _errors(400, str(exc))
         nfts = [n for n in self.world.holdings(owner, chain) if n.in_opensea]
         page = nfts[offset : offset + limit]
-        body: dict[str, Any] = {"nfts": [_nft_body(n) for n in page]}
+        body: dict[str, Any] = {"nfts": [nft_body(n) for n in page]}
         if offset + limit < len(nfts):
             body["next"] = _encode_cursor(offset + limit)
         return JSONResponse(body)
@@ -165,10 +243,7 @@ class _OpenSeaData:
             return _errors(400, str(exc))
         if nft is None:
             return _errors(404, "not found")
-        body = _nft_body(nft, detailed=True)
-        holders = _owner_entries(nft)
-        body["owners"] = holders if len(holders) <= self.owners_inline_max else None
-        return JSONResponse({"nft": body})
+        return JSONResponse({"nft": self._detailed(nft)})
 
     async def owners(self, request: Request) -> Response:
         try:
@@ -179,7 +254,7 @@ class _OpenSeaData:
             return _errors(400, str(exc))
         if nft is None:
             return _errors(404, "not found")
-        holders = _owner_entries(nft)
+        holders = owner_entries(nft)
         body: dict[str, Any] = {"owners": holders[offset : offset + limit]}
         if offset + limit < len(holders):
             body["next"] = _encode_cursor(offset + limit)
@@ -208,7 +283,7 @@ class _OpenSeaData:
         collection = self.world.collection_by_slug(request.path_params["slug"])
         if collection is None:
             return _errors(404, "not found")
-        return JSONResponse(_collection_body(collection))
+        return JSONResponse(collection_body(collection))
 
     def _nft(self, request: Request) -> SandboxNFT | None:
         chain = _chain(request)
@@ -262,119 +337,3 @@ def _decode_cursor(cursor: str) -> int:
     if digits == raw or not digits.isdigit():
         raise _BadRequest("next: Invalid cursor")
     return int(digits)
-
-
-# -- bodies -----------------------------------------------------------------------------
-
-
-def _nft_body(nft: SandboxNFT, *, detailed: bool = False) -> dict[str, Any]:
-    collection = nft.collection
-    segment = opensea_segment(nft.chain)
-    lists_traits = detailed or collection.opensea_lists_traits
-    body: dict[str, Any] = {
-        "identifier": nft.token_id,
-        "collection": collection.slug,
-        "contract": nft.contract,
-        "token_standard": collection.standard.value.lower(),
-        "name": nft.name,
-        "description": nft.description,
-        "image_url": nft.image,
-        "display_image_url": nft.image,
-        "display_animation_url": None,  # the sandbox has no CDN copy of animations
-        "original_image_url": nft.original_image,
-        "original_animation_url": nft.animation,
-        "metadata_url": f"https://media.sandbox.invalid/{collection.slug}/{nft.token_id}.json",
-        "opensea_url": f"https://opensea.io/assets/{segment}/{nft.contract}/{nft.token_id}",
-        "updated_at": UPDATED_AT,
-        # Spam collections are delisted on OpenSea too, so the signal exists on both sides.
-        "is_disabled": collection.is_spam,
-        "is_nsfw": False,
-        "traits": [_trait_body(kind, value) for kind, value in nft.traits] if lists_traits else [],
-    }
-    if detailed:
-        body.update(
-            animation_url=nft.animation,
-            is_suspicious=False,
-            creator=_creator(collection),
-            rarity=_rarity_body(nft),
-        )
-    return body
-
-
-def _trait_body(kind: str, value: str | int | float) -> dict[str, Any]:
-    numeric = isinstance(value, int | float)
-    return {
-        "trait_type": kind,
-        "display_type": "number" if numeric else "None",
-        "max_value": None,
-        "value": value,
-    }
-
-
-def _rarity_body(nft: SandboxNFT) -> dict[str, Any] | None:
-    if nft.rank is None:
-        return None
-    return {"strategy_id": "openrarity", "strategy_version": "1.0", "rank": nft.rank}
-
-
-def _owner_entries(nft: SandboxNFT) -> list[dict[str, Any]]:
-    return [
-        {
-            "address": address,
-            "quantity": min(quantity, INT32_MAX),  # an int32 on the wire
-            "quantity_string": str(quantity),
-        }
-        for address, quantity in sorted(nft.holders.items())
-    ]
-
-
-def _creator(collection: SandboxCollection) -> str:
-    return "0x" + hashlib.sha256(f"creator:{collection.slug}".encode()).hexdigest()[:40]
-
-
-def _collection_body(collection: SandboxCollection) -> dict[str, Any]:
-    segment = opensea_segment(collection.chain)
-    rarity = (
-        {
-            "calculated_at": "2025-01-01T00:00:00",
-            "max_rank": collection.total_supply,
-            "total_supply": collection.total_supply,
-            "strategy_id": "openrarity",
-            "strategy_version": "1.0",
-        }
-        if collection.ranked
-        else None
-    )
-    return {
-        "collection": collection.slug,
-        "name": collection.name,
-        "description": f"{collection.name}, a collection in the nft-gateway sandbox.",
-        "image_url": None,
-        "banner_image_url": None,
-        "owner": _creator(collection),
-        "safelist_status": "not_requested" if collection.is_spam else "verified",
-        "category": "pfps" if collection.standard is TokenStandard.ERC721 else "memberships",
-        "is_disabled": collection.is_spam,
-        "is_nsfw": False,
-        "trait_offers_enabled": not collection.is_spam,
-        "collection_offers_enabled": not collection.is_spam,
-        "opensea_url": f"https://opensea.io/collection/{collection.slug}",
-        "project_url": "",
-        "wiki_url": "",
-        "discord_url": "",
-        "telegram_url": "",
-        "twitter_username": "",
-        "instagram_username": "",
-        "contracts": [{"address": collection.contract, "chain": segment}],
-        "editors": [_creator(collection)],
-        "fees": [],
-        "required_zone": None,
-        "rarity": rarity,
-        "total_supply": collection.total_supply,
-        "unique_item_count": collection.total_supply,
-        "created_date": "2024-01-01",
-        "pricing_currencies": {
-            "listing_currency": {"symbol": "ETH", "chain": segment, "decimals": 18},
-            "offer_currency": {"symbol": "WETH", "chain": segment, "decimals": 18},
-        },
-    }

@@ -20,6 +20,7 @@ from gateway.resilience import (
     CoolingDown,
     GuardPolicy,
     Overloaded,
+    Priority,
     ProviderGuards,
 )
 from providers.errors import (
@@ -36,7 +37,6 @@ FAST = GuardPolicy(
     provider_deadline=2.0,
     retry_backoff_base=0.001,
     retry_backoff_cap=0.005,
-    bulkhead_queue_wait=0.05,
 )
 
 
@@ -163,24 +163,61 @@ async def test_retries_respect_the_budget() -> None:
     assert 10 < attempts[0] < 30
 
 
-async def test_the_bulkhead_caps_calls_in_flight_and_fails_fast() -> None:
+async def test_the_queue_caps_calls_in_flight_and_serves_every_call_in_time() -> None:
     in_flight = [0]
     peak = [0]
 
     async def slow() -> str:
         in_flight[0] += 1
         peak[0] = max(peak[0], in_flight[0])
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.05)
         in_flight[0] -= 1
         return "ok"
 
-    shared = guards(GuardPolicy(bulkhead_max_in_flight=16, bulkhead_queue_wait=0.02))
-    results = await asyncio.gather(
-        *(shared.call("p", "op", slow) for _ in range(40)), return_exceptions=True
-    )
+    shared = guards(GuardPolicy(bulkhead_max_in_flight=16))
+    results = await asyncio.gather(*(shared.call("p", "op", slow) for _ in range(40)))
     assert peak[0] == 16
-    assert sum(r == "ok" for r in results) == 16
-    assert all(isinstance(r, Overloaded) for r in results if r != "ok")
+    assert results == ["ok"] * 40  # waited for a slot instead of being refused
+
+
+async def test_a_full_queue_or_a_deadline_too_near_sheds_as_overloaded() -> None:
+    async def slow() -> str:
+        await asyncio.sleep(0.2)
+        return "ok"
+
+    shared = guards(GuardPolicy(bulkhead_max_in_flight=2, bulkhead_queue_max=3))
+    loop = asyncio.get_running_loop()
+    calls = [shared.call("p", "op", slow) for _ in range(6)]
+    hurried = shared.call("p", "op", slow, deadline=loop.time() + 0.1)
+    results = await asyncio.gather(*calls, hurried, return_exceptions=True)
+    assert results[:5] == ["ok"] * 5  # two in flight, three waiting
+    assert isinstance(results[5], Overloaded)  # the queue was full
+    assert isinstance(results[6], Overloaded)  # its deadline came before a slot
+
+
+async def test_list_calls_go_before_detail_calls_that_waited_longer() -> None:
+    order: list[str] = []
+
+    def call(name: str) -> Callable[[], Awaitable[str]]:
+        async def fn() -> str:
+            order.append(name)
+            await asyncio.sleep(0.02)
+            return name
+
+        return fn
+
+    shared = guards(GuardPolicy(bulkhead_max_in_flight=1))
+    detail = Priority.DETAIL
+    first = asyncio.ensure_future(shared.call("p", "detail", call("busy"), priority=detail))
+    await asyncio.sleep(0)
+    waiting = [
+        asyncio.ensure_future(shared.call("p", "detail", call(f"d{i}"), priority=detail))
+        for i in range(3)
+    ]
+    await asyncio.sleep(0)
+    listing = asyncio.ensure_future(shared.call("p", "holdings", call("list")))
+    await asyncio.gather(first, *waiting, listing)
+    assert order == ["busy", "list", "d0", "d1", "d2"]
 
 
 class FakeClock:

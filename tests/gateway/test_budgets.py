@@ -1,0 +1,128 @@
+"""Budgets of upstream calls: token buckets spent by priority, shared through Redis,
+corrected by the upstream's own headers; and the guard reporting a spent budget."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+
+from gateway.cache.backends import RedisLayer
+from gateway.resilience import (
+    Budget,
+    BudgetSpent,
+    CallMeter,
+    GuardPolicy,
+    MemoryBuckets,
+    Priority,
+    ProviderGuards,
+    RedisBuckets,
+)
+from gateway.resilience.budgets import OverBudget
+from gateway.settings import Rate, Settings
+
+REDIS_URL = "redis://127.0.0.1:6379/13"
+
+
+def soon(seconds: float) -> float:
+    return asyncio.get_running_loop().time() + seconds
+
+
+async def spend_all(budget: Budget, priority: Priority, times: int) -> None:
+    for _ in range(times):
+        await budget.spend(priority, soon(0.05))
+        budget.done()
+
+
+@pytest.mark.parametrize(
+    ("text", "count", "period"),
+    [("600/h", 600, 3600), ("4/s", 4, 1), ("120/min", 120, 60), ("50/10s", 50, 10)],
+)
+def test_rates_read_as_the_readme_writes_them(text: str, count: int, period: float) -> None:
+    assert Rate.parse(text) == Rate(count, period)
+
+
+def test_off_means_no_budget_and_nonsense_is_refused() -> None:
+    assert Settings(opensea_rate="off").rate_for("opensea") is None
+    assert Settings(sandbox="off").rate_for("opensea") == Rate(600, 3600)
+    assert Settings(sandbox="on").rate_for("opensea") is None  # emulators meter nothing
+    assert Settings(sandbox="on", opensea_rate="120/min").rate_for("opensea") == Rate(120, 60)
+    with pytest.raises(ValueError):
+        Settings(alchemy_rate="lots")
+
+
+async def test_a_spent_budget_refuses_a_call_it_cannot_pay_before_the_deadline() -> None:
+    budget = Budget("b", Rate(3, 3600), MemoryBuckets())
+    await spend_all(budget, Priority.LIST, 3)
+    with pytest.raises(OverBudget):
+        await budget.spend(Priority.LIST, soon(5))  # the next token is 20 minutes away
+
+
+async def test_details_leave_a_reserve_that_list_calls_may_spend() -> None:
+    budget = Budget("b", Rate(10, 3600), MemoryBuckets())
+    await spend_all(budget, Priority.DETAIL, 9)  # a reserve of 1 token stays
+    with pytest.raises(OverBudget):
+        await budget.spend(Priority.DETAIL, soon(1))
+    await spend_all(budget, Priority.LIST, 1)  # the list call gets it
+
+
+async def test_a_spent_quota_holds_every_call_until_the_reset() -> None:
+    budget = Budget("b", Rate(100, 1), MemoryBuckets())
+    reset = int(time.time()) + 2
+    await budget.observe({"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)}, 429)
+    with pytest.raises(OverBudget):
+        await budget.spend(Priority.LIST, soon(0.3))
+    await budget.spend(Priority.LIST, soon(5))  # waits for the reset, then goes
+    assert time.time() >= reset - 0.05
+
+
+async def test_remaining_from_the_headers_replaces_our_own_count() -> None:
+    budget = Budget("b", Rate(600, 3600), MemoryBuckets())
+    await budget.observe({"x-ratelimit-remaining": "2", "x-ratelimit-limit": "600"}, 200)
+    await spend_all(budget, Priority.LIST, 2)
+    with pytest.raises(OverBudget):
+        await budget.spend(Priority.LIST, soon(1))
+
+
+async def test_replicas_spend_from_one_bucket_in_redis() -> None:
+    namespace = f"test-{uuid.uuid4().hex[:8]}"
+    layers = [RedisLayer.from_url(REDIS_URL, namespace=namespace) for _ in range(2)]
+    try:
+        first, second = (Budget("opensea:k", Rate(4, 3600), RedisBuckets(r)) for r in layers)
+        await spend_all(first, Priority.LIST, 3)
+        await spend_all(second, Priority.LIST, 1)
+        with pytest.raises(OverBudget):
+            await first.spend(Priority.LIST, soon(1))
+        with pytest.raises(OverBudget):
+            await second.spend(Priority.LIST, soon(1))
+    finally:
+        for layer in layers:
+            await layer.close()
+
+
+async def test_without_redis_the_bucket_lives_in_memory() -> None:
+    dead = RedisLayer.from_url("redis://127.0.0.1:1/13")
+    try:
+        budget = Budget("b", Rate(2, 3600), RedisBuckets(dead))
+        await spend_all(budget, Priority.LIST, 2)
+        with pytest.raises(OverBudget):
+            await budget.spend(Priority.LIST, soon(0.5))
+    finally:
+        await dead.close()
+
+
+async def test_the_guard_reports_a_spent_budget_and_counts_only_calls_made() -> None:
+    budget = Budget("p", Rate(1, 3600), MemoryBuckets())
+    guards = ProviderGuards(GuardPolicy(), budgets={"p": budget})
+    meter = CallMeter()
+
+    async def fetch() -> str:
+        return "ok"
+
+    assert await guards.call("p", "detail", fetch, priority=Priority.LIST, meter=meter) == "ok"
+    with pytest.raises(BudgetSpent) as raised:
+        await guards.call("p", "detail", fetch, priority=Priority.DETAIL, meter=meter)
+    assert raised.value.kind == "budget"
+    assert meter.counts == {"p": 1}
