@@ -121,8 +121,22 @@ class AnswerLog:
 
 
 def _combined(parts: list[ProviderReport]) -> ProviderReport:
-    # Most responses hear from each provider once: nothing to combine then.
-    return parts[0] if len(parts) == 1 else combine_reports([parts])[0]
+    # Most responses hear from each provider once, or several times alike (the gallery's
+    # page and its spam count): nothing to combine then, and the JSON is the same.
+    first = parts[0]
+    if all(_alike(first, part) for part in parts[1:]):
+        return first
+    return combine_reports([parts])[0]
+
+
+def _alike(one: ProviderReport, other: ProviderReport) -> bool:
+    """Whether two reports read the same in ``providers`` (latency is not shown)."""
+    return (
+        one.status == other.status
+        and one.error_kind == other.error_kind
+        and one.error_message == other.error_message
+        and one.failed_chains == other.failed_chains
+    )
 
 
 def provider_status_json(report: ProviderReport) -> dict[str, Any]:
