@@ -10,9 +10,10 @@ Both layers are aiocache caches (``get``/``set``/``raw``/``close`` with a namesp
   aiocache's ``NotImplementedError``).
 * :class:`RedisLayer` (when ``NFTGW_REDIS_URL`` is set): aiocache's own
   :class:`aiocache.RedisCache` over a blocking connection pool. What aiocache lacks is kept
-  here by hand: a short op timeout (100 ms, not aiocache's 5 s) enforced with
-  ``asyncio.timeout`` (aiocache's ``wait_for`` spawns a task per operation, a loop hop that
-  delays every write and lease release), after which a failed or slow Redis is a fallback
+  here by hand: a short op timeout (100 ms, not aiocache's 5 s) measured against the call
+  rather than the event loop's lag (:func:`within_call_deadline`; aiocache's ``wait_for``
+  spawns a task per operation, a loop hop that delays every write and lease release), after
+  which a failed or slow Redis is a fallback
   (to the memory layer, or a miss), never an error, and is left alone for a second before
   the next try; and one read returns a value together with its remaining life (a Lua
   ``GET`` + ``PTTL``), so a Redis hit is copied into memory for exactly as long as it lives.
@@ -29,7 +30,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from aiocache import RedisCache
@@ -45,9 +46,20 @@ __all__ = ["UNAVAILABLE", "BoundedMemoryCache", "JsonBytes", "RedisLayer", "Unav
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 # Writes, heartbeats and releases run off the request path and may take this many op
 # timeouts: under a burst the event loop itself can lag past 100 ms.
 BACKGROUND_TIMEOUT_FACTOR = 10
+
+# A deadline timer that fires later than this share of the op timeout past its time says
+# the event loop was busy elsewhere: the operation is given another op timeout (at most
+# MAX_LAG_EXTENSIONS times) instead of failing for the loop's lag (issue 16: ~2,600 false
+# "redis unavailable" warnings under a burst while Redis answered in a millisecond).
+LAG_TOLERANCE = 0.25
+MAX_LAG_EXTENSIONS = 3
+# One "redis unavailable" warning per this many seconds, with the count of the others.
+WARNING_INTERVAL = 10.0
 
 _GET_WITH_TTL = "return {redis.call('get', KEYS[1]), redis.call('pttl', KEYS[1])}"
 
@@ -193,6 +205,8 @@ class RedisLayer:
         self._retry_interval = retry_interval
         self._slow_since: float | None = None  # first timeout since the last success
         self._down_until = 0.0
+        self._warned_at = -WARNING_INTERVAL
+        self._unwarned = 0
 
     @classmethod
     def from_url(
@@ -204,6 +218,7 @@ class RedisLayer:
         max_connections: int = 64,
     ) -> RedisLayer:
         options = dict(parse_url(url))
+        backstop = op_timeout * BACKGROUND_TIMEOUT_FACTOR
         cache = RedisCache(
             serializer=JsonBytes(),
             namespace=namespace,
@@ -216,7 +231,9 @@ class RedisLayer:
             pool_max_size=max_connections,
             create_connection_timeout=op_timeout,
             connection_pool_class=_blocking_pool,
-            connection_pool_kwargs={**options, "timeout": op_timeout, "socket_timeout": op_timeout},
+            # redis-py's own timeouts are event-loop timers too: they are only a backstop
+            # here, the op deadline (within_call_deadline) decides.
+            connection_pool_kwargs={**options, "timeout": backstop, "socket_timeout": backstop},
         )
         return cls(cache, op_timeout=op_timeout)
 
@@ -274,8 +291,7 @@ class RedisLayer:
             return UNAVAILABLE
         timeout = self._op_timeout * (BACKGROUND_TIMEOUT_FACTOR if background else 1)
         try:
-            async with asyncio.timeout(timeout):
-                result = await operation()
+            result = await within_call_deadline(operation(), timeout)
         except (RedisError, OSError, TimeoutError) as exc:
             self._note_failure(exc)
             return UNAVAILABLE
@@ -294,4 +310,41 @@ class RedisLayer:
             down = True
         if down:
             self._down_until = now + self._retry_interval
-        logger.warning("redis unavailable (%s): using the memory layer", type(exc).__name__)
+        if now - self._warned_at < WARNING_INTERVAL:
+            self._unwarned += 1
+            return
+        more = f" ({self._unwarned} more since the last warning)" if self._unwarned else ""
+        self._warned_at, self._unwarned = now, 0
+        logger.warning("redis unavailable (%s): using the memory layer%s", type(exc).__name__, more)
+
+
+async def within_call_deadline(operation: Awaitable[T], timeout: float) -> T:
+    """``await operation``, :class:`TimeoutError` once it has had ``timeout`` seconds.
+
+    Seconds of the operation, not of the event loop: ``asyncio.timeout`` alone fails an
+    operation whose reply arrived in time but was not read because the loop was busy with
+    other requests. Here the deadline timer checks how late it fired itself: late by more
+    than :data:`LAG_TOLERANCE` of the timeout means the loop was lagging, so the operation
+    gets another ``timeout`` (at most :data:`MAX_LAG_EXTENSIONS` times); on time means
+    the wait was real, and the operation is cancelled on the loop's next turn (a reply read
+    in this very turn still wins)."""
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(None) as scope:
+        timer: list[asyncio.TimerHandle] = []  # the armed deadline timer, for cancelling
+        extensions = 0
+
+        def on_due(due: float) -> None:
+            nonlocal extensions
+            now = loop.time()
+            if now - due > LAG_TOLERANCE * timeout and extensions < MAX_LAG_EXTENSIONS:
+                extensions += 1
+                timer[0] = loop.call_at(now + timeout, on_due, now + timeout)
+            else:
+                scope.reschedule(now)
+
+        due = loop.time() + timeout
+        timer.append(loop.call_at(due, on_due, due))
+        try:
+            return await operation
+        finally:
+            timer[0].cancel()

@@ -13,6 +13,7 @@
   every response body.
 * :mod:`~gateway.http.server`: the HTTP/1.1 protocol ``serve`` runs (uvicorn's, plus
   header and body deadlines and a connection cap).
+* :mod:`~gateway.http.spellings`: the spellings of a key that redaction looks for.
 * :mod:`~gateway.http.logrepeats`: a flood of one log message as one line with a count.
 
 May import: :mod:`gateway.errors`, :mod:`gateway.settings` and each other. Never the

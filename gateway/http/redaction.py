@@ -7,7 +7,8 @@ filters miss handlers added later (uvicorn's, pytest's), so the redaction sits i
 record factory: every record of every logger passes through it once, at creation, after
 the level check. It
 
-* replaces every registered secret in the message and in the traceback text (when a
+* replaces every registered secret, in every spelling an upstream echo may give it
+  (:mod:`.spellings`), in the message and in the traceback text (when a
   traceback holds a secret, ``exc_text`` gets the redacted text and ``exc_info`` is
   cleared, so no formatter can render the original), and
 * escapes CR, LF and other control characters in the message, so a client-supplied value
@@ -34,6 +35,8 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from gateway.http.spellings import Spellings
+
 __all__ = [
     "REDACTED",
     "RedactedBytes",
@@ -49,26 +52,27 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 _lock = threading.Lock()
 _secrets: tuple[str, ...] = ()
-_secret_bytes: tuple[bytes, ...] = ()
+_spellings = Spellings.of(())
 _generation = 0  # bumped whenever the set of secrets grows (see RedactedBytes)
 _installed = False
 
 
 def redact(text: str) -> str:
-    """``text`` with every registered secret replaced by :data:`REDACTED`."""
-    for secret in _secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+    """``text`` with every registered secret replaced by :data:`REDACTED`, in every
+    spelling (:mod:`.spellings`: any case, URL-encoded, base64, or any piece of at least
+    8 characters of a key)."""
+    return _spellings.redact(text, REDACTED)
 
 
 def redact_bytes(body: bytes) -> bytes:
     """A response body with every registered secret replaced: the last line of defence
-    when an upstream echoes a key into an error text the answer quotes."""
-    for secret in _secret_bytes:
-        if secret in body:
-            body = body.replace(secret, REDACTED.encode())
-    return body
+    (answers carry no upstream text, but an upstream may echo a key into data). Every
+    answer passes here, so a cheap test comes first: a whole spelling of a key, or its
+    first or last 8 characters, in any case; only then is the body searched in full."""
+    if not _spellings.suspected_in(body):
+        return body
+    text = body.decode("utf-8", "surrogateescape")
+    return redact(text).encode("utf-8", "surrogateescape")
 
 
 class RedactedBytes:
@@ -97,14 +101,13 @@ class RedactedBytes:
 
 def install_log_redaction(secrets: Iterable[str]) -> None:
     """Register ``secrets`` and make sure the redacting record factory is installed."""
-    global _secrets, _secret_bytes, _generation, _installed
+    global _secrets, _spellings, _generation, _installed
     with _lock:
         known = set(_secrets) | {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}
         if len(known) != len(_secrets):
             _generation += 1
-        # Longest first, so a secret containing another is replaced whole.
         _secrets = tuple(sorted(known, key=len, reverse=True))
-        _secret_bytes = tuple(secret.encode() for secret in _secrets)
+        _spellings = Spellings.of(_secrets)
         if not _installed:
             logging.setLogRecordFactory(_redacting_factory(logging.getLogRecordFactory()))
             _installed = True
@@ -147,7 +150,7 @@ def _clean_text(text: str) -> str:
 def _is_dirty(text: str) -> bool:
     """Whether :func:`_clean_text` would change ``text``: asked of every record's message
     and arguments (an access log line per request), so it searches and builds nothing."""
-    return _CONTROL.search(text) is not None or any(secret in text for secret in _secrets)
+    return _CONTROL.search(text) is not None or _spellings.found_in(text)
 
 
 def _clean_message(record: logging.LogRecord, message: str) -> None:

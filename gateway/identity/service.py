@@ -42,7 +42,7 @@ from gateway.errors import InvalidName, NameNotFound, UpstreamUnavailable
 from gateway.identity.names import IdentityKind, IdentityRef
 from gateway.identity.union import IdentityUnion, LinkedHoldingsSlice
 from gateway.nfts.merging import SpamFilter
-from gateway.nfts.pages import ProviderReport, ProviderStatus, combine_reports
+from gateway.nfts.pages import ProviderReport, ProviderStatus, client_message, combine_reports
 from gateway.nfts.service import NFTService
 from gateway.resilience import ProviderGuards
 from gateway.settings import Settings
@@ -172,7 +172,7 @@ class IdentityService:
                 decode=decode_dids,
             )
         except ProviderError as exc:  # the guard's own verdicts too: timeout, circuit_open...
-            error = (exc.kind, exc.message)
+            error = (exc.kind, client_message(source.name, exc))
         except Exception:  # the aggregation boundary: one broken adapter costs its own DIDs
             logger.exception("DID source %s failed unexpectedly", source.name)
             error = ("internal", "unexpected adapter failure")

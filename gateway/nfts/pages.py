@@ -12,13 +12,17 @@ Pure values, no I/O: faces may import these types; nothing here imports a servic
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from gateway.nfts.merging import Holding, SpamFilter
+from gateway.resilience import CircuitOpen, CoolingDown, Overloaded
 from providers.errors import ProviderError
 from providers.models import Chain
+
+logger = logging.getLogger("gateway.upstream")
 
 __all__ = [
     "HoldingsSlice",
@@ -100,6 +104,33 @@ def combine_reports(
     return tuple(_combine(provider, parts) for provider, parts in by_provider.items())
 
 
+# What a client reads about a provider's failure: the kind, in the gateway's own words.
+# Upstream error text (an error page, a body that quotes our request and its key) never
+# reaches a client; the log keeps it, redacted (issue 16).
+CLIENT_MESSAGES = {
+    "timeout": "the provider did not answer in time",
+    "unavailable": "the provider is unavailable",
+    "rate_limited": "the provider asked the gateway to slow down",
+    "auth": "the provider refused the gateway's credentials",
+    "not_found": "the provider does not know this",
+    "bad_request": "the provider refused the request",
+    "cursor_expired": "the provider forgot where paging was",
+    "bad_data": "the provider's answer was unusable",
+    "internal": "unexpected adapter failure",
+}
+
+
+def client_message(provider: str, exc: ProviderError) -> str:
+    """The message a client gets for ``exc``; the upstream's own text goes to the log.
+
+    The guard's verdicts (circuit open, overloaded, cooling down) are the gateway's own
+    words and pass as they are."""
+    if isinstance(exc, CircuitOpen | Overloaded | CoolingDown):
+        return exc.message
+    logger.info("%s failed (%s): %s", provider, exc.kind, exc.message)
+    return CLIENT_MESSAGES.get(exc.kind, f"the provider call failed ({exc.kind})")
+
+
 def detail_failure_reports(
     failures: Sequence[tuple[str, ProviderError]],
 ) -> tuple[ProviderReport, ...]:
@@ -109,7 +140,7 @@ def detail_failure_reports(
     for name, exc in failures:
         first.setdefault(name, exc)
     return tuple(
-        ProviderReport(name, ProviderStatus.PARTIAL, exc.kind, exc.message)
+        ProviderReport(name, ProviderStatus.PARTIAL, exc.kind, client_message(name, exc))
         for name, exc in first.items()
     )
 

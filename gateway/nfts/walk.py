@@ -41,7 +41,7 @@ from enum import StrEnum
 from typing import Any
 
 from gateway.nfts.merging import Holding, SpamFilter, merge_holding
-from gateway.nfts.pages import ProviderReport, ProviderStatus
+from gateway.nfts.pages import ProviderReport, ProviderStatus, client_message
 from gateway.resilience import ProviderGuards
 from providers.base import NFTSource
 from providers.errors import ProviderCursorExpired, ProviderError
@@ -273,7 +273,7 @@ class WalletWalk:
             report.error_message = f"no answer within {self._deadline:g}s"
         except ProviderError as exc:
             report.status, report.error_kind = StreamStatus.FAILED, exc.kind
-            report.error_message = exc.message
+            report.error_message = client_message(report.provider, exc)
         except Exception:  # the aggregation boundary: one broken adapter costs its own data
             logger.exception("%s walk on %s failed unexpectedly", report.provider, report.chain)
             report.status, report.error_kind = StreamStatus.FAILED, "internal"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import secrets
+import time
 import tracemalloc
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 from redis.asyncio import Redis
 
 from gateway.cache import BoundedMemoryCache, RedisLayer, SharedCache, cache_key, cache_kind
+from gateway.cache.backends import UNAVAILABLE, within_call_deadline
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 
@@ -372,3 +374,53 @@ async def test_a_redis_that_never_answers_costs_its_short_timeout() -> None:
         await writer.wait_closed()
     server.close()
     await server.wait_closed()
+
+
+# -- Redis timeouts against the call, not the event loop (issue 16) --------------------------
+
+
+async def answer_during_a_busy_loop() -> asyncio.Future[str]:
+    """A reply that comes 20 ms after the call, while another request holds the event loop
+    from 10 ms to 310 ms (three op timeouts of 100 ms)."""
+    loop = asyncio.get_running_loop()
+    reply: asyncio.Future[str] = loop.create_future()
+    loop.call_later(0.01, time.sleep, 0.3)  # a CPU-bound neighbour
+    loop.call_later(0.02, reply.set_result, "reply")
+    return reply
+
+
+async def test_a_reply_that_waited_on_a_busy_event_loop_is_not_a_timeout() -> None:
+    with pytest.raises(TimeoutError):  # what asyncio.timeout alone makes of it
+        async with asyncio.timeout(0.1):
+            await await_reply(await answer_during_a_busy_loop())
+    assert await within_call_deadline(await_reply(await answer_during_a_busy_loop()), 0.1) == (
+        "reply"
+    )
+
+
+async def test_an_operation_that_never_answers_still_times_out() -> None:
+    never: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    with pytest.raises(TimeoutError):
+        await within_call_deadline(await_reply(never), 0.05)
+
+
+async def await_reply(reply: asyncio.Future[str]) -> str:
+    return await reply
+
+
+async def test_a_slow_redis_still_times_out_and_warns_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An operation that never answers fails at its deadline; a stream of them writes one
+    warning per interval, not one per operation."""
+    redis = RedisLayer.from_url("redis://127.0.0.1:1/13", op_timeout=0.02)
+
+    async def never() -> None:
+        await asyncio.sleep(60)
+
+    for _ in range(20):
+        assert await redis._run(never) is UNAVAILABLE
+        redis._down_until = 0.0  # keep trying (a refused Redis would be skipped a second)
+    warnings = [r for r in caplog.records if "redis unavailable" in r.getMessage()]
+    assert len(warnings) == 1
+    await redis.close()

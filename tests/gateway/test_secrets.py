@@ -4,16 +4,18 @@ header, log record, cache key or value, or metric."""
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote, unquote
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
 from gateway.app import create_app
-from gateway.http.redaction import REDACTED, redact
+from gateway.http.redaction import REDACTED, install_log_redaction, redact, redact_bytes
 from providers.sandbox import Sandbox
 from providers.sandbox.world import SMALL_WALLET
 from tests.conftest import sandbox_settings
@@ -187,10 +189,11 @@ def test_redact_replaces_every_registered_secret() -> None:
 def test_a_kept_body_is_redacted_again_once_another_secret_is_registered() -> None:
     from gateway.http.redaction import RedactedBytes, install_log_redaction
 
+    # Secrets sharing no 8-character piece: any such piece of a key is redacted too.
     install_log_redaction(["canary-unit-0003"])
-    kept = RedactedBytes(b'{"error":"canary-unit-0003 canary-unit-0004"}')
-    assert kept.get() == f'{{"error":"{REDACTED} canary-unit-0004"}}'.encode()
-    install_log_redaction(["canary-unit-0004"])  # another app in this process, later
+    kept = RedactedBytes(b'{"error":"canary-unit-0003 kept-later-5c4b3a29"}')
+    assert kept.get() == f'{{"error":"{REDACTED} kept-later-5c4b3a29"}}'.encode()
+    install_log_redaction(["kept-later-5c4b3a29"])  # another app in this process, later
     assert kept.get() == f'{{"error":"{REDACTED} {REDACTED}"}}'.encode()
 
 
@@ -249,5 +252,78 @@ def test_mapping_args_are_cleaned_even_where_the_format_does_not_use_them() -> N
 def test_a_secret_split_across_two_args_is_still_redacted() -> None:
     half = len(UNIT_SECRET) // 2
     record = make_record("%s%s", (UNIT_SECRET[:half], UNIT_SECRET[half:]))
-    assert record.getMessage() == REDACTED
+    assert record.getMessage().replace(REDACTED, "") == ""  # each half is a piece of a key
     assert UNIT_SECRET not in repr(record.__dict__)
+
+
+# -- every spelling of a key, and upstreams that echo it (issue 16) ---------------------------
+
+
+def spelled_anywhere(text: str, key: str) -> list[str]:
+    """Spellings of ``key`` found in ``text``: any piece of 8+ characters, any case,
+    URL-decoded or not."""
+    texts = [text.lower(), unquote(text).lower()]
+    low = key.lower()
+    pieces = {low[i : i + 8] for i in range(len(low) - 7)}
+    return [piece for piece in pieces for t in texts if piece in t]
+
+
+@pytest.mark.parametrize(
+    "spelled",
+    [
+        lambda k: k,
+        lambda k: k.upper(),
+        lambda k: k.lower().swapcase(),
+        lambda k: quote(k, safe=""),
+        lambda k: k[:10],  # an error text cut mid-key
+        lambda k: k[-9:],
+        lambda k: base64.b64encode(f"user:{k}".encode()).decode(),  # a Basic header
+        lambda k: base64.b64encode(f"x{k}".encode()).decode(),
+    ],
+)
+def test_a_key_is_redacted_in_every_spelling(spelled: Any) -> None:
+    key = "Canary+Unit/Spelling=0002"
+    install_log_redaction([key])
+    text = f"upstream said: bad request for {spelled(key)} (see docs)"
+    cleaned = redact(text)
+    assert REDACTED in cleaned
+    assert cleaned.startswith("upstream said: bad request for ") and "(see docs)" in cleaned
+    assert redact_bytes(text.encode()) == cleaned.encode()
+
+
+def test_ordinary_text_is_left_alone() -> None:
+    install_log_redaction(["Canary+Unit/Spelling=0002"])
+    text = "GET /users/u1/nfts 200 in 12.5 ms for 0x1111111111111111111111111111111111111111"
+    assert redact(text) == text
+    assert redact_bytes(text.encode()) == text.encode()
+
+
+@pytest.mark.parametrize("provider", ["alchemy", "opensea"])
+async def test_an_upstream_echoing_the_request_gets_no_key_to_the_client(
+    sandbox: Sandbox, capture: CapturingHandler, provider: str
+) -> None:
+    settings = sandbox_settings(**CANARIES, log_level="DEBUG", rate_limit="off", retry_max=0)
+    sandbox.faults(provider).echo_request = True
+    app = create_app(settings, transport=sandbox.transport())
+    bodies: list[str] = []
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+            rest = await http.post(
+                "/users/u1/nfts", json={"wallet_address": SMALL_WALLET, "page": 1, "size": 20}
+            )
+            graphql = await http.post(
+                "/graphql", json={"query": PAGE_QUERY, "variables": {"a": SMALL_WALLET}}
+            )
+            for response in (rest, graphql):
+                bodies.append(response.text + " " + str(dict(response.headers)))
+    reports = rest.json().get("providers", [])
+    # The failing provider is reported by kind, in the gateway's words.
+    kinds = [(r.get("error") or {}).get("kind") for r in reports]
+    assert "bad_request" in kinds, rest.text
+    assert "bad request:" not in rest.text and "bad request:" not in graphql.text
+    for key in CANARIES.values():
+        assert not [b for b in bodies if spelled_anywhere(b, key)], key
+        assert not [t for t in capture.texts if spelled_anywhere(t, key)], key
+    # The log keeps what the upstream said (redacted).
+    assert any("bad request:" in t for t in capture.texts)
