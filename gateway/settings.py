@@ -74,7 +74,7 @@ SANDBOX_API_KEY = "sandbox-key"
 
 
 # Each vendor's entry tier (README "Configuration").
-DEFAULT_RATES = {"opensea": "600/h", "alchemy": "50/10s", "nametag": "2/s"}
+DEFAULT_RATES = {"opensea": "600/h", "alchemy": "50/10s", "nametag": "2/s", "moralis": "10/s"}
 # "600/h", "4/s", "120/min", "10/10s", or "off".
 RATE_PATTERN = r"^(off|[0-9]{1,9}/[0-9]{0,6}(s|sec|m|min|h|hour|d|day))$"
 _PERIOD_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600}
@@ -276,9 +276,13 @@ class ResilienceSettings(SettingsSlice):
     # instant key 600 reads/hour, Alchemy's free tier 500 CU/s over 10 s (a list call
     # costs 100 throughput CU: 50 per 10 s), Etherscan's name tags 2 calls/s on every plan;
     # on the embedded sandbox, whose emulators meter nothing unless told to, "off".
+    # Moralis's free plan allows 150 CU/s (docs "Rate Limits"); getWalletNFTs' rate-limit
+    # cost is not in the documents read (its /info/endpointWeights says): 10 calls/s stays
+    # within it up to 15 CU a call.
     opensea_rate: str | None = Field(default=None, pattern=RATE_PATTERN)
     alchemy_rate: str | None = Field(default=None, pattern=RATE_PATTERN)
     nametag_rate: str | None = Field(default=None, pattern=RATE_PATTERN)
+    moralis_rate: str | None = Field(default=None, pattern=RATE_PATTERN)
     # OpenSea's batch routes (`POST /api/v2/nfts/batch`): identifiers per call to start
     # with. The maximum is not documented: a 400 naming the size halves it, remembered.
     opensea_batch_size: int = Field(default=50, ge=1, le=200)
@@ -412,6 +416,7 @@ class Settings(
             "opensea": self.opensea_rate,
             "alchemy": self.alchemy_rate,
             "nametag": self.nametag_rate,
+            "moralis": self.moralis_rate,
         }
         if provider not in configured:
             return None

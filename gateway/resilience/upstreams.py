@@ -23,6 +23,7 @@ _METERED = {
     "opensea": ("opensea_base_url", "opensea_api_key"),
     "alchemy": ("alchemy_base_url", "alchemy_api_key"),
     "nametag": ("nametag_base_url", "nametag_api_key"),
+    "moralis": ("moralis_base_url", "moralis_api_key"),
 }
 
 

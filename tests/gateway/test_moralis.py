@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from gateway.settings import Rate, Settings
 from providers.sandbox import Sandbox, build_sandbox
 from providers.sandbox.world import TRIO_WALLET
 from tests.conftest import gateway_client, sandbox_settings
@@ -90,3 +91,20 @@ async def test_rest_lists_the_moralis_only_nft_with_its_balance(client: httpx.As
     ticket = next(a for a in response.json()["assets"] if a["nft"]["token_id"] == "5")
     assert ticket["quantity"] == 3
     assert ticket["nft"]["collection_name"] == "Polygon Tickets"
+
+
+def test_moralis_has_a_budget_of_its_own() -> None:
+    assert Settings(sandbox="off").rate_for("moralis") == Rate(10, 1)
+    assert Settings(sandbox="on").rate_for("moralis") is None  # emulators meter nothing
+    assert Settings(sandbox="on", moralis_rate="120/min").rate_for("moralis") == Rate(120, 60)
+
+
+async def test_a_spent_moralis_budget_costs_only_moralis_calls() -> None:
+    sandbox: Sandbox = build_sandbox()
+    settings = sandbox_settings(moralis_rate="1/h", provider_deadline=1.0)
+    async with gateway_client(sandbox, settings) as http:
+        page = await listed(http)  # two chains' walks: the second has no budget left
+    statuses = {p["provider"]: p["status"] for p in page["providers"]}
+    assert (statuses["opensea"], statuses["alchemy"]) == ("ok", "ok")
+    assert statuses["moralis"] in ("partial", "failed")
+    assert sandbox.faults("moralis").calls <= 1  # the budget kept the rest from upstream
