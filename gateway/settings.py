@@ -39,6 +39,7 @@ __all__ = [
     "ServingSettings",
     "Settings",
     "SettingsSlice",
+    "SpamSettings",
     "UpstreamSettings",
 ]
 
@@ -138,6 +139,8 @@ class UpstreamSettings(SettingsSlice):
     nextid_base_url: str = "https://proof-service.next.id"
     nametag_api_key: SecretStr | None = None
     nametag_base_url: str = "https://api.etherscan.io"
+    # A key without Etherscan's name-tag plan is remembered this long (one call per period).
+    nametag_not_entitled_ttl: float = Field(default=6 * 3600.0, ge=3600)
     chains: Annotated[list[Chain], NoDecode] = Field(
         default_factory=lambda: [
             Chain.ETHEREUM,
@@ -197,6 +200,26 @@ class MergeSettings(SettingsSlice):
     ipfs_gateway: str = "https://ipfs.io/ipfs/"
     arweave_gateway: str = "https://arweave.net/"
     max_data_uri_bytes: int = Field(default=64 * 1024, ge=0)
+
+
+class SpamSettings(SettingsSlice):
+    """The spam verdict's operator lists (gateway/nfts/spam.py; README "Spam verdict").
+
+    Entries are contract addresses, optionally chain-qualified (``polygon:0xabc...``). The
+    file (one ``allow <contract>`` or ``deny <contract>`` per line, ``#`` comments) is
+    re-read when its modification time changes, checked at most every
+    ``spam_lists_check_interval`` seconds: no restart needed.
+    """
+
+    spam_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    spam_deny: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    spam_lists_file: str | None = None
+    spam_lists_check_interval: float = Field(default=5.0, ge=0)
+
+    @field_validator("spam_allow", "spam_deny", mode="before")
+    @classmethod
+    def _split_lists(cls, value: object) -> object:
+        return _comma_list(value)
 
 
 class PagingSettings(SettingsSlice):
@@ -396,6 +419,7 @@ class GraphQLDocumentSettings(SettingsSlice):
 class Settings(
     UpstreamSettings,
     MergeSettings,
+    SpamSettings,
     PagingSettings,
     CacheSettings,
     ResilienceSettings,

@@ -11,6 +11,10 @@ report a provider's failure without knowing its wire format::
     ├── ProviderRateLimited        429 (or OpenSea's 599); carries ``retry_after`` seconds
     ├── ProviderAuthError          401 / 403: the key is missing, wrong or out of quota
     ├── ProviderNotFound           404 or the upstream's own "does not exist" answer
+    ├── ProviderLocked             the record exists but is locked (.bit 20008): an answer,
+    │                              not an outage
+    ├── ProviderNotEntitled        the key works but its plan lacks this endpoint
+    │                              (Etherscan name tags need Pro Plus)
     ├── ProviderBadRequest         400 the adapter did not expect
     │   ├── ProviderCursorExpired  the upstream forgot our cursor: restart that walk
     │   └── ProviderBatchTooLarge  a batch route refused the number of items: split it
@@ -34,6 +38,8 @@ __all__ = [
     "ProviderConnectTimeout",
     "ProviderCursorExpired",
     "ProviderError",
+    "ProviderLocked",
+    "ProviderNotEntitled",
     "ProviderNotFound",
     "ProviderRateLimited",
     "ProviderTimeout",
@@ -89,6 +95,14 @@ class ProviderAuthError(ProviderError):
 
 class ProviderNotFound(ProviderError):
     kind = "not_found"
+
+
+class ProviderLocked(ProviderError):
+    kind = "locked"
+
+
+class ProviderNotEntitled(ProviderError):
+    kind = "not_entitled"
 
 
 class ProviderBadRequest(ProviderError):

@@ -10,6 +10,12 @@ Conventions:
   render them EIP-55 checksummed.
 * ``token_id`` is a decimal string; it is never parsed into a float.
 * ``None`` means "this provider does not know"; an empty tuple means "known to be empty".
+
+Spam is not decided here: a record carries the provider-neutral *facts* the gateway's
+verdict reads (``gateway.nfts.spam``): the provider's own spam flags as
+:class:`SpamSignal` values, whether the collection is verified/safelisted, and what the
+provider said about NSFW and trading. An adapter for a new upstream maps its flags into
+these fields and the verdict needs no change.
 """
 
 from __future__ import annotations
@@ -69,6 +75,17 @@ class Rarity:
     total: int | None = None
 
 
+class SpamSignal(NamedTuple):
+    """One provider's own spam flag on an NFT, as that provider words it.
+
+    ``source`` is the provider (``alchemy``, ``moralis``); ``flag`` its wording
+    (``isSpam``, a classification such as ``Erc721TooManyOwners``, ``possible_spam``).
+    """
+
+    source: str
+    flag: str
+
+
 @dataclass(frozen=True, slots=True)
 class FloorPrice:
     """A collection's floor price as one provider quoted it, and when the gateway read it.
@@ -89,6 +106,22 @@ class NFTRecord:
 
     ``quantity`` is the queried wallet's balance when the provider reports it (Alchemy
     ``balance``, OpenSea detail ``owners[].quantity``), else ``None``.
+
+    ``owners_complete`` says whether ``owner_addresses`` lists every holder (a list row
+    names only the queried wallet, which is every holder of an ERC-721 but not of an
+    ERC-1155; OpenSea's detail sends ``owners: null`` past 50 holders).
+
+    The verdict's inputs (see the module docstring):
+
+    * ``spam_signals``: ``None`` when the provider classifies nothing here (OpenSea never
+      does; Alchemy only on paid tiers, only on Ethereum and Polygon), ``()`` when it
+      classified the NFT as not spam, else its flags;
+    * ``collection_verified``: ``True`` when the collection is verified or approved
+      (OpenSea ``safelist_status``, echoed by Alchemy as ``safelistRequestStatus``, or a
+      provider's own "verified collection" fact), ``False`` when the provider knows it is
+      not, ``None`` when it does not say;
+    * ``is_nsfw`` (not safe for work) and ``trading_disabled`` (OpenSea ``is_disabled``)
+      are facts shown to clients, never spam signals.
     """
 
     source: str
@@ -107,7 +140,11 @@ class NFTRecord:
     rarity: Rarity | None = None
     owner_addresses: tuple[str, ...] | None = None
     quantity: int | None = None
-    is_spam: bool | None = None
+    owners_complete: bool | None = None
+    spam_signals: tuple[SpamSignal, ...] | None = None
+    collection_verified: bool | None = None
+    is_nsfw: bool | None = None
+    trading_disabled: bool | None = None
     floor: FloorPrice | None = None
 
     @property

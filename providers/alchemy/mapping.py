@@ -29,7 +29,15 @@ from typing import Any
 
 from providers.errors import ProviderBadData
 from providers.mapping import first_text, lower_address, mapping, parse_int, trait_value
-from providers.models import Chain, FloorPrice, HoldingsPage, NFTRecord, TokenStandard, Trait
+from providers.models import (
+    Chain,
+    FloorPrice,
+    HoldingsPage,
+    NFTRecord,
+    SpamSignal,
+    TokenStandard,
+    Trait,
+)
 
 __all__ = ["NETWORKS", "PROVIDER", "network_chain", "to_holdings_page", "to_nft_record"]
 
@@ -109,8 +117,10 @@ def to_nft_record(
         traits=_traits(raw, metadata),
         rarity=None,
         owner_addresses=(lower_address(owner) or owner.lower(),),
+        owners_complete=_sole_owner(raw, contract),
         quantity=parse_int(raw.get("balance")),
-        is_spam=_is_spam(contract),
+        spam_signals=_spam_signals(contract),
+        collection_verified=_verified(opensea.get("safelistRequestStatus")),
         floor=_floor(opensea, chain, fetched_at),
     )
 
@@ -204,13 +214,46 @@ def _trait(attribute: Any) -> Trait | None:
     return Trait(type=kind, value=value)
 
 
-def _is_spam(contract: Mapping[str, Any]) -> bool | None:
-    """Alchemy's verdict: classifications or ``isSpam`` true => spam; ``null`` => unknown."""
+def _sole_owner(raw: Mapping[str, Any], contract: Mapping[str, Any]) -> bool | None:
+    # An owned ERC-721 has one holder, the queried wallet; an ERC-1155 may have many.
+    standard = _token_standard(raw.get("tokenType"), contract.get("tokenType"))
+    return None if standard is None else standard is TokenStandard.ERC721
+
+
+def _spam_signals(contract: Mapping[str, Any]) -> tuple[SpamSignal, ...] | None:
+    """Alchemy's own spam flags, or ``None`` when it classified nothing.
+
+    ``isSpam`` / ``spamClassifications`` exist only on paid tiers and only on Ethereum and
+    Polygon mainnet (UPSTREAMS.md §2.9): on a free key the keys are absent, and ``isSpam:
+    null`` means "not classified". ``()`` is Alchemy saying "not spam".
+    """
     flag = contract.get("isSpam")
     classifications = contract.get("spamClassifications")
+    named = tuple(
+        SpamSignal(PROVIDER, text.strip())
+        for text in (classifications if isinstance(classifications, list) else ())
+        if isinstance(text, str) and text.strip()
+    )
     # The schema types isSpam as the string "true"/"false"; the wire sends booleans.
-    if flag is True or flag == "true" or (isinstance(classifications, list) and classifications):
-        return True
+    if flag is True or flag == "true":
+        return (SpamSignal(PROVIDER, "isSpam"), *named)
+    if named:
+        return named
     if flag is False or flag == "false":
-        return False
+        return ()
     return None
+
+
+# OpenSea's safelist statuses (UPSTREAMS.md §1.6) that mean "a collection OpenSea vouches for".
+_VERIFIED_STATUSES = frozenset({"verified", "approved"})
+_UNVERIFIED_STATUSES = frozenset({"not_requested", "requested", "disabled_top_trending"})
+
+
+def _verified(status: Any) -> bool | None:
+    """``openSeaMetadata.safelistRequestStatus`` (every tier) as a verified fact."""
+    if not isinstance(status, str):
+        return None
+    status = status.strip().lower()
+    if status in _VERIFIED_STATUSES:
+        return True
+    return False if status in _UNVERIFIED_STATUSES else None

@@ -22,6 +22,7 @@ from providers.errors import (
     ProviderBadData,
     ProviderBadRequest,
     ProviderError,
+    ProviderLocked,
     ProviderNotFound,
     ProviderUnavailable,
 )
@@ -30,6 +31,7 @@ from providers.mapping import lower_address, mapping, parse_int, text_or_none
 __all__ = [
     "BAD_REQUEST_CODES",
     "EVM_RECORD_KEYS",
+    "LOCKED_CODE",
     "MAX_NAME_LENGTH",
     "NOT_FOUND_CODES",
     "PROVIDER",
@@ -49,6 +51,9 @@ PROVIDER = "dotbit"
 NOT_FOUND_CODES = frozenset({20007, 30003})
 # params invalid, method not exist, account format invalid: our request was wrong.
 BAD_REQUEST_CODES = frozenset({10000, 10001, 20006})
+# "account on lock" (das-lib http_api/code.go ApiCodeAccountOnLock): the account is locked
+# cross-chain. The indexer is healthy; the account is just not readable right now.
+LOCKED_CODE = 20008
 
 # Record keys whose value is an address in the EVM key space: V1 names and V2 SLIP-44 numbers
 # (60 ETH, 966 Polygon, 9006 BSC share one key space, UPSTREAMS.md §3.3).
@@ -83,9 +88,9 @@ class AccountInfo:
 def unwrap(body: Any) -> Mapping[str, Any]:
     """The ``data`` object of a successful answer, in either envelope style.
 
-    Raises :class:`ProviderNotFound` (20007, 30003), :class:`ProviderBadRequest` (10000, 10001,
-    20006), :class:`ProviderUnavailable` (any other non-zero code) or :class:`ProviderBadData`
-    (no recognisable envelope).
+    Raises :class:`ProviderNotFound` (20007, 30003), :class:`ProviderLocked` (20008),
+    :class:`ProviderBadRequest` (10000, 10001, 20006), :class:`ProviderUnavailable` (any
+    other non-zero code) or :class:`ProviderBadData` (no recognisable envelope).
     """
     envelope = mapping(body)
     if "result" in envelope:
@@ -117,6 +122,8 @@ def _error_for_code(code: int, message: str) -> ProviderError:
     text = f"err_no {code}" + (f": {message}" if message else "")
     if code in NOT_FOUND_CODES:
         return ProviderNotFound(PROVIDER, text)
+    if code == LOCKED_CODE:
+        return ProviderLocked(PROVIDER, text)
     if code in BAD_REQUEST_CODES:
         return ProviderBadRequest(PROVIDER, text)
     return ProviderUnavailable(PROVIDER, text)

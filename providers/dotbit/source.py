@@ -1,7 +1,12 @@
 """.bit (d.id / DAS) account indexer adapter: DIDs for an address, addresses for a name.
 
 Calls go over JSON-RPC to the indexer's root URL (UPSTREAMS.md §3.2): integer ids, ``params``
-a list of exactly one object, EVM addresses lower-case with ``coin_type`` ``"60"``.
+a list of exactly one object, EVM addresses lower-case with ``coin_type`` ``"60"``. The
+reverse record is the exception: it is asked over REST (``POST /v1/reverse/record``), whose
+handler answers a reverse record naming a gone or locked account as "none", where
+JSON-RPC's ``das_reverseRecord`` runs the old handler (errors 30003 and 20008) and misses
+accounts upgraded to DID cells. Either way a failed reverse lookup means "no primary name";
+it never costs the address its other names.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from providers.dotbit.mapping import (
     unwrap,
     validate_bit_name,
 )
-from providers.errors import ProviderError, ProviderNotFound
+from providers.errors import ProviderError, ProviderLocked, ProviderNotFound
 from providers.mapping import lower_address
 from providers.models import DID, DIDType, LinkedAccount
 
@@ -58,10 +63,9 @@ class DotBitSource:
         if owner is None:
             return ()
         key = {"type": "blockchain", "key_info": {"coin_type": _EVM_COIN_TYPE, "key": owner}}
-        reverse_data, (accounts, display_names) = await asyncio.gather(
-            self._call("das_reverseRecord", key), self._fetch_accounts(key)
+        primary, (accounts, display_names) = await asyncio.gather(
+            self._primary(key), self._fetch_accounts(key)
         )
-        primary = to_reverse_record(reverse_data)
         expiries = dict(accounts)
         if primary is not None and primary not in expiries:
             expiries[primary] = None
@@ -80,6 +84,17 @@ class DotBitSource:
             )
             for (account, expired_at), account_links in zip(expiries.items(), links, strict=True)
         )
+
+    async def _primary(self, key: Mapping[str, Any]) -> str | None:
+        """The reverse record's account, or ``None`` when there is none or it cannot be read
+        (gone, locked, or the call failed: the other names must not wait on it)."""
+        try:
+            body = await fetch_json(
+                self._client, PROVIDER, "POST", self._url + "v1/reverse/record", json_body=key
+            )
+            return to_reverse_record(unwrap(body))
+        except ProviderError:
+            return None
 
     async def _fetch_accounts(
         self, key: Mapping[str, Any]
@@ -120,7 +135,10 @@ class DotBitSource:
         info = to_account_info(await self._call("das_accountInfo", {"account": account}))
         if info.expired_at is not None and info.expired_at <= time.time():
             raise ProviderNotFound(PROVIDER, f"{account} has expired")
-        addresses = await self._record_addresses(account)
+        try:
+            addresses = await self._record_addresses(account)
+        except ProviderLocked:
+            addresses = ()  # locked cross-chain: its records are unreadable, its owner is not
         if addresses:
             return addresses
         owner = lower_address(info.owner_key)

@@ -46,6 +46,7 @@ from providers.models import (
     FloorPrice,
     HoldingsPage,
     NFTRecord,
+    SpamSignal,
     TokenStandard,
     Trait,
 )
@@ -127,9 +128,18 @@ def to_nft_record(raw: Any, chain: Chain, owner: str, fetched_at: float) -> NFTR
         traits=_traits(metadata),
         owner_addresses=(lower_address(raw.get("owner_of")) or owner.lower(),),
         quantity=parse_int(raw.get("amount")),
-        is_spam=_flag(raw.get("possible_spam")),
+        spam_signals=_spam_signals(raw.get("possible_spam")),
+        collection_verified=is_verified_collection(raw),
         floor=to_floor(raw, fetched_at),
     )
+
+
+def _spam_signals(value: Any) -> tuple[SpamSignal, ...] | None:
+    """``possible_spam`` as Moralis's flag: ``()`` when it says "not spam", ``None`` unsent."""
+    flag = _flag(value)
+    if flag is None:
+        return None
+    return (SpamSignal(PROVIDER, "possible_spam"),) if flag else ()
 
 
 def is_verified_collection(raw: Any) -> bool | None:

@@ -31,6 +31,9 @@ class NameTagConfig(Protocol):
     @property
     def nametag_api_key(self) -> Secret | None: ...
 
+    @property
+    def nametag_not_entitled_ttl(self) -> float: ...
+
 
 def from_config(config: NameTagConfig, client: httpx.AsyncClient) -> EtherscanNameTagSource | None:
     """The adapter when a key is configured (Etherscan wants one), else ``None``."""
@@ -40,4 +43,5 @@ def from_config(config: NameTagConfig, client: httpx.AsyncClient) -> EtherscanNa
         client,
         base_url=config.nametag_base_url,
         api_key=config.nametag_api_key.get_secret_value(),
+        not_entitled_ttl=config.nametag_not_entitled_ttl,
     )

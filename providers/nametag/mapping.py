@@ -7,8 +7,10 @@ Pure functions, no I/O. Etherscan answers HTTP 200 with a status envelope (UPSTR
     {"status": "0", "message": "NOTOK", "result": "Max rate limit reached, ..."}
 
 A ``"0"`` is sorted by its text: no records -> empty answer; rate limit ->
-:class:`ProviderRateLimited`; bad or missing key -> :class:`ProviderAuthError`; anything else
--> :class:`ProviderUnavailable`.
+:class:`ProviderRateLimited`; a valid key whose plan lacks the endpoint ("...trying to
+access an API Pro endpoint...": name tags need Pro Plus, docs.etherscan.io getaddresstag)
+-> :class:`ProviderNotEntitled`; bad or missing key -> :class:`ProviderAuthError`; anything
+else -> :class:`ProviderUnavailable`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from providers.errors import (
     ProviderAuthError,
     ProviderBadData,
     ProviderError,
+    ProviderNotEntitled,
     ProviderRateLimited,
     ProviderUnavailable,
 )
@@ -32,7 +35,8 @@ PROVIDER = "nametag"
 
 # Checked in this order: the rate-limit text itself mentions "API Key".
 _RATE_LIMIT_HINTS = ("rate limit", "max rate", "max calls per sec")
-_AUTH_HINTS = ("invalid api key", "missing api key", "missing/invalid api key", "api pro endpoint")
+_AUTH_HINTS = ("invalid api key", "missing api key", "missing/invalid api key")
+_PLAN_HINTS = ("api pro endpoint", "pro endpoint", "upgrade your api plan")
 
 
 def to_name_tags(body: Any, address: str | None = None) -> tuple[DID, ...]:
@@ -80,6 +84,8 @@ def _error_for_text(text: str) -> ProviderError:
     lowered = text.lower()
     if any(hint in lowered for hint in _RATE_LIMIT_HINTS):
         return ProviderRateLimited(PROVIDER, text)
+    if any(hint in lowered for hint in _PLAN_HINTS):
+        return ProviderNotEntitled(PROVIDER, "the API key's plan does not include name tags")
     if any(hint in lowered for hint in _AUTH_HINTS):
         return ProviderAuthError(PROVIDER, text)
     return ProviderUnavailable(PROVIDER, text or "status 0")

@@ -47,9 +47,10 @@ PLATFORMS: tuple[str, ...] = (
 )
 
 
-def to_personas(body: Any) -> tuple[list[DID], int]:
+def to_personas(body: Any, queried: tuple[str, str] | None = None) -> tuple[list[DID], int]:
     """The personas of one ``/v1/proof`` page and the next page number (``0`` = no more).
 
+    ``queried`` is the ``(platform, identity)`` asked about (see :func:`to_persona`).
     Raises :class:`ProviderBadData` when the body has no ``ids`` list.
     """
     envelope = mapping(body)
@@ -58,13 +59,19 @@ def to_personas(body: Any) -> tuple[list[DID], int]:
         detail = error_message(body)
         suffix = f": {detail}" if detail else ""
         raise ProviderBadData(PROVIDER, "answer has no ids list" + suffix)
-    personas = [did for item in ids if (did := to_persona(item)) is not None]
+    personas = [did for item in ids if (did := to_persona(item, queried)) is not None]
     next_page = parse_int(mapping(envelope.get("pagination")).get("next")) or 0
     return personas, next_page
 
 
-def to_persona(item: Any) -> DID | None:
-    """One persona as a DID; ``None`` when it names no public key."""
+def to_persona(item: Any, queried: tuple[str, str] | None = None) -> DID | None:
+    """One persona as a DID; ``None`` when it names no public key.
+
+    Validity belongs to each proof (``links[].valid``), not to the persona: one valid
+    twitter proof says nothing about a stale wallet proof. The DID's own ``valid`` is the
+    validity of the proof that ties the persona to ``queried`` (``(platform, identity)``,
+    e.g. the wallet asked about), ``None`` when there is no such proof or no query.
+    """
     entry = mapping(item)
     persona = first_text(entry.get("persona"), entry.get("avatar"))
     if persona is None:
@@ -76,7 +83,7 @@ def to_persona(item: Any) -> DID | None:
         identity=persona.strip(),
         source=PROVIDER,
         display_name=_twitter_name(links),
-        valid=any(link.valid for link in links),
+        valid=_queried_validity(links, queried),
         links=links,
     )
 
@@ -98,6 +105,22 @@ def to_link(proof: Mapping[str, Any]) -> LinkedAccount | None:
         valid=is_valid if isinstance(is_valid, bool) else None,
         checked_at=parse_int(proof.get("last_checked_at")) or None,  # "0" means never
     )
+
+
+def _queried_validity(
+    links: tuple[LinkedAccount, ...], queried: tuple[str, str] | None
+) -> bool | None:
+    if queried is None:
+        return None
+    platform, identity = queried[0].lower(), queried[1].strip().lower()
+    matching = [
+        link.valid
+        for link in links
+        if link.platform == platform and link.identity.lower() == identity
+    ]
+    if any(valid is True for valid in matching):
+        return True
+    return False if any(valid is False for valid in matching) else None
 
 
 def error_message(body: Any) -> str | None:

@@ -50,7 +50,7 @@ class NextIDSource:
                 self._url,
                 params={"platform": platform, "identity": query, "exact": "true", "page": page},
             )
-            personas, next_page = to_personas(body)
+            personas, next_page = to_personas(body, (platform, query))
             for did in personas:
                 # A persona with many matching proofs spans pages: keep its first sighting.
                 seen.setdefault(did.identity.lower(), did)

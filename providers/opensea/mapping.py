@@ -51,6 +51,7 @@ __all__ = [
     "to_floor",
     "to_nft_detail",
     "to_nft_record",
+    "to_owners_page",
 ]
 
 SOURCE = "opensea"
@@ -112,9 +113,10 @@ def to_nft_record(raw: Any, chain: Chain, owner: str) -> NFTRecord | None:
         # List payloads send [] for NFTs that do have traits: only a non-empty list is news.
         traits=_traits(raw.get("traits")) or None,
         owner_addresses=(owner.lower(),),
+        # The wallet is every holder of an ERC-721, only one of an ERC-1155's.
+        owners_complete=base.token_standard is TokenStandard.ERC721,
         # An ERC-1155 balance is unknown until the detail call; never guess 1 for it.
         quantity=1 if base.token_standard is TokenStandard.ERC721 else None,
-        is_spam=_spam_verdict(raw, ("is_disabled", "is_nsfw")),
     )
 
 
@@ -122,9 +124,10 @@ def to_nft_detail(raw_nft: Any, chain: Chain, owner: str) -> NFTRecord | None:
     """Get-NFT's ``nft`` object as held by ``owner``; ``None`` if it has no usable identity.
 
     ``owner_addresses`` and ``quantity`` come from ``owners[]`` (``None`` when OpenSea sent
-    ``owners: null``, which it does past 50 owners). An ERC-721 whose ``owners`` is null
-    keeps quantity 1, as its list row did: a single-owner token cannot have 50 owners.
-    ``is_suspicious`` (reported stolen or flagged) joins the spam signals here.
+    ``owners: null``, which it does past 50 owners: the holders are then unknown here and
+    the adapter pages ``/owners``). An ERC-721 whose ``owners`` is null keeps quantity 1,
+    as its list row did: a single-owner token cannot have 50 owners. ``is_suspicious``
+    (reported for suspicious activity, e.g. stolen) is not a spam flag and is not read.
     """
     base = _base_record(raw_nft, chain)
     if base is None:
@@ -140,8 +143,8 @@ def to_nft_detail(raw_nft: Any, chain: Chain, owner: str) -> NFTRecord | None:
         traits=_traits(raw_nft.get("traits")),
         rarity=_rarity(raw_nft.get("rarity")),
         owner_addresses=_owner_addresses(owners),
+        owners_complete=True if isinstance(owners, list) else None,
         quantity=_detail_quantity(owners, owner, base.token_standard),
-        is_spam=_spam_verdict(raw_nft, ("is_disabled", "is_nsfw", "is_suspicious")),
     )
 
 
@@ -168,7 +171,15 @@ def _base_record(raw: Any, chain: Chain) -> NFTRecord | None:
         ),
         collection_slug=slug,
         collection_opensea_slug=slug,
+        # OpenSea has no spam field (spam_signals stays None): is_nsfw means "not safe for
+        # work" and is_disabled "disabled for trading" (UPSTREAMS.md §1.6); both are facts.
+        is_nsfw=_flag(raw.get("is_nsfw")),
+        trading_disabled=_flag(raw.get("is_disabled")),
     )
+
+
+def _flag(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
 
 
 def _token_id(value: Any) -> str | None:
@@ -179,16 +190,6 @@ def _token_id(value: Any) -> str | None:
 
 def _token_standard(value: Any) -> TokenStandard | None:
     return _STANDARDS.get(value.strip().lower()) if isinstance(value, str) else None
-
-
-def _spam_verdict(raw: Mapping[str, Any], flags: tuple[str, ...]) -> bool | None:
-    """True if any flag is set; False only when every flag is present and false."""
-    values = [raw.get(flag) for flag in flags]
-    if any(value is True for value in values):
-        return True
-    if all(value is False for value in values):
-        return False
-    return None
 
 
 def _traits(value: Any) -> tuple[Trait, ...] | None:
@@ -272,17 +273,17 @@ def owner_entries(raw_owners_page: Any) -> tuple[tuple[str, int | None], ...]:
 
 def owners_quantity(raw_owners_page: Any, owner: str) -> tuple[int | None, str | None]:
     """``(owner's quantity if on this /owners page, next cursor or None)``."""
+    holders, cursor = to_owners_page(raw_owners_page)
+    return dict(holders).get(owner.lower()), cursor
+
+
+def to_owners_page(raw_owners_page: Any) -> tuple[list[tuple[str, int | None]], str | None]:
+    """``([(lower address, quantity), ...], next cursor or None)`` of one ``/owners`` page."""
     page = mapping(raw_owners_page)
-    wanted = owner.lower()
-    quantity = next(
-        (
-            _entry_quantity(entry)
-            for address, entry in _owner_entries(page.get("owners"))
-            if address == wanted
-        ),
-        None,
-    )
-    return quantity, next_cursor(page)
+    holders = [
+        (address, _entry_quantity(entry)) for address, entry in _owner_entries(page.get("owners"))
+    ]
+    return holders, next_cursor(page)
 
 
 def next_cursor(raw_page: Any) -> str | None:

@@ -45,11 +45,11 @@ from providers.opensea.mapping import (
     chain_segment,
     next_cursor,
     owner_entries,
-    owners_quantity,
     to_collection_info,
     to_floor,
     to_nft_detail,
     to_nft_record,
+    to_owners_page,
 )
 
 __all__ = ["OpenSeaSource"]
@@ -129,7 +129,7 @@ class OpenSeaSource:
             and detail.token_standard is TokenStandard.ERC1155
         )
         if needs_owners_walk:
-            detail = replace(detail, quantity=await self._owner_quantity(path, wallet))
+            detail = await self._with_owners_walk(detail, path, wallet)
         return detail
 
     async def fetch_nft_batch(
@@ -214,9 +214,16 @@ class OpenSeaSource:
         except ProviderError as exc:
             raise redact_key(exc, self._api_key) from None
 
-    async def _owner_quantity(self, nft_path: str, wallet: str) -> int | None:
-        """Walk ``/owners`` (bounded) until ``wallet`` shows up; ``None`` if it never does."""
+    async def _with_owners_walk(self, detail: NFTRecord, nft_path: str, wallet: str) -> NFTRecord:
+        """``detail`` with holders from ``/owners`` (OpenSea sent ``owners: null``).
+
+        Pages (bounded) until ``wallet`` shows up: its quantity is then exact, and the
+        holders seen so far are the whole list only if that was the last page. A partial
+        list is marked so (``owners_complete=False``), never passed off as complete.
+        """
+        holders: dict[str, int | None] = {}
         cursor: str | None = None
+        complete = False
         for _ in range(OWNERS_MAX_PAGES):
             params: dict[str, Any] = {"limit": OWNERS_PAGE_LIMIT}
             if cursor:
@@ -224,13 +231,20 @@ class OpenSeaSource:
             body = await self._get(f"{nft_path}/owners", params)
             if not isinstance(mapping(body).get("owners"), list):
                 raise ProviderBadData(SOURCE, "owners body has no 'owners' list")
-            quantity, next_page = owners_quantity(body, wallet)
-            if quantity is not None:
-                return quantity
+            page, next_page = to_owners_page(body)
+            holders.update(page)
             if next_page is None or next_page == cursor:
-                return None
+                complete = next_page is None
+                break
+            if wallet in holders:
+                break
             cursor = next_page
-        return None
+        return replace(
+            detail,
+            owner_addresses=tuple(holders),
+            owners_complete=complete,
+            quantity=holders.get(wallet),
+        )
 
     async def _post(self, path: str, body: Mapping[str, Any], field: str) -> Any:
         try:

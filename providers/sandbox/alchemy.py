@@ -11,11 +11,11 @@ summarizeNFTAttributes, computeRarity. Only NFTs the world marks ``in_alchemy`` 
 
 Wire habits copied from the vendor (UPSTREAMS.md §2): checksummed contract addresses,
 ``openSeaMetadata`` with a capital S (and no ``collectionSlug`` where Alchemy lacks it),
-``isSpam`` ``null`` for some collections, ``balance`` as an exact decimal string, opaque
-page keys that expire (``page_key_ttl`` seconds), ``null`` ``pageKey`` on the last page,
-and plain-text error bodies ("Must be authenticated!", "Page key is not found or
-expired, ..."). The bodies themselves are rendered in :mod:`providers.sandbox.alchemy_bodies`.
-
+spam fields only on the paid tier's Ethereum and Polygon (``spam_tier``), ``balance`` as
+an exact decimal string, opaque page keys that expire (``page_key_ttl`` seconds), ``null``
+``pageKey`` on the last page, and plain-text error bodies ("Must be authenticated!",
+"Page key is not found or expired, ..."). The bodies themselves are rendered in
+:mod:`providers.sandbox.alchemy_bodies`.
 Throughput is metered per key in compute units a second over a rolling 10 s window, each
 method costing its throughput CU ([AL3] compute-unit-costs: getNFTsForOwner 100,
 getNFTMetadata 10, ...): the ``quota_tier`` switch picks ``free`` (500 CU/s) or
@@ -39,6 +39,8 @@ from starlette.routing import Route
 
 from providers.models import Chain
 from providers.sandbox.alchemy_bodies import (
+    SPAM_TIERS,
+    classifies_spam,
     missing_nft,
     nft_body,
     owned_base_nft,
@@ -109,7 +111,7 @@ class _AlchemyApp:
         switches: FaultSwitches,
     ) -> None:
         self.world = data
-        self.switches = switches
+        self.switches = switches  # read per request: the tiers can be switched at run time
         self.throughput = RollingCost(clock)
         self.api_keys = api_keys
         self.page_key_ttl = page_key_ttl
@@ -162,10 +164,14 @@ class _AlchemyApp:
         nfts = self._owned(chain, owner, walk)
         page = nfts[offset : offset + page_size]
         with_metadata = query.get("withMetadata", "true").lower() != "false"
-        render = owned_nft if with_metadata else owned_base_nft
         more = offset + page_size < len(nfts)
         return {
-            "ownedNfts": [render(nft, chain, owner) for nft in page],
+            "ownedNfts": [
+                owned_nft(nft, chain, owner, self.switches.spam_tier)
+                if with_metadata
+                else owned_base_nft(nft, chain, owner)
+                for nft in page
+            ],
             "totalCount": len(nfts),
             "validAt": valid_at(chain),
             "pageKey": self._issue_page_key(chain, owner, walk, offset + page_size)
@@ -179,10 +185,13 @@ class _AlchemyApp:
         nfts = [n for n in self.world.holdings(owner, chain) if n.in_alchemy]
         if contracts:
             nfts = [n for n in nfts if n.contract in contracts]
-        if "SPAM" in excludes:
-            nfts = [n for n in nfts if not n.collection.is_spam]
-        if "SPAM" in includes:
-            nfts = [n for n in nfts if n.collection.is_spam]
+        # The SPAM filter is Alchemy's own classification: paid tiers, Ethereum and Polygon
+        # only; elsewhere it filters nothing (nft.yaml, the excludeFilters description).
+        if classifies_spam(self.switches.spam_tier, chain):
+            if "SPAM" in excludes:
+                nfts = [n for n in nfts if not n.collection.alchemy_classifications]
+            if "SPAM" in includes:
+                nfts = [n for n in nfts if n.collection.alchemy_classifications]
         if "AIRDROPS" in includes:
             nfts = []  # the world has no airdrops
         return nfts
@@ -216,8 +225,11 @@ class _AlchemyApp:
         nft = self._nft(chain, contract, token_id)
         if nft is None:
             # Alchemy answers 200 for a token it cannot load; the failure is in raw.error.
-            return missing_nft(contract, token_id, self.world.collection(chain, contract))
-        body = nft_body(nft, chain)
+            collection = self.world.collection(chain, contract)
+            return missing_nft(
+                contract, token_id, collection, classifies_spam(self.switches.spam_tier, chain)
+            )
+        body = nft_body(nft, chain, self.switches.spam_tier)
         if refresh == "true":
             # refreshCache=true re-reads the token now (the v3 spec's parameter; the SDK's
             # refreshNftMetadata compares timeLastUpdated before and after).
@@ -294,14 +306,20 @@ def alchemy_emulator(
     api_keys: set[str] | None = None,
     page_key_ttl: float = 900.0,
     clock: Callable[[], float] = time.monotonic,
+    spam_tier: str = "free",
 ) -> Emulator:
     """The Alchemy emulator over ``world`` (default: the bundled sandbox world).
 
     ``api_keys``: when a set, any other key gets 401 "Must be authenticated!". Page keys
     live ``page_key_ttl`` seconds by ``clock`` (``0`` makes every page key expire at once).
+    ``spam_tier`` (``free`` or ``paid``; the switch ``alchemy.spam_tier``, distinct from the
+    quota settings) decides which spam fields the answers carry: see
+    :mod:`providers.sandbox.alchemy_bodies`.
     """
+    if spam_tier not in SPAM_TIERS:
+        raise ValueError(f"spam_tier must be one of {SPAM_TIERS}, not {spam_tier!r}")
     data = world if world is not None else sandbox_world()
-    switches = FaultSwitches()
+    switches = FaultSwitches(spam_tier=spam_tier)
     handler = _AlchemyApp(data, api_keys, page_key_ttl, clock, switches)
     routes = [
         Route("/nft/v3/{api_key}/{method}", handler.dispatch),

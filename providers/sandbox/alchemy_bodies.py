@@ -2,8 +2,18 @@
 
 Split from :mod:`providers.sandbox.alchemy`, which parses requests and pages; this module
 only renders world values in Alchemy's wire habits (UPSTREAMS.md §2.3-§2.5): checksummed
-addresses, ``openSeaMetadata`` with a capital S, ``isSpam`` ``null`` for some collections,
-``balance`` as an exact decimal string, ``raw.error`` on a token the vendor could not read.
+addresses, ``openSeaMetadata`` with a capital S, ``balance`` as an exact decimal string,
+``raw.error`` on a token the vendor could not read.
+
+Spam fields follow the customer's tier (``spam_tier``), as the vendor's OpenAPI document
+says of ``isSpam`` and ``spamClassifications``: "Only available on paid tiers", and spam
+classification "is currently supported only on Ethereum Mainnet and Matic Mainnet"
+(alchemyplatform/docs ``src/openapi/nft/nft.yaml``, the ``isSpam``/``excludeFilters``
+descriptions; ``shared/specs/alchemy-nft-v3.patched.yaml``). So: on ``free`` the two keys
+are absent everywhere; on ``paid`` they are present on Ethereum and Polygon only, with
+``isSpam`` ``null`` ("not classified") for some honest contracts, as in the vendor's
+example. ``openSeaMetadata.safelistRequestStatus`` is OpenSea's safelist status, on every
+tier (``null`` when OpenSea does not know the collection).
 """
 
 from __future__ import annotations
@@ -14,10 +24,12 @@ from typing import Any
 
 from eth_utils.address import to_checksum_address
 
-from providers.models import Chain, TokenStandard
+from providers.models import Chain
 from providers.sandbox.world import SandboxCollection, SandboxNFT
 
 __all__ = [
+    "SPAM_NETWORKS",
+    "SPAM_TIERS",
     "TIME_LAST_UPDATED",
     "missing_nft",
     "nft_body",
@@ -27,6 +39,9 @@ __all__ = [
 ]
 
 TIME_LAST_UPDATED = "2025-02-03T04:05:06.789Z"
+SPAM_TIERS = ("free", "paid")
+# Where the paid tier classifies spam ("Ethereum Mainnet and Matic Mainnet", nft.yaml).
+SPAM_NETWORKS = frozenset({Chain.ETHEREUM, Chain.POLYGON})
 _VALID_AT_BLOCKS = {
     Chain.ETHEREUM: 21_800_000,
     Chain.POLYGON: 67_500_000,
@@ -44,15 +59,15 @@ def owned_base_nft(nft: SandboxNFT, chain: Chain, owner: str) -> dict[str, Any]:
     }
 
 
-def owned_nft(nft: SandboxNFT, chain: Chain, owner: str) -> dict[str, Any]:
-    return {**nft_body(nft, chain), "balance": str(nft.holders[owner])}
+def owned_nft(nft: SandboxNFT, chain: Chain, owner: str, spam_tier: str) -> dict[str, Any]:
+    return {**nft_body(nft, chain, spam_tier), "balance": str(nft.holders[owner])}
 
 
-def nft_body(nft: SandboxNFT, chain: Chain) -> dict[str, Any]:
+def nft_body(nft: SandboxNFT, chain: Chain, spam_tier: str) -> dict[str, Any]:
     """The full v3 NFT object (getNFTMetadata; plus ``balance`` in getNFTsForOwner)."""
     collection = nft.collection
     body: dict[str, Any] = {
-        "contract": _contract(collection),
+        "contract": _contract(collection, classifies_spam(spam_tier, chain)),
         "tokenId": nft.token_id,
         "tokenType": collection.standard.value,
         "name": nft.name,
@@ -73,9 +88,14 @@ def nft_body(nft: SandboxNFT, chain: Chain) -> dict[str, Any]:
     return body
 
 
-def _contract(collection: SandboxCollection) -> dict[str, Any]:
+def classifies_spam(spam_tier: str, chain: Chain) -> bool:
+    """Whether a key on ``spam_tier`` sees Alchemy's spam fields on ``chain``."""
+    return spam_tier == "paid" and chain in SPAM_NETWORKS
+
+
+def _contract(collection: SandboxCollection, with_spam_fields: bool) -> dict[str, Any]:
     seed = _seed(collection.contract)
-    return {
+    contract: dict[str, Any] = {
         "address": to_checksum_address(collection.contract),
         "name": collection.name,
         "symbol": "".join(word[0] for word in collection.name.split()).upper(),
@@ -84,9 +104,11 @@ def _contract(collection: SandboxCollection) -> dict[str, Any]:
         "contractDeployer": to_checksum_address(_derived_address("deployer", collection)),
         "deployedBlockNumber": 12_000_000 + seed % 5_000_000,
         "openSeaMetadata": _opensea_metadata(collection, seed),
-        "isSpam": _is_spam(collection, seed),
-        "spamClassifications": _spam_classifications(collection),
     }
+    if with_spam_fields:
+        contract["isSpam"] = _is_spam(collection, seed)
+        contract["spamClassifications"] = list(collection.alchemy_classifications)
+    return contract
 
 
 def _opensea_metadata(collection: SandboxCollection, seed: int) -> dict[str, Any]:
@@ -98,7 +120,7 @@ def _opensea_metadata(collection: SandboxCollection, seed: int) -> dict[str, Any
         metadata["collectionSlug"] = collection.slug
     metadata.update(
         {
-            "safelistRequestStatus": "not_requested" if collection.is_spam else "verified",
+            "safelistRequestStatus": collection.safelist_status or None,
             "imageUrl": None,
             "description": f"{collection.name}, a sandbox collection.",
             "externalUrl": f"https://{collection.slug}.sandbox.invalid",
@@ -112,18 +134,10 @@ def _opensea_metadata(collection: SandboxCollection, seed: int) -> dict[str, Any
 
 
 def _is_spam(collection: SandboxCollection, seed: int) -> bool | None:
-    if collection.is_spam:
+    if collection.alchemy_classifications:
         return True
     # Like the live API, many honest contracts carry null ("not classified") not false.
     return None if seed % 3 == 0 else False
-
-
-def _spam_classifications(collection: SandboxCollection) -> list[str]:
-    if not collection.is_spam:
-        return []
-    if collection.standard is TokenStandard.ERC1155:
-        return ["MostlyHoneyPotOwners", "OwnedByMostHoneyPots"]
-    return ["Erc721TooManyOwners", "Erc721DishonestTotalSupply"]
 
 
 def _image(nft: SandboxNFT) -> dict[str, Any]:
@@ -163,10 +177,10 @@ def _collection_ref(collection: SandboxCollection) -> dict[str, Any]:
 
 
 def missing_nft(
-    contract: str, token_id: str, collection: SandboxCollection | None
+    contract: str, token_id: str, collection: SandboxCollection | None, with_spam_fields: bool
 ) -> dict[str, Any]:
     return {
-        "contract": _contract(collection)
+        "contract": _contract(collection, with_spam_fields)
         if collection is not None
         else {"address": to_checksum_address(contract), "tokenType": "NOT_A_CONTRACT"},
         "tokenId": token_id,

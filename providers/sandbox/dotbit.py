@@ -10,8 +10,17 @@ real indexer it always answers HTTP 200 and reports failures in the envelope:
 10001    method not exist
 20006    account format invalid (no ``.bit`` suffix)
 20007    account not exist (records)
-30003    account not exist (``das_accountInfo``)
+20008    account on lock: the account is locked (cross-chain, status 3); answered by the
+         JSON-RPC ``das_reverseRecord`` and by the records methods
+30003    account not exist (``das_accountInfo``; and ``das_reverseRecord`` when the
+         reverse record names an account that no longer exists)
 =======  ==============================================================================
+
+The reverse record has two handlers, as in das-account-indexer (``http_server/handle/
+reverse_record.go`` and ``reverse_record_v2.go``, BIT1): JSON-RPC ``das_reverseRecord``
+runs the old one, which fails with 30003 or 20008 as above; the REST route
+``POST /v1/reverse/record`` runs the current one, which answers those cases as "no
+reverse record" (a success with empty strings).
 
 With ``legacy_envelope=True`` every envelope also carries the pre-2023 ``errno``/``errmsg``.
 """
@@ -28,7 +37,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from providers.sandbox.faults import Emulator, FaultInjector, FaultSwitches
-from providers.sandbox.identities import BitAccount, Identities, identities
+from providers.sandbox.identities import (
+    ACCOUNT_STATUS_LOCKED,
+    BitAccount,
+    Identities,
+    identities,
+)
 
 __all__ = ["dotbit_emulator"]
 
@@ -36,6 +50,7 @@ PARAMS_INVALID = 10000
 METHOD_NOT_EXIST = 10001
 ACCOUNT_INVALID = 20006
 RECORDS_NOT_EXIST = 20007
+ACCOUNT_ON_LOCK = 20008
 ACCOUNT_NOT_EXIST = 30003
 
 _EVM_COIN_TYPES = frozenset({"60", "966", "9006"})
@@ -85,10 +100,39 @@ def _account_param(data: Identities, params: Mapping[str, Any], missing: int) ->
 
 
 def _reverse_record(data: Identities, params: Mapping[str, Any]) -> Any:
-    # Unknown or unparseable addresses get a success with empty strings, like the indexer.
+    """The old handler (JSON-RPC): a gone or locked account is an error."""
     address = _evm_key(params)
-    account = data.reverse_record(address) if address else None
-    name = account.account if account else ""
+    entry = data.reverse_entry(address) if address else None
+    if entry is None:  # unknown or unparseable addresses: a success with empty strings
+        return _reverse_body("")
+    account = data.bit_account(entry)
+    if account is None:
+        raise _Failure(ACCOUNT_NOT_EXIST, "account not exist")
+    if account.status == ACCOUNT_STATUS_LOCKED:
+        raise _Failure(ACCOUNT_ON_LOCK, "account on lock")
+    return _reverse_body(account.account if _points_to(account, address) else "")
+
+
+def _reverse_record_current(data: Identities, params: Mapping[str, Any]) -> Any:
+    """The current handler (REST): a gone or locked account is "no reverse record"."""
+    address = _evm_key(params)
+    entry = data.reverse_entry(address) if address else None
+    account = data.bit_account(entry) if entry else None
+    if account is None or account.status == ACCOUNT_STATUS_LOCKED:
+        return _reverse_body("")
+    return _reverse_body(account.account if _points_to(account, address) else "")
+
+
+def _points_to(account: BitAccount, address: str | None) -> bool:
+    # The indexer keeps a reverse record only while the address owns or manages the
+    # account or is listed in its records.
+    listed = {record.value.lower() for record in account.records}
+    return address is not None and (
+        address in (account.owner, account.manager) or address in listed
+    )
+
+
+def _reverse_body(name: str) -> dict[str, str]:
     return {"account": name, "account_alias": name, "display_name": name}
 
 
@@ -148,6 +192,8 @@ def _account_info(data: Identities, params: Mapping[str, Any]) -> Any:
 
 def _records(data: Identities, params: Mapping[str, Any], *, v1: bool) -> Any:
     a = _account_param(data, params, RECORDS_NOT_EXIST)
+    if a.status == ACCOUNT_STATUS_LOCKED:
+        raise _Failure(ACCOUNT_ON_LOCK, "account cross-chain")
     records = [
         {"key": _v1_key(r.key) if v1 else r.key, "label": r.label, "value": r.value, "ttl": r.ttl}
         for r in a.records
@@ -178,12 +224,13 @@ _METHODS: dict[str, Handler] = {
     "das_accountRecordsV2": _records_v2,
 }
 
-_REST_PATHS: dict[str, str] = {
-    "/v1/reverse/record": "das_reverseRecord",
-    "/v1/account/list": "das_accountList",
-    "/v1/account/info": "das_accountInfo",
-    "/v1/account/records": "das_accountRecords",
-    "/v2/account/records": "das_accountRecordsV2",
+# REST path -> handler; the reverse record's REST route runs the current handler.
+_REST_HANDLERS: dict[str, Handler] = {
+    "/v1/reverse/record": _reverse_record_current,
+    "/v1/account/list": _account_list,
+    "/v1/account/info": _account_info,
+    "/v1/account/records": _records_v1,
+    "/v2/account/records": _records_v2,
 }
 
 
@@ -202,6 +249,9 @@ class _Indexer:
         handler = _METHODS.get(method)
         if handler is None:
             return self.envelope(METHOD_NOT_EXIST, f"method [{method}] not exits", None)
+        return self.run_handler(handler, params)
+
+    def run_handler(self, handler: Handler, params: Any) -> dict[str, Any]:
         if not isinstance(params, Mapping):
             return self.envelope(PARAMS_INVALID, "params invalid", None)
         try:
@@ -224,7 +274,8 @@ class _Indexer:
         return _json({"id": request_id, "jsonrpc": "2.0", "result": result})
 
     async def rest(self, request: Request) -> Response:
-        return _json(self.run(_REST_PATHS[request.url.path], _parse(await request.body())))
+        handler = _REST_HANDLERS[request.url.path]
+        return _json(self.run_handler(handler, _parse(await request.body())))
 
     def _invalid(self) -> dict[str, Any]:
         return self.envelope(PARAMS_INVALID, "params invalid", None)
@@ -245,6 +296,6 @@ def dotbit_emulator(data: Identities | None = None, *, legacy_envelope: bool = F
     """The .bit indexer emulator (name ``"dotbit"``) over ``data`` (default: the sandbox's)."""
     indexer = _Indexer(data if data is not None else identities(), legacy_envelope)
     routes = [Route("/", indexer.json_rpc, methods=["POST"])]
-    routes += [Route(path, indexer.rest, methods=["POST"]) for path in _REST_PATHS]
+    routes += [Route(path, indexer.rest, methods=["POST"]) for path in _REST_HANDLERS]
     switches = FaultSwitches()
     return Emulator("dotbit", FaultInjector(Starlette(routes=routes), switches), switches)

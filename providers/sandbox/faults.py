@@ -123,6 +123,9 @@ class FaultSwitches:
     quota_window: float = 0.0  # seconds
     batch_limit: int = 0  # items a batch route accepts (0: the emulator's default)
     batch_routes: bool = True  # False: no batch routes (404), as older servers
+    # Not a fault: the customer's tier for Alchemy's spam fields (free: none; paid: Ethereum
+    # and Polygon). Here so the emulator server sets it like a switch (alchemy.spam_tier).
+    spam_tier: str = "free"
     queued: deque[ForcedResponse] = field(default_factory=deque)
     calls: int = 0  # requests seen (faulty or not): tests count upstream calls with it
 
@@ -140,8 +143,8 @@ class FaultSwitches:
             self.queued.append(ForcedResponse(status, body, dict(headers or {}), content_type))
 
     def reset(self) -> None:
-        """Every switch off and the call counter at zero."""
-        fresh = FaultSwitches()
+        """Every switch off and the call counter at zero (the spam tier is kept: not a fault)."""
+        fresh = FaultSwitches(spam_tier=self.spam_tier)
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(fresh, name))
 

@@ -12,6 +12,10 @@ wallets" can be seen end to end:
   persona "alice-old" proves ``DID_WALLET`` and holds a stale twitter proof (``is_valid``
   false, ``"tweet not found"``).
 * Etherscan tags ``WHALE_WALLET`` ("Sandbox Whale 1") and ``DID_WALLET``.
+* The .bit indexer's awkward answers: ``GONE_WALLET``'s reverse record names an account
+  that no longer exists (the JSON-RPC handler answers 30003) and it holds an emoji name
+  and a Thai name; ``LOCKED_WALLET``'s reverse record names its own locked (cross-chain,
+  status 3) account ``locked.bit`` (20008) and it also holds ``still-here.bit``.
 
 Everything is fixed data (no clock, no randomness). The emulators take an
 :class:`Identities` so tests can hand them a purpose-built one.
@@ -26,6 +30,9 @@ from hashlib import sha256
 from providers.sandbox.world import DID_WALLET, OTHER_HOLDER, SMALL_WALLET, WHALE_WALLET
 
 __all__ = [
+    "ACCOUNT_STATUS_LOCKED",
+    "GONE_WALLET",
+    "LOCKED_WALLET",
     "BitAccount",
     "BitRecord",
     "Identities",
@@ -36,6 +43,10 @@ __all__ = [
     "persona_key",
 ]
 
+GONE_WALLET = "0x" + "b" * 40
+LOCKED_WALLET = "0x" + "c" * 40
+# das-account-indexer tables/t_account_info.go: 3 is "locked" (cross-chain).
+ACCOUNT_STATUS_LOCKED = 3
 FAR_FUTURE = 4_102_444_800  # 2100-01-01: names that stay valid whatever the test clock says
 LONG_AGO = 1_600_000_000  # 2020-09-13
 
@@ -123,6 +134,11 @@ class Identities:
         account = self.reverse_records.get(address.lower())
         return self.bit_account(account) if account else None
 
+    def reverse_entry(self, address: str) -> str | None:
+        """The account name ``address`` set as its reverse record, whether or not that
+        account still exists."""
+        return self.reverse_records.get(address.lower())
+
     def persona(self, public_key: str) -> Persona | None:
         wanted = public_key.lower()
         return next((p for p in self.personas if p.public_key == wanted), None)
@@ -171,6 +187,39 @@ def _bit_accounts() -> tuple[BitAccount, ...]:
             registered_at=1_680_000_000,
             expired_at=FAR_FUTURE,
             records=(BitRecord("profile.avatar", "https://example.org/alice.png"),),
+        ),
+        BitAccount(  # emoji and Thai: character sets the indexer accepts (das-lib char_set)
+            "🦊🦊🦊.bit",
+            owner=GONE_WALLET,
+            manager=GONE_WALLET,
+            registered_at=1_690_000_000,
+            expired_at=FAR_FUTURE,
+            records=(_eth(GONE_WALLET),),
+        ),
+        BitAccount(
+            "สวัสดี.bit",
+            owner=GONE_WALLET,
+            manager=GONE_WALLET,
+            registered_at=1_690_000_100,
+            expired_at=FAR_FUTURE,
+            records=(_eth(GONE_WALLET),),
+        ),
+        BitAccount(
+            "locked.bit",
+            owner=LOCKED_WALLET,
+            manager=LOCKED_WALLET,
+            registered_at=1_680_000_000,
+            expired_at=FAR_FUTURE,
+            records=(_eth(LOCKED_WALLET),),
+            status=ACCOUNT_STATUS_LOCKED,
+        ),
+        BitAccount(
+            "still-here.bit",
+            owner=LOCKED_WALLET,
+            manager=LOCKED_WALLET,
+            registered_at=1_680_000_100,
+            expired_at=FAR_FUTURE,
+            records=(_eth(LOCKED_WALLET),),
         ),
         BitAccount(
             "expired.bit",
@@ -225,7 +274,12 @@ def identities() -> Identities:
     """The sandbox's DID data set (built once per process)."""
     return Identities(
         bit_accounts=_bit_accounts(),
-        reverse_records={DID_WALLET: "alice.bit", SMALL_WALLET: "alice.bit"},
+        reverse_records={
+            DID_WALLET: "alice.bit",
+            SMALL_WALLET: "alice.bit",
+            GONE_WALLET: "gone.bit",  # no such account any more
+            LOCKED_WALLET: "locked.bit",
+        },
         personas=_personas(),
         name_tags=_name_tags(),
     )

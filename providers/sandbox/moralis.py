@@ -143,7 +143,7 @@ class _MoralisData:
         exclude_spam = _boolean(query.get("exclude_spam"), "exclude_spam", False)
         nfts = [n for n in self.world.holdings(owner, chain) if n.in_moralis]
         if exclude_spam:
-            nfts = [n for n in nfts if not n.collection.is_spam]
+            nfts = [n for n in nfts if not n.collection.moralis_possible_spam]
         offset = _decode_cursor(query.get("cursor"), owner, str(chain), exclude_spam)
         page = nfts[offset : offset + limit]
         more = offset + limit < len(nfts)
@@ -169,7 +169,7 @@ def _item(nft: SandboxNFT, owner: str, *, hex_ids: bool, normalize: bool) -> dic
         "block_number_minted": "17654321",
         "token_hash": _token_hash(nft),
         "amount": str(nft.holders[owner]),
-        "possible_spam": collection.is_spam,
+        "possible_spam": collection.moralis_possible_spam,
         "contract_type": collection.standard.value,
         "name": collection.name,
         "symbol": "".join(word[0] for word in collection.name.split()).upper(),
@@ -178,7 +178,7 @@ def _item(nft: SandboxNFT, owner: str, *, hex_ids: bool, normalize: bool) -> dic
         "last_token_uri_sync": SYNCED_AT,
         "last_metadata_sync": SYNCED_AT,
         "minter_address": None,
-        "verified_collection": not collection.is_spam and collection.ranked,
+        "verified_collection": collection.moralis_verified,
         "collection_logo": None,
         "collection_banner_image": None,
     }

@@ -9,6 +9,10 @@ address is tagged. Only chain 1 has tags.
 Etherscan limits calls per second per key on every plan ([NT1]: 2/s for name tags); the
 ``quota_tier`` switch ``standard`` turns that on (the default, ``unmetered``, does not),
 and a call past it gets the NOTOK "Max calls per sec rate limit reached (2/sec)".
+
+Name tags are a Pro Plus endpoint (docs.etherscan.io, getaddresstag: "available for
+Pro Plus tier"): a key without the plan gets ``"0"`` / ``"NOTOK"`` / :data:`NOT_PRO`.
+``pro_plus_keys`` says which keys have it (``None``: every accepted key).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from providers.sandbox.quotas import FixedWindow, Tier, tier_for
 __all__ = [
     "INVALID_KEY",
     "MISSING_KEY",
+    "NOT_PRO",
     "RATE_LIMITED",
     "nametag_emulator",
 ]
@@ -35,6 +40,10 @@ __all__ = [
 MISSING_KEY = "Missing/Invalid API Key"
 INVALID_KEY = "Invalid API Key"
 RATE_LIMITED = "Max rate limit reached, please use API Key for higher rate limit"
+NOT_PRO = (
+    "Sorry, it looks like you are trying to access an API Pro endpoint. "
+    "Contact us to upgrade to API Pro."
+)
 _BAD_CHAIN = (
     "Missing or unsupported chainid parameter (required for v2 api), "
     "please see chainlist for the list of supported chainids"
@@ -81,12 +90,17 @@ def _row(tag: NameTag) -> dict[str, Any]:
 
 class _Etherscan:
     def __init__(
-        self, data: Identities, api_keys: Collection[str] | None, switches: FaultSwitches
+        self,
+        data: Identities,
+        api_keys: Collection[str] | None,
+        switches: FaultSwitches,
+        pro_plus_keys: Collection[str] | None = None,
     ) -> None:
         self.data = data
         self.api_keys = api_keys
         self.switches = switches
         self.calls = FixedWindow()
+        self.pro_plus_keys = pro_plus_keys
 
     async def api(self, request: Request) -> JSONResponse:
         params = request.query_params
@@ -102,6 +116,8 @@ class _Etherscan:
             return _notok(RATE_LIMITED)
         if params.get("module") != "nametag" or params.get("action") != "getaddresstag":
             return _notok(_BAD_ACTION)
+        if self.pro_plus_keys is not None and key not in self.pro_plus_keys:
+            return _notok(NOT_PRO)
         addresses = [a.strip().lower() for a in params.get("address", "").split(",")]
         if not 1 <= len(addresses) <= _MAX_ADDRESSES or not all(map(_is_address, addresses)):
             return _notok(_BAD_ADDRESS)
@@ -112,13 +128,18 @@ class _Etherscan:
 
 
 def nametag_emulator(
-    data: Identities | None = None, *, api_keys: Collection[str] | None = None
+    data: Identities | None = None,
+    *,
+    api_keys: Collection[str] | None = None,
+    pro_plus_keys: Collection[str] | None = None,
 ) -> Emulator:
     """The Etherscan name tag emulator (name ``"nametag"``).
 
     ``api_keys`` lists the keys it accepts; ``None`` accepts any non-empty key.
+    ``pro_plus_keys`` lists the accepted keys whose plan includes name tags (``None``: all).
     """
     switches = FaultSwitches()
-    service = _Etherscan(data if data is not None else identities(), api_keys, switches)
+    people = data if data is not None else identities()
+    service = _Etherscan(people, api_keys, switches, pro_plus_keys)
     app = Starlette(routes=[Route("/v2/api", service.api, methods=["GET"])])
     return Emulator("nametag", FaultInjector(app, switches), switches)

@@ -38,9 +38,11 @@ def nft_body(nft: SandboxNFT, *, detailed: bool = False) -> dict[str, Any]:
         "metadata_url": f"https://media.sandbox.invalid/{collection.slug}/{nft.token_id}.json",
         "opensea_url": f"https://opensea.io/assets/{segment}/{nft.contract}/{nft.token_id}",
         "updated_at": UPDATED_AT,
-        # Spam collections are delisted on OpenSea too, so the signal exists on both sides.
-        "is_disabled": collection.is_spam,
-        "is_nsfw": False,
+        # Not spam flags: is_disabled means disabled for trading, is_nsfw not safe for work
+        # (opensea-v2-2026-07.full.json, CollectionSearchResponse descriptions). OpenSea has
+        # no spam field at all.
+        "is_disabled": collection.trading_disabled,
+        "is_nsfw": collection.is_nsfw,
         "traits": [_trait_body(kind, value) for kind, value in nft.traits] if lists_traits else [],
     }
     if detailed:
@@ -104,10 +106,10 @@ def collection_body(collection: SandboxCollection) -> dict[str, Any]:
         "image_url": None,
         "banner_image_url": None,
         "owner": creator(collection),
-        "safelist_status": "not_requested" if collection.is_spam else "verified",
+        "safelist_status": collection.safelist_status or "not_requested",
         "category": "pfps" if collection.standard is TokenStandard.ERC721 else "memberships",
-        "is_disabled": collection.is_spam,
-        "is_nsfw": False,
+        "is_disabled": collection.trading_disabled,
+        "is_nsfw": collection.is_nsfw,
         "trait_offers_enabled": not collection.is_spam,
         "collection_offers_enabled": not collection.is_spam,
         "opensea_url": f"https://opensea.io/collection/{collection.slug}",

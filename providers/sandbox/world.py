@@ -21,6 +21,8 @@ Wallets (all lower-case here; the faces show them checksummed):
                                                three NFT providers know, one only Moralis
                                                knows, one Moralis lacks (and collections
                                                with a floor price)
+``LABELLED_WALLET`` 0x9999…9999                about 500 NFTs, spam and legitimate, each
+                                               labelled (:mod:`.labelled`, bench/spam.py)
 =============================================  ==========================================
 
 Moralis indexes what the other two do, minus the NFTs the world marks single-provider
@@ -77,11 +79,48 @@ class SandboxCollection:
     name: str
     standard: TokenStandard
     total_supply: int
-    is_spam: bool = False
+    is_spam: bool = False  # the ground truth (the labelled data set's label), not a vendor flag
     ranked: bool = True
     # Coverage gaps that make merging matter.
     alchemy_has_slug: bool = True
     opensea_lists_traits: bool = False
+    # What the vendors say about the collection; each emulator shows its own part.
+    # ``safelist``: OpenSea's safelist_status ("" = OpenSea does not know the collection);
+    # ``None`` derives it from the label. ``alchemy_flags``: the classifications Alchemy's
+    # paid-tier classifier gives (``()`` = not flagged); ``None`` flags every spam collection.
+    safelist: str | None = None
+    alchemy_flags: tuple[str, ...] | None = None
+    is_nsfw: bool = False
+    trading_disabled: bool = False
+    # Moralis's possible_spam (``None``: every spam collection) for the labelled set.
+    moralis_flags: bool | None = None
+
+    @property
+    def moralis_possible_spam(self) -> bool:
+        return self.is_spam if self.moralis_flags is None else self.moralis_flags
+
+    @property
+    def moralis_verified(self) -> bool:
+        """Moralis's ``verified_collection``: verified on OpenSea."""
+        if self.safelist is None:
+            return not self.is_spam and self.ranked
+        return self.safelist == "verified"
+
+    @property
+    def safelist_status(self) -> str:
+        if self.safelist is not None:
+            return self.safelist
+        return "not_requested" if self.is_spam else "verified"
+
+    @property
+    def alchemy_classifications(self) -> tuple[str, ...]:
+        if self.alchemy_flags is not None:
+            return self.alchemy_flags
+        if not self.is_spam:
+            return ()
+        if self.standard is TokenStandard.ERC1155:
+            return ("MostlyHoneyPotOwners", "OwnedByMostHoneyPots")
+        return ("Erc721TooManyOwners", "Erc721DishonestTotalSupply")
 
     @property
     def floor_price(self) -> float | None:
@@ -373,7 +412,10 @@ def _build_bulk(
                     chain,
                     _address(f"{tag}:{i}"),
                     f"{tag}-collection-{i}",
-                    f"{tag.title()} Collection {i}",
+                    # Spam looks like spam in the wild: a lure and a link in its name.
+                    f"Claim {tag.title()} Rewards at {tag}-bonus.xyz"
+                    if is_spam
+                    else f"{tag.title()} Collection {i}",
                     standard,
                     20_000,
                     is_spam=is_spam,
@@ -409,4 +451,8 @@ def world() -> World:
     _build_bulk(w, random.Random(4), HUGE_WALLET, 10_000, [Chain.ETHEREUM], "huge")
     _build_bulk(w, random.Random(5), TINY_WALLET, 20, [Chain.ETHEREUM], "tiny")
     _build_trio(w, random.Random(6))
+    # Imported here: the labelled set builds on this module's types.
+    from providers.sandbox.labelled import build_labelled
+
+    build_labelled(w)
     return w.finish()

@@ -14,6 +14,7 @@ from eth_utils.address import to_checksum_address
 from providers.models import Chain
 from providers.sandbox.alchemy import EXPIRED_PAGE_KEY_TEXT, alchemy_emulator
 from providers.sandbox.faults import Emulator
+from providers.sandbox.labelled import LABELLED_WALLET
 from providers.sandbox.transport import SandboxTransport
 from providers.sandbox.world import (
     BIG_BALANCE,
@@ -86,7 +87,48 @@ async def test_slim_shape_and_both_contract_filter_spellings(client: httpx.Async
         assert response.json()["totalCount"] == len(items)
 
 
-async def test_spam_exclusion_filter(client: httpx.AsyncClient) -> None:
+@pytest.fixture
+async def paid_client() -> AsyncIterator[httpx.AsyncClient]:
+    transport = SandboxTransport({"alchemy.sandbox": alchemy_emulator(spam_tier="paid").app})
+    async with httpx.AsyncClient(transport=transport) as http:
+        yield http
+
+
+async def test_free_tier_has_no_spam_fields_anywhere(client: httpx.AsyncClient) -> None:
+    for network, owner in (("eth-mainnet", SMALL_WALLET), ("polygon-mainnet", LABELLED_WALLET)):
+        body = (await get(client, "getNFTsForOwner", network, owner=owner)).json()
+
+        contracts = [item["contract"] for item in body["ownedNfts"]]
+        assert contracts and not any({"isSpam", "spamClassifications"} & set(c) for c in contracts)
+        # The safelist status is OpenSea's, echoed on every tier.
+        statuses = {c["openSeaMetadata"]["safelistRequestStatus"] for c in contracts}
+        assert statuses & {"verified", "approved"} and "not_requested" in statuses
+
+
+async def test_paid_tier_classifies_only_ethereum_and_polygon(
+    paid_client: httpx.AsyncClient,
+) -> None:
+    for network, classified in (("polygon-mainnet", True), ("base-mainnet", False)):
+        body = (await get(paid_client, "getNFTsForOwner", network, owner=LABELLED_WALLET)).json()
+
+        contracts = [item["contract"] for item in body["ownedNfts"]]
+        assert contracts and all(("isSpam" in c) is classified for c in contracts)
+
+
+async def test_the_paid_classifier_misses_some_spam(paid_client: httpx.AsyncClient) -> None:
+    body = await get(paid_client, "getNFTsForOwner", "polygon-mainnet", owner=LABELLED_WALLET)
+    items = body.json()["ownedNfts"]
+    truth = {
+        n.contract: n.collection.is_spam for n in world().holdings(LABELLED_WALLET, Chain.POLYGON)
+    }
+    spam = [i for i in items if truth[i["contract"]["address"].lower()]]
+
+    flagged = [i for i in spam if i["contract"]["isSpam"] is True]
+    assert 0 < len(flagged) < len(spam)
+
+
+async def test_spam_exclusion_filter(paid_client: httpx.AsyncClient) -> None:
+    client = paid_client
     everything = (await get(client, "getNFTsForOwner", owner=SMALL_WALLET)).json()
     clean = (
         await get(client, "getNFTsForOwner", owner=SMALL_WALLET, **{"excludeFilters[]": "SPAM"})
@@ -98,8 +140,8 @@ async def test_spam_exclusion_filter(client: httpx.AsyncClient) -> None:
     assert all(i["contract"]["isSpam"] is not True for i in clean["ownedNfts"])
 
 
-async def test_is_spam_is_null_for_some_honest_contracts(client: httpx.AsyncClient) -> None:
-    body = (await get(client, "getNFTsForOwner", owner=SMALL_WALLET)).json()
+async def test_is_spam_is_null_for_some_honest_contracts(paid_client: httpx.AsyncClient) -> None:
+    body = (await get(paid_client, "getNFTsForOwner", owner=SMALL_WALLET)).json()
 
     flags = {i["contract"]["isSpam"] for i in body["ownedNfts"]}
     assert None in flags and False in flags

@@ -10,7 +10,7 @@ import pytest
 
 from providers.alchemy import NETWORKS, network_chain, to_holdings_page, to_nft_record
 from providers.errors import ProviderBadData
-from providers.models import Chain, NFTRecord, TokenStandard, Trait
+from providers.models import Chain, NFTRecord, SpamSignal, TokenStandard, Trait
 
 REPO = Path(__file__).parents[2]
 VENDOR_FIXTURES = REPO / "tests" / "fixtures" / "vendor" / "alchemy"
@@ -160,7 +160,8 @@ def test_lower_case_openseametadata_spelling_is_read() -> None:
     assert record.collection_name == "Example Apes"  # not the contract name
     assert record.collection_slug == "example-apes"
     assert record.collection_opensea_slug == "example-apes"
-    assert record.is_spam is False
+    assert record.spam_signals == ()  # isSpam false: classified, not spam
+    assert record.collection_verified is True  # safelistRequestStatus "verified"
 
 
 def test_numeric_trait_values_become_text_and_malformed_entries_are_skipped() -> None:
@@ -200,10 +201,34 @@ def test_balance_above_2_pow_64_is_exact() -> None:
     assert record.token_standard is TokenStandard.ERC1155
 
 
-def test_spam_verdicts_distinguish_true_false_and_unknown() -> None:
+def test_spam_signals_distinguish_flagged_clean_and_unclassified() -> None:
     records = page_of(quirk("spam_flags.json"))
 
-    assert [r.is_spam for r in records] == [True, False, None, None, True]
+    assert [r.spam_signals for r in records] == [
+        (
+            SpamSignal("alchemy", "isSpam"),
+            SpamSignal("alchemy", "MostlyHoneyPotOwners"),
+            SpamSignal("alchemy", "OwnedByMostHoneyPots"),
+        ),
+        (),
+        None,  # isSpam null: not classified
+        None,  # no keys at all: a free-tier answer
+        (SpamSignal("alchemy", "Erc721TooManyTokens"),),
+    ]
+
+
+def test_safelist_status_is_a_verified_fact_on_every_tier() -> None:
+    raw = quirk("opensea_metadata_lowercase.json")
+    item = raw["ownedNfts"][0]
+    del item["contract"]["isSpam"]  # a free-tier answer
+    statuses = ["verified", "approved", "not_requested", "requested", None, "mystery"]
+    facts = []
+    for status in statuses:
+        item["contract"]["openseaMetadata"]["safelistRequestStatus"] = status
+        (record,) = page_of(raw)
+        facts.append(record.collection_verified)
+
+    assert facts == [True, True, False, False, None, None]
 
 
 def test_ipfs_media_in_raw_metadata_is_kept_raw() -> None:

@@ -21,12 +21,14 @@ from providers.dotbit.mapping import (
 from providers.errors import (
     ProviderBadData,
     ProviderBadRequest,
+    ProviderLocked,
     ProviderNotFound,
     ProviderUnavailable,
 )
 from providers.models import DIDType
 from providers.sandbox.dotbit import dotbit_emulator
 from providers.sandbox.faults import Emulator
+from providers.sandbox.identities import GONE_WALLET, LOCKED_WALLET
 from providers.sandbox.world import DID_WALLET, EMPTY_WALLET, OTHER_HOLDER, SMALL_WALLET
 
 VENDOR = Path(__file__).parents[1] / "fixtures" / "vendor" / "dotbit"
@@ -248,7 +250,7 @@ class RecordsDownTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
-        if body["method"] == "das_accountRecordsV2":
+        if body.get("method") == "das_accountRecordsV2":
             result = {"err_no": 10002, "err_msg": "db error", "data": None}
             return httpx.Response(200, json={"id": body["id"], "jsonrpc": "2.0", "result": result})
         return await self._inner.handle_async_request(request)
@@ -380,3 +382,70 @@ async def test_emulator_rest_aliases_use_the_bare_envelope(emulator: Emulator) -
         emulator, {**key, "key_info": {"coin_type": "60", "key": "garbage"}}, "/v1/reverse/record"
     )
     assert empty["err_no"] == 0 and empty["data"]["account"] == ""
+
+
+# -- the indexer's real reverse-record answers ---------------------------------------------
+
+
+def key_of(address: str) -> dict[str, Any]:
+    return {"type": "blockchain", "key_info": {"coin_type": "60", "key": address}}
+
+
+@pytest.mark.parametrize(("wallet", "code"), [(GONE_WALLET, 30003), (LOCKED_WALLET, 20008)])
+async def test_json_rpc_reverse_record_runs_the_old_handler(
+    emulator: Emulator, wallet: str, code: int
+) -> None:
+    body = {"jsonrpc": "2.0", "id": 1, "method": "das_reverseRecord", "params": [key_of(wallet)]}
+    assert (await rpc(emulator, body))["result"]["err_no"] == code
+    # The REST route runs the current handler: "no reverse record", not an error.
+    rest = await rpc(emulator, key_of(wallet), "/v1/reverse/record")
+    assert (rest["err_no"], rest["data"]["account"]) == (0, "")
+
+
+async def test_a_gone_reverse_record_still_lists_every_name(source: DotBitSource) -> None:
+    dids = await source.fetch_dids(GONE_WALLET)
+
+    assert {did.identity for did in dids} == {"🦊🦊🦊.bit", "สวัสดี.bit"}
+    assert not any(did.is_primary for did in dids)  # no primary, not an error
+
+
+async def test_a_locked_primary_is_no_primary_and_the_other_names_stay(
+    source: DotBitSource,
+) -> None:
+    dids = await source.fetch_dids(LOCKED_WALLET)
+
+    assert {did.identity for did in dids} == {"locked.bit", "still-here.bit"}
+    assert not any(did.is_primary for did in dids)
+    locked = next(did for did in dids if did.identity == "locked.bit")
+    assert locked.links == ()  # its records answer 20008: unreadable, not fatal
+
+
+async def test_20008_is_locked_not_an_outage() -> None:
+    body = {"err_no": 20008, "err_msg": "account on lock", "data": None}
+    with pytest.raises(ProviderLocked) as caught:
+        unwrap(body)
+    assert caught.value.kind == "locked"
+    assert not isinstance(caught.value, ProviderUnavailable)
+
+
+async def test_a_locked_name_resolves_to_its_owner(source: DotBitSource) -> None:
+    assert await source.resolve("locked.bit") == (LOCKED_WALLET,)
+
+
+class ReverseDownTransport(httpx.AsyncBaseTransport):
+    """Forwards to the emulator, but the reverse record fails at the transport."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self._inner = httpx.ASGITransport(app=emulator.app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/reverse/record"):
+            return httpx.Response(502, text="bad gateway")
+        return await self._inner.handle_async_request(request)
+
+
+async def test_a_failed_reverse_lookup_never_costs_the_other_names(emulator: Emulator) -> None:
+    async with httpx.AsyncClient(transport=ReverseDownTransport(emulator)) as client:
+        dids = await DotBitSource(client, base_url=BASE_URL).fetch_dids(DID_WALLET)
+    assert {did.identity for did in dids} == {"alice.bit", "alice-dao.bit", "alice-art.bit"}
+    assert not any(did.is_primary for did in dids)

@@ -13,6 +13,7 @@ import pytest
 from providers.errors import (
     ProviderAuthError,
     ProviderError,
+    ProviderNotEntitled,
     ProviderRateLimited,
     ProviderUnavailable,
 )
@@ -58,6 +59,7 @@ def test_vendor_rate_limit_text_is_a_rate_limit_not_an_auth_error() -> None:
     ("name", "error"),
     [
         ("error.invalid_api_key.json", ProviderAuthError),
+        ("error.not_pro.json", ProviderNotEntitled),
         ("error.missing_chainid.json", ProviderUnavailable),
     ],
 )
@@ -201,3 +203,42 @@ async def test_emulator_envelopes(client: httpx.AsyncClient) -> None:
         client, module="nametag", action="getaddresstag", address=EMPTY_WALLET, apikey=KEY
     )
     assert "chainid" in no_chain["result"]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_key_without_the_plan_costs_one_call_per_remembered_period() -> None:
+    emulator = nametag_emulator(api_keys={KEY, "free-plan-key"}, pro_plus_keys={KEY})
+    clock = FakeClock()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=emulator.app)) as client:
+        source = EtherscanNameTagSource(
+            client,
+            base_url=BASE_URL,
+            api_key="free-plan-key",
+            not_entitled_ttl=3600,
+            clock=clock,
+        )
+        for _ in range(3):
+            with pytest.raises(ProviderNotEntitled) as caught:
+                await source.fetch_dids(WHALE_WALLET)
+            assert caught.value.kind == "not_entitled"
+            assert "free-plan-key" not in str(caught.value)
+        assert emulator.faults.calls == 1  # remembered: no second call within the hour
+
+        clock.now += 3600
+        with pytest.raises(ProviderNotEntitled):
+            await source.fetch_dids(WHALE_WALLET)
+        assert emulator.faults.calls == 2
+
+
+async def test_a_pro_plus_key_is_answered(emulator: Emulator) -> None:
+    entitled = nametag_emulator(api_keys={KEY}, pro_plus_keys={KEY})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=entitled.app)) as client:
+        (did,) = await source_for(client).fetch_dids(WHALE_WALLET)
+    assert did.display_name == "Sandbox Whale 1"

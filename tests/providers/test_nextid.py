@@ -54,7 +54,8 @@ def test_vendor_error_body_message() -> None:
 
 
 def test_quirks_timestamps_invalid_proofs_and_persona_key() -> None:
-    dids, next_page = to_personas(load(OWN, "proof_query.quirks.json"))
+    queried = ("ethereum", "0x1111111111111111111111111111111111111111")
+    dids, next_page = to_personas(load(OWN, "proof_query.quirks.json"), queried)
     assert next_page == 0
     first, second = dids  # the entry with no key at all is dropped
     assert first.identity == "0x02aa11"
@@ -65,7 +66,28 @@ def test_quirks_timestamps_invalid_proofs_and_persona_key() -> None:
         LinkedAccount("twitter", "fresh_handle", True, 1700100000),
     )
     assert second.identity == "0x03bb22"
-    assert second.valid is False  # its only proof is invalid
+    assert second.valid is False  # its proof of the queried wallet is invalid
+    assert first.valid is None  # it holds no proof of the queried wallet at all
+
+
+def test_each_proof_carries_its_own_validity() -> None:
+    # A persona whose wallet proof is stale but whose twitter proof is fresh: the persona
+    # is not "valid" for that wallet just because some proof is.
+    persona = {
+        "persona": "0x02cc33",
+        "proofs": [
+            {"platform": "ethereum", "identity": "0xAB", "is_valid": False},
+            {"platform": "twitter", "identity": "fresh", "is_valid": True},
+        ],
+    }
+    body = {"pagination": {"next": 0}, "ids": [persona]}
+
+    (for_wallet,) = to_personas(body, ("ethereum", "0xab"))[0]
+    (for_handle,) = to_personas(body, ("twitter", "FRESH"))[0]
+
+    assert for_wallet.valid is False
+    assert for_handle.valid is True
+    assert [link.valid for link in for_wallet.links] == [False, True]
 
 
 def test_empty_answer_and_error_bodies() -> None:

@@ -88,7 +88,7 @@ def test_vendor_get_nft_mock_maps_legacy_rarity_and_skips_made_up_owners() -> No
     # "0xOwner123" is not an address: dropped, so the wallet is not listed.
     assert record.owner_addresses == ()
     assert record.quantity is None
-    assert record.is_spam is None  # is_suspicious is absent from this mock
+    assert record.spam_signals is None  # OpenSea has no spam field
 
 
 def test_vendor_get_collection_mock_falls_back_to_total_supply() -> None:
@@ -115,7 +115,8 @@ def test_list_example_maps_both_rows() -> None:
     assert ape.traits is None  # [] in a list payload means "not told"
     assert ape.quantity == 1
     assert ape.owner_addresses == (WALLET,)
-    assert ape.is_spam is False
+    assert (ape.is_nsfw, ape.trading_disabled, ape.spam_signals) == (False, False, None)
+    assert ape.owners_complete is True  # an ERC-721's one holder is the wallet
     assert ape.rarity is None
 
     assert badge.token_standard is TokenStandard.ERC1155
@@ -135,7 +136,8 @@ def test_get_nft_example_maps_traits_rank_owners_and_quantity() -> None:
     assert record.owner_addresses == (WALLET, "0x" + "3" * 40)
     assert record.quantity == 3
     assert record.animation_url == "https://raw2.seadn.io/badge7.mp4"
-    assert record.is_spam is False
+    assert (record.is_nsfw, record.trading_disabled) == (False, False)
+    assert record.owners_complete is True
 
 
 def test_get_nft_example_for_a_wallet_that_is_not_an_owner_has_no_quantity() -> None:
@@ -189,7 +191,8 @@ def test_list_row_blank_media_and_name_are_none() -> None:
     record = to_nft_record(quirk_rows()[0], Chain.POLYGON, WALLET)
     assert record is not None
     assert (record.name, record.image, record.animation_url) == (None, None, None)
-    assert record.is_spam is True  # is_nsfw
+    # NSFW is a fact, not spam: OpenSea has no spam field at all.
+    assert (record.is_nsfw, record.trading_disabled, record.spam_signals) == (True, False, None)
 
 
 def test_list_row_keeps_ipfs_originals_and_normalises_the_id() -> None:
@@ -200,7 +203,8 @@ def test_list_row_keeps_ipfs_originals_and_normalises_the_id() -> None:
     assert record.animation_url == "ipfs://bafybeigdyrexample/42.mp4"
     assert record.traits is None  # traits: null
     assert record.quantity is None  # ERC-1155
-    assert record.is_spam is None  # flags absent: no verdict
+    assert (record.is_nsfw, record.trading_disabled) == (None, None)  # flags absent
+    assert record.owners_complete is False  # an ERC-1155 row names only the wallet
 
 
 def test_list_row_with_unknown_standard_and_disabled_flag() -> None:
@@ -208,7 +212,8 @@ def test_list_row_with_unknown_standard_and_disabled_flag() -> None:
     assert record is not None
     assert record.token_standard is None
     assert record.quantity is None  # not known to be an ERC-721
-    assert record.is_spam is True  # is_disabled
+    assert record.trading_disabled is True  # is_disabled: disabled for trading
+    assert record.spam_signals is None
 
 
 def test_list_without_next_key_is_the_last_page() -> None:
@@ -242,7 +247,8 @@ def test_detail_with_null_traits_and_owners_knows_neither() -> None:
     assert record.quantity is None  # ERC-1155: the /owners endpoint must tell
     assert record.rarity is None  # rarity without a rank
     assert record.name is None
-    assert record.is_spam is True  # is_suspicious
+    assert record.owners_complete is None  # owners: null past 50 holders
+    assert record.spam_signals is None  # is_suspicious (e.g. stolen) is not spam
 
 
 def test_detail_of_erc721_with_null_owners_keeps_quantity_one() -> None:
@@ -263,7 +269,7 @@ def test_detail_legacy_rarity_and_numeric_trait_values() -> None:
         Trait("Birthday", "2021-05-01"),
     )
     assert record.quantity == 1
-    assert record.is_spam is False
+    assert record.owners_complete is True
 
 
 def test_owners_pages_with_big_balance_and_empty_next() -> None:

@@ -6,6 +6,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import httpx
 import pytest
@@ -23,6 +24,7 @@ from providers.errors import (
 from providers.models import Chain, NFTRecord, TokenStandard, Trait
 from providers.opensea import OpenSeaSource
 from providers.sandbox.faults import Emulator
+from providers.sandbox.labelled import LABELLED_WALLET
 from providers.sandbox.opensea import opensea_emulator
 from providers.sandbox.world import (
     BIG_BALANCE,
@@ -124,11 +126,28 @@ async def test_a_server_capping_limit_at_50_is_paged_with_50() -> None:
     assert pages == -(-len(records) // 50)
 
 
-async def test_whale_spam_is_flagged_through_is_disabled(source: OpenSeaSource) -> None:
+async def test_opensea_says_nothing_about_spam(source: OpenSeaSource) -> None:
     records, _ = await walk(source, WHALE_WALLET, Chain.POLYGON)  # its spam lives there
     spam_slugs = {c.slug for c in world().collections.values() if c.is_spam}
-    assert {r.is_spam for r in records if r.collection_slug in spam_slugs} == {True}
-    assert {r.is_spam for r in records if r.collection_slug not in spam_slugs} == {False}
+    assert any(r.collection_slug in spam_slugs for r in records)
+    # No spam field exists on OpenSea: no signal, and spam is not "disabled" or "nsfw".
+    assert {(r.spam_signals, r.trading_disabled, r.is_nsfw) for r in records} == {
+        (None, False, False)
+    }
+
+
+async def test_nsfw_and_trading_disabled_are_facts_of_verified_collections(
+    source: OpenSeaSource,
+) -> None:
+    records, _ = await walk(source, LABELLED_WALLET, Chain.ETHEREUM)
+    truth = {c.slug: c for c in world().collections.values()}
+
+    nsfw = [r for r in records if r.is_nsfw]
+    disabled = [r for r in records if r.trading_disabled]
+    assert nsfw and all(truth[r.collection_slug or ""].is_nsfw for r in nsfw)
+    assert disabled and all(truth[r.collection_slug or ""].trading_disabled for r in disabled)
+    verified = {truth[r.collection_slug or ""].safelist_status for r in nsfw + disabled}
+    assert verified == {"verified"}
 
 
 async def test_small_wallet_on_polygon(source: OpenSeaSource) -> None:
@@ -204,8 +223,26 @@ async def test_detail_walks_owners_when_opensea_sends_null() -> None:
             SMALL_WALLET, sandbox_record(Chain.ETHEREUM, "gold-badges", "7")
         )
     assert detail.quantity == BIG_BALANCE
-    assert detail.owner_addresses is None  # the full owner list is still unknown
+    # One /owners page held every holder: the list is complete, and says so.
+    assert set(detail.owner_addresses or ()) == {SMALL_WALLET, OTHER_HOLDER}
+    assert detail.owners_complete is True
     assert emulator.faults.calls == 2  # get-NFT, then one /owners page
+
+
+async def test_a_partial_owner_list_is_never_passed_off_as_complete() -> None:
+    emulator = opensea_emulator(owners_inline_max=1)
+    transport = httpx.ASGITransport(app=emulator.app)
+    async with httpx.AsyncClient(transport=transport) as client:
+        source = OpenSeaSource(client, base_url=BASE_URL, api_key=API_KEY)
+        with patch("providers.opensea.source.OWNERS_PAGE_LIMIT", 1):
+            detail = await source.fetch_nft_detail(
+                SMALL_WALLET, sandbox_record(Chain.ETHEREUM, "gold-badges", "7")
+            )
+    # The wallet sorts first: found on page one, paging stops, a holder is still unseen.
+    assert detail.quantity == BIG_BALANCE
+    assert detail.owner_addresses == (SMALL_WALLET,)
+    assert detail.owners_complete is False
+    assert emulator.faults.calls == 2
 
 
 async def test_detail_of_an_unknown_nft_is_not_found(source: OpenSeaSource) -> None:
