@@ -140,6 +140,10 @@ NFT: Schema = {
                 "total": {"type": ["integer", "null"]},
             },
         },
+        "is_nsfw": {
+            "type": "boolean",
+            "description": "Not safe for work (OpenSea is_nsfw). A fact, not spam: listed.",
+        },
     },
 }
 

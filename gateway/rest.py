@@ -280,6 +280,8 @@ def holding_json(holding: Holding) -> dict[str, Any]:
             "rarity": None
             if rarity is None
             else {"score": rarity.score, "rank": rarity.rank, "total": rarity.total},
+            # Additive: NSFW is a fact shown to clients, never a reason to hide as spam.
+            "is_nsfw": holding.is_nsfw,
         },
         "quantity": quantity,
         "quantity_known": known,

@@ -218,7 +218,7 @@ class SpamSettings(SettingsSlice):
 
     @field_validator("spam_allow", "spam_deny", mode="before")
     @classmethod
-    def _split_lists(cls, value: object) -> object:
+    def _split_contract_lists(cls, value: object) -> object:
         return _comma_list(value)
 
 

@@ -26,6 +26,7 @@ from providers.models import (
     LinkedAccount,
     NFTRecord,
     Rarity,
+    SpamSignal,
     TokenStandard,
     Trait,
 )
@@ -66,7 +67,11 @@ def encode_record(record: NFTRecord) -> dict[str, Any]:
         else [record.rarity.rank, record.rarity.score, record.rarity.total],
         "owner_addresses": None if record.owner_addresses is None else list(record.owner_addresses),
         "quantity": None if record.quantity is None else str(record.quantity),
-        "is_spam": record.is_spam,
+        "owners_complete": record.owners_complete,
+        "spam_signals": _signals_json(record.spam_signals),
+        "collection_verified": record.collection_verified,
+        "is_nsfw": record.is_nsfw,
+        "trading_disabled": record.trading_disabled,
         "floor": encode_floor(record.floor),
     }
 
@@ -93,9 +98,21 @@ def decode_record(data: dict[str, Any]) -> NFTRecord:
         rarity=None if rarity is None else Rarity(*rarity),
         owner_addresses=None if owners is None else tuple(owners),
         quantity=None if quantity is None else int(quantity),
-        is_spam=data["is_spam"],
+        owners_complete=data["owners_complete"],
+        spam_signals=_signals(data["spam_signals"]),
+        collection_verified=data["collection_verified"],
+        is_nsfw=data["is_nsfw"],
+        trading_disabled=data["trading_disabled"],
         floor=decode_floor(data["floor"]),  # a pre-floor entry is a miss (KeyError)
     )
+
+
+def _signals_json(signals: tuple[SpamSignal, ...] | None) -> list[list[str]] | None:
+    return None if signals is None else [[s.source, s.flag] for s in signals]
+
+
+def _signals(data: list[list[str]] | None) -> tuple[SpamSignal, ...] | None:
+    return None if data is None else tuple(SpamSignal(str(s), str(f)) for s, f in data)
 
 
 def encode_collection(info: CollectionInfo) -> dict[str, Any]:
@@ -136,7 +153,11 @@ def pack_record(record: NFTRecord) -> list[Any]:
         None if rarity is None else [rarity.rank, rarity.score, rarity.total],
         None if record.owner_addresses is None else list(record.owner_addresses),
         None if record.quantity is None else str(record.quantity),
-        record.is_spam,
+        record.owners_complete,
+        _signals_json(record.spam_signals),
+        record.collection_verified,
+        record.is_nsfw,
+        record.trading_disabled,
         encode_floor(record.floor),
     ]
 
@@ -144,7 +165,7 @@ def pack_record(record: NFTRecord) -> list[Any]:
 def unpack_record(data: Sequence[Any]) -> NFTRecord:
     (source, chain, contract, token_id, standard, name, description, image, animation,
      collection_name, collection_slug, opensea_slug, traits, rarity, owners, quantity,
-     is_spam, floor) = data  # fmt: skip
+     owners_complete, signals, verified, is_nsfw, trading_disabled, floor) = data  # fmt: skip
     return NFTRecord(
         source=str(source),
         chain=Chain(chain),
@@ -162,7 +183,11 @@ def unpack_record(data: Sequence[Any]) -> NFTRecord:
         rarity=None if rarity is None else Rarity(*rarity),
         owner_addresses=None if owners is None else tuple(owners),
         quantity=None if quantity is None else int(quantity),
-        is_spam=is_spam,
+        owners_complete=owners_complete,
+        spam_signals=_signals(signals),
+        collection_verified=verified,
+        is_nsfw=is_nsfw,
+        trading_disabled=trading_disabled,
         floor=decode_floor(floor),
     )
 

@@ -14,11 +14,12 @@ __all__ = ["CACHE_VERSION", "cache_key", "cache_kind", "namespaced"]
 
 # 2: collection facts carry ``ranked`` (gateway/cache/codec.py).
 # 3: records carry a ``floor`` (price, currency, source, when read).
-CACHE_VERSION = 3
+# 4: records carry the spam verdict's facts (signals, verified, NSFW, trading, owners).
+CACHE_VERSION = 4
 
 
 def cache_key(kind: str, *parts: object) -> str:
-    """``v3:kind:part:part``; parts must already be validated, normalised values."""
+    """``v4:kind:part:part``; parts must already be validated, normalised values."""
     return ":".join([f"v{CACHE_VERSION}", kind, *(str(part) for part in parts)])
 
 

@@ -41,7 +41,7 @@ from gateway.cache.shared import SharedCache, cache_key
 from gateway.errors import InvalidName, NameNotFound, UpstreamUnavailable
 from gateway.identity.names import IdentityKind, IdentityRef
 from gateway.identity.union import IdentityUnion, LinkedHoldingsSlice
-from gateway.nfts.merging import SpamFilter
+from gateway.nfts.merging import NsfwFilter, SpamFilter
 from gateway.nfts.pages import ProviderReport, ProviderStatus, client_message, combine_reports
 from gateway.nfts.service import NFTService
 from gateway.resilience import ProviderGuards
@@ -275,6 +275,7 @@ class IdentityService:
         spam: SpamFilter = SpamFilter.EXCLUDE,
         enrich: bool = True,
         max_age: float | None = None,
+        nsfw: NsfwFilter = NsfwFilter.INCLUDE,
     ) -> LinkedHoldingsSlice:
         """Holdings ``offset .. offset+limit`` of the union of ``wallets`` (see :mod:`.union`).
 
@@ -288,6 +289,7 @@ class IdentityService:
             spam=spam,
             enrich=enrich,
             max_age=max_age,
+            nsfw=nsfw,
         )
 
     # -- cache -----------------------------------------------------------------------------

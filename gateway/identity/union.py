@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gateway.errors import UpstreamUnavailable
-from gateway.nfts.merging import Holding, SpamFilter
+from gateway.nfts.merging import Holding, NsfwFilter, SpamFilter
 from gateway.nfts.pages import (
     HoldingsSlice,
     ProviderReport,
@@ -109,13 +109,14 @@ class IdentityUnion:
         spam: SpamFilter = SpamFilter.EXCLUDE,
         enrich: bool = True,
         max_age: float | None = None,
+        nsfw: NsfwFilter = NsfwFilter.INCLUDE,
     ) -> LinkedHoldingsSlice:
         """Holdings ``offset .. offset+limit`` of the union of ``wallets`` (validated, in
         order), every wallet read by a walk at most ``max_age`` seconds old (if given).
 
         Raises :class:`UpstreamUnavailable` only when every NFT provider failed for every wallet.
         """
-        union = await self._union_of(tuple(wallets), tuple(chains or ()), spam, max_age)
+        union = await self._union_of(tuple(wallets), tuple(chains or ()), (spam, nsfw), max_age)
         page = union.holdings[offset : offset + limit]
         reports = list(union.reports)
         if enrich and page:
@@ -137,13 +138,13 @@ class IdentityUnion:
         self,
         wallets: tuple[str, ...],
         chains: tuple[Chain, ...],
-        spam: SpamFilter,
+        filters: tuple[SpamFilter, NsfwFilter],
         max_age: float | None = None,
     ) -> _Union:
         """The wallets' union: reused while fresh once every walk is complete and fresh
         (paging a big identity builds it once), else built from the wallets' current
         snapshots (a stale one is never kept: the next request tries the providers again)."""
-        key = (wallets, chains, spam)
+        key = (wallets, chains, filters)
         known = self._unions.get(key)
         if (
             known is not None
@@ -154,7 +155,7 @@ class IdentityUnion:
             return known
         failures: list[UpstreamUnavailable] = []
         slices = await asyncio.gather(
-            *(self._whole_wallet(w, chains or None, spam, max_age, failures) for w in wallets)
+            *(self._whole_wallet(w, chains or None, filters, max_age, failures) for w in wallets)
         )
         if wallets and all(result is None for result in slices):
             raise UpstreamUnavailable(
@@ -183,12 +184,15 @@ class IdentityUnion:
         self,
         owner: str,
         chains: Sequence[Chain] | None,
-        spam: SpamFilter,
+        filters: tuple[SpamFilter, NsfwFilter],
         max_age: float | None,
         failures: list[UpstreamUnavailable],
     ) -> HoldingsSlice | None:
+        spam, nsfw = filters
         try:
-            return await self._nfts.whole_wallet(owner, chains=chains, spam=spam, max_age=max_age)
+            return await self._nfts.whole_wallet(
+                owner, chains=chains, spam=spam, nsfw=nsfw, max_age=max_age
+            )
         except UpstreamUnavailable as exc:
             failures.append(exc)  # why, should every wallet fail
             return None  # this wallet's NFTs are missing; the reports say every provider failed

@@ -91,10 +91,9 @@ class Enricher:
                 except ProviderError as exc:
                     failures.append((name, exc))
                     continue
-                # The spam verdict stays the one the list calls gave: it decided the
+                # with_record keeps the verdict the list calls gave: it decided the
                 # holding's place in the filtered order, which must not shift.
-                detail = replace(_with_collection(detail, info), is_spam=record.is_spam)
-                holding = with_record(holding, detail, self._priority)
+                holding = with_record(holding, _with_collection(detail, info), self._priority)
             return holding
 
         try:

@@ -4,9 +4,11 @@ Records are grouped by :attr:`NFTRecord.key`. Each field is taken from the first
 in that field's priority list that knows it (``None`` means "does not know"), falling back
 to any other provider, and the winner is recorded in :attr:`Holding.provenance`.
 
-The spam verdict combines every provider's signal: any provider calling it spam makes it
-spam; it is "not spam" when at least one provider says so and none disagrees; unknown
-signals count as not spam for filtering.
+The facts the spam verdict reads are combined, not prioritised: every provider's spam
+flags are kept (each names its provider), a collection is verified when any provider says
+so, and an NFT is NSFW or trading-disabled when any provider says so. The verdict itself
+(:mod:`gateway.nfts.spam`) is the walk's to give, under the operator's current lists:
+:attr:`Holding.spam` is ``None`` until then, and re-merging keeps the verdict given.
 
 A big wallet holds tens of thousands of holdings for minutes, so merging is frugal: one
 record is built per merge, and the provenance and source tuples (a handful of distinct
@@ -16,15 +18,17 @@ combinations across a whole wallet) are shared between holdings instead of rebui
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from providers.models import NFTKey, NFTRecord, TokenStandard
+from gateway.nfts.spam import SpamVerdict
+from providers.models import NFTKey, NFTRecord, SpamSignal, TokenStandard
 
 __all__ = [
     "MERGED_FIELDS",
     "Holding",
+    "NsfwFilter",
     "SpamFilter",
     "merge_holding",
     "shared_tuple",
@@ -32,7 +36,8 @@ __all__ = [
 ]
 
 # Fields merged by priority. Identity fields (chain, contract, token id) are shared by
-# construction; ``is_spam`` is combined, not prioritised.
+# construction; the spam facts are combined (see the module docstring); ``owners_complete``
+# follows the record whose ``owner_addresses`` won.
 MERGED_FIELDS: tuple[str, ...] = (
     "token_standard",
     "name",
@@ -65,6 +70,19 @@ class SpamFilter(StrEnum):
         return is_spam is (self is SpamFilter.ONLY)
 
 
+class NsfwFilter(StrEnum):
+    """Which NFTs to list by the NSFW fact. NSFW is not spam: listed by default."""
+
+    INCLUDE = "include"
+    EXCLUDE = "exclude"
+    ONLY = "only"
+
+    def admits(self, is_nsfw: bool) -> bool:
+        if self is NsfwFilter.INCLUDE:
+            return True
+        return is_nsfw is (self is NsfwFilter.ONLY)
+
+
 @dataclass(frozen=True, slots=True)
 class Holding:
     """One NFT in one wallet, merged across providers.
@@ -77,6 +95,7 @@ class Holding:
     nft: NFTRecord
     records: tuple[NFTRecord, ...]
     provenance: tuple[tuple[str, str], ...]
+    spam: SpamVerdict | None = None  # given by the walk (None: not judged yet)
 
     @property
     def key(self) -> NFTKey:
@@ -96,7 +115,19 @@ class Holding:
 
     @property
     def is_spam(self) -> bool:
-        return bool(self.nft.is_spam)
+        return self.spam is not None and self.spam.is_spam
+
+    @property
+    def spam_reasons(self) -> tuple[str, ...]:
+        return self.spam.reasons if self.spam is not None else ()
+
+    @property
+    def is_nsfw(self) -> bool:
+        return bool(self.nft.is_nsfw)
+
+    def judged(self, verdict: SpamVerdict) -> Holding:
+        """This holding with ``verdict``."""
+        return replace(self, spam=verdict)
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -122,28 +153,51 @@ def merge_holding(records: Sequence[NFTRecord], priority: Mapping[str, Sequence[
                 values[field_name] = value
                 provenance.append((field_name, source))
                 break
-    signals = [r.is_spam for r in by_source.values() if r.is_spam is not None]
+    views = by_source.values()
+    owners_from = dict(provenance).get("owner_addresses")
     merged = NFTRecord(
         source="merged",
         chain=first.chain,
         contract_address=first.contract_address,
         token_id=first.token_id,
-        is_spam=any(signals) if signals else None,
+        owners_complete=by_source[owners_from].owners_complete if owners_from else None,
+        spam_signals=_all_signals(views),
+        collection_verified=_any_true(r.collection_verified for r in views),
+        is_nsfw=_any_true(r.is_nsfw for r in views),
+        trading_disabled=_any_true(r.trading_disabled for r in views),
         **values,
     )
     return Holding(
         nft=merged,
-        records=tuple(by_source.values()),
+        records=tuple(views),
         provenance=shared_tuple(tuple(provenance)),
     )
+
+
+def _all_signals(records: Iterable[NFTRecord]) -> tuple[SpamSignal, ...] | None:
+    """Every provider's flags; ``None`` when no provider classified the NFT at all."""
+    classified = [r.spam_signals for r in records if r.spam_signals is not None]
+    if not classified:
+        return None
+    return tuple(signal for signals in classified for signal in signals)
+
+
+def _any_true(values: Iterable[bool | None]) -> bool | None:
+    """``True`` if any provider says so, ``False`` if the others that know say not."""
+    known = [value for value in values if value is not None]
+    return any(known) if known else None
 
 
 def with_record(
     holding: Holding, record: NFTRecord, priority: Mapping[str, Sequence[str]]
 ) -> Holding:
-    """``holding`` re-merged with ``record`` replacing that provider's earlier view."""
+    """``holding`` re-merged with ``record`` replacing that provider's earlier view.
+
+    The verdict stays the one already given: it decided the holding's place in a
+    filtered order, which must not shift under a client paging through it."""
     others = [r for r in holding.records if r.source != record.source]
-    return merge_holding([*others, record], priority)
+    merged = merge_holding([*others, record], priority)
+    return merged if holding.spam is None else merged.judged(holding.spam)
 
 
 def _ranked_sources(preferred: Iterable[str], available: Mapping[str, NFTRecord]) -> list[str]:

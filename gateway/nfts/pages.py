@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from gateway.nfts.merging import Holding, SpamFilter
+from gateway.nfts.merging import Holding, NsfwFilter, SpamFilter
 from gateway.resilience import CircuitOpen, CoolingDown, Overloaded
 from providers.errors import ProviderError
 from providers.models import Chain
@@ -56,7 +56,7 @@ class ProviderReport:
 
 
 # (owner, chains, spam filter, offset, limit, enrich): one page request of one wallet.
-PageKey = tuple[str, tuple[Chain, ...], SpamFilter, int, int, bool]
+PageKey = tuple[str, tuple[Chain, ...], SpamFilter, NsfwFilter, int, int, bool]
 # (page key, walk serial, walk version, admission number): one page the page cache keeps.
 # The walk state alone is not enough: a page rebuilt from the same walk after its TTL may
 # carry fresher details, so each admission gets a number of its own.

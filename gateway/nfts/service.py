@@ -27,7 +27,7 @@ from gateway.cache.shared import SharedCache
 from gateway.errors import UpstreamUnavailable
 from gateway.nfts.enrich import Enricher
 from gateway.nfts.floors import FloorFiller
-from gateway.nfts.merging import Holding, SpamFilter
+from gateway.nfts.merging import Holding, NsfwFilter, SpamFilter
 from gateway.nfts.page_cache import PageCache
 from gateway.nfts.pages import (
     HoldingsSlice,
@@ -39,10 +39,11 @@ from gateway.nfts.pages import (
 )
 from gateway.nfts.refresh import RefreshAnswer, Refresher
 from gateway.nfts.sanitize import present_nft
+from gateway.nfts.spam import SpamJudge
 from gateway.nfts.walk import WalletWalk
 from gateway.nfts.walks import WalkRegistry
 from gateway.resilience import CacheCooldowns, GuardPolicy, ProviderGuards
-from gateway.settings import Settings
+from gateway.settings import Settings, SpamSettings
 from providers.base import FloorSource, MetadataRefresher, NFTDetailSource, NFTSource
 from providers.errors import ProviderError
 from providers.models import Chain, NFTKey
@@ -68,7 +69,10 @@ class NFTService:
         self._guards = guards or ProviderGuards(
             GuardPolicy.from_settings(settings), cooldowns=CacheCooldowns(cache)
         )
-        self._walks = WalkRegistry(self._sources, cache, settings, self._guards)
+        self._spam_judge = SpamJudge(SpamSettings.from_settings(settings))
+        self._walks = WalkRegistry(
+            self._sources, cache, settings, self._guards, spam_judge=self._spam_judge
+        )
         self._enricher = Enricher(detail_sources, cache, settings, self._guards)
         self._floors = FloorFiller(floor_sources, cache, settings, self._guards)
         self._refresher = Refresher(
@@ -103,6 +107,7 @@ class NFTService:
         spam: SpamFilter = SpamFilter.EXCLUDE,
         enrich: bool = True,
         max_age: float | None = None,
+        nsfw: NsfwFilter = NsfwFilter.INCLUDE,
     ) -> HoldingsSlice:
         """Holdings ``offset .. offset+limit`` of ``owner`` (a validated lower-case address),
         from a walk that read the providers at most ``max_age`` seconds ago (if given).
@@ -110,14 +115,14 @@ class NFTService:
         Raises :class:`UpstreamUnavailable` only when every provider failed.
         """
         chain_set = tuple(chains or self._settings.chains)
-        page_key: PageKey = (owner, chain_set, spam, offset, limit, enrich)
+        page_key: PageKey = (owner, chain_set, spam, nsfw, offset, limit, enrich)
         known = self._walks.known(owner, chain_set, max_age)
         if known is not None and known.complete:
             cached = self._pages.get(page_key, known)
             if cached is not None:
                 return cached
         result, walk, kept = await self._slice(
-            owner, chain_set, spam, offset, limit, enrich, max_age
+            owner, chain_set, (spam, nsfw), offset, limit, enrich, max_age
         )
         if kept:
             return self._pages.offer(page_key, walk, result)
@@ -130,6 +135,7 @@ class NFTService:
         chains: Sequence[Chain] | None = None,
         spam: SpamFilter = SpamFilter.EXCLUDE,
         max_age: float | None = None,
+        nsfw: NsfwFilter = NsfwFilter.INCLUDE,
     ) -> HoldingsSlice:
         """Every holding of ``owner``, unenriched: the walk awaited to its end (within the
         request deadline; past it, what is committed, with ``has_more``); ``max_age`` as
@@ -138,7 +144,7 @@ class NFTService:
         Raises :class:`UpstreamUnavailable` only when every provider failed.
         """
         chain_set = tuple(chains or self._settings.chains)
-        result, _, _ = await self._slice(owner, chain_set, spam, 0, None, False, max_age)
+        result, _, _ = await self._slice(owner, chain_set, (spam, nsfw), 0, None, False, max_age)
         return result
 
     async def enrich_holdings(
@@ -170,7 +176,7 @@ class NFTService:
         self,
         owner: str,
         chains: tuple[Chain, ...],
-        spam: SpamFilter,
+        filters: tuple[SpamFilter, NsfwFilter],
         offset: int,
         limit: int | None,
         enrich: bool,
@@ -178,13 +184,16 @@ class NFTService:
     ) -> tuple[HoldingsSlice, WalletWalk, bool]:
         """Holdings ``offset .. offset+limit`` (``limit=None``: to the end), the walk they
         come from, and whether the answer is final (worth keeping as a page)."""
+        spam, nsfw = filters
         stale_age: int | None = None
         walk: WalletWalk | None
         needed = None if limit is None else offset + limit + 1
         try:
             async with asyncio.timeout(self._settings.request_deadline):
                 walk = await self._walks.walk_for(owner, chains, max_age)
-                await walk.wait_for(needed, spam, exact_wait=self._settings.exact_total_wait)
+                await walk.wait_for(
+                    needed, spam, exact_wait=self._settings.exact_total_wait, nsfw=nsfw
+                )
         except TimeoutError:
             walk = self._walks.known(owner, chains, max_age)  # what is committed, not exact
         if walk is None or walk.all_failed:
@@ -196,7 +205,7 @@ class NFTService:
                     exc.message, retry_after=exc.retry_after, providers=self._failed(walk)
                 ) from None
             enrich = False  # the providers just failed: do not ask them for details
-        visible = walk.visible(spam)
+        visible = walk.visible(spam, nsfw)
         end = len(visible) if limit is None else offset + limit
         page: Sequence[Holding] = visible[offset:end]
         detail_failures: list[tuple[str, ProviderError]] = []
@@ -207,7 +216,7 @@ class NFTService:
         result = HoldingsSlice(
             holdings=tuple(self._present(holding) for holding in page),
             offset=offset,
-            total=walk.best_total(spam),
+            total=walk.best_total(spam, nsfw),
             total_is_exact=walk.exact,
             has_more=end < len(visible) or not walk.complete,
             providers=combine_reports(

@@ -22,6 +22,7 @@ import orjson
 
 from gateway.cache.codec import pack_record, unpack_record
 from gateway.nfts.merging import Holding
+from gateway.nfts.spam import SpamJudge
 from gateway.nfts.walk import StreamReport, StreamStatus, WalletWalk
 from providers.models import Chain
 
@@ -29,7 +30,8 @@ __all__ = ["SNAPSHOT_VERSION", "decode_walk", "encode_walk"]
 
 # Bump when the snapshot's JSON shape changes (old snapshots then read as misses).
 # 3: records carry floors; the walk says when it read the providers (``fetched_at``).
-SNAPSHOT_VERSION = 3
+# 4: records carry the spam verdict's facts (signals, verified, NSFW, trading, owners).
+SNAPSHOT_VERSION = 4
 # zlib level for snapshots: 6 is about as small as 9 here, at a third of the time.
 SNAPSHOT_COMPRESSION = 6
 SNAPSHOT_CHUNK = 4096  # characters per string of the compressed holdings
@@ -60,9 +62,14 @@ def encode_walk(walk: WalletWalk) -> dict[str, Any]:
     return data
 
 
-def decode_walk(data: Mapping[str, Any], priority: Mapping[str, Sequence[str]]) -> WalletWalk:
-    """A complete walk from :func:`encode_walk`'s data. Raises ``ValueError`` (or
-    ``KeyError``/``TypeError``) when the data is not a snapshot of this version."""
+def decode_walk(
+    data: Mapping[str, Any],
+    priority: Mapping[str, Sequence[str]],
+    spam_judge: SpamJudge | None = None,
+) -> WalletWalk:
+    """A complete walk from :func:`encode_walk`'s data (verdicts given by ``spam_judge``).
+    Raises ``ValueError`` (or ``KeyError``/``TypeError``) when the data is not a snapshot of
+    this version."""
     if data.get("version") != SNAPSHOT_VERSION:
         raise ValueError("not a wallet snapshot of this version")
     if "zlib" in data:
@@ -79,6 +86,7 @@ def decode_walk(data: Mapping[str, Any], priority: Mapping[str, Sequence[str]]) 
         [_report_from_json(report) for report in data["reports"]],
         priority,
         fetched_at=float(data["fetched_at"]),
+        spam_judge=spam_judge,
     )
 
 

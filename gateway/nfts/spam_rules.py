@@ -46,9 +46,7 @@ _TLDS = (
     "com|net|org|io|xyz|app|site|top|gift|claims?|fi|finance|co|me|live|pro|click|link|"
     "online|store|vip|ly|gg|to|cc|info|biz|cash|fun|club|network|events?|website|space|tech"
 )
-_LINK = re.compile(
-    rf"(https?://|www\.|t\.me/|\b[a-z0-9][a-z0-9-]*\.(?:{_TLDS})\b)", re.IGNORECASE
-)
+_LINK = re.compile(rf"(https?://|www\.|t\.me/|\b[a-z0-9][a-z0-9-]*\.(?:{_TLDS})\b)", re.IGNORECASE)
 _CLAIM = re.compile(
     r"\b(claim\w*|rewards?|vouchers?|air-?drops?|giveaways?|bonus(es)?|redeem\w*|"
     r"free\s*mint|mystery\s*box|eligible|allocation)\b",

@@ -22,8 +22,10 @@ Every page call goes through the provider's guard (:mod:`gateway.resilience`): d
 retries, cool-down, breaker, bulkhead.
 
 Readers are many and commits are few, so what readers ask for is kept between commits:
-:meth:`WalletWalk.visible` is computed once per spam filter and :attr:`WalletWalk.version`
-(bumped by every commit) says when it is stale. Memory is the other cost of a big wallet:
+:meth:`WalletWalk.visible` is computed once per filter and :attr:`WalletWalk.version`
+(bumped by every commit, and when the operator's spam lists change) says when it is stale.
+The spam verdict (:mod:`gateway.nfts.spam`) is given there too, once per merged holding,
+and again for every holding when the lists change. Memory is the other cost of a big wallet:
 holdings live in one insertion-ordered dict (the walk order), values repeated across a
 wallet (contract addresses, slugs, collection names, traits, owner lists) are stored once
 per walk, and a second provider's record of an NFT reuses the first one's equal strings.
@@ -40,8 +42,9 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from gateway.nfts.merging import Holding, SpamFilter, merge_holding
+from gateway.nfts.merging import Holding, NsfwFilter, SpamFilter, merge_holding
 from gateway.nfts.pages import ProviderReport, ProviderStatus, client_message
+from gateway.nfts.spam import NO_LISTS, ContractLists, SpamJudge, judge
 from gateway.resilience import ProviderGuards
 from providers.base import NFTSource
 from providers.errors import ProviderCursorExpired, ProviderError
@@ -124,9 +127,13 @@ class WalletWalk:
         cap: int,
         provider_deadline: float,
         guards: ProviderGuards | None = None,
+        spam_judge: SpamJudge | None = None,
     ) -> None:
         self.owner = owner
         self._priority = priority
+        self._spam_judge = spam_judge
+        self._lists: ContractLists = NO_LISTS  # the lists the verdicts were given under
+        self._lists_seen: ContractLists | None = None
         self._cap = cap
         self._deadline = provider_deadline
         self._guards = guards
@@ -140,7 +147,7 @@ class WalletWalk:
         # Insertion-ordered: the walk order. A later sighting replaces the value in place.
         self._holdings: dict[NFTKey, Holding] = {}
         self._pool: dict[Any, Any] = {}  # values shared within this wallet (see _compact)
-        self._visible: dict[SpamFilter, tuple[int, tuple[Holding, ...]]] = {}
+        self._visible: dict[tuple[SpamFilter, NsfwFilter], tuple[int, tuple[Holding, ...]]] = {}
         self._next_round = 0
         self._progress = asyncio.Condition()
         self.complete = False
@@ -151,7 +158,17 @@ class WalletWalk:
         # ``serial`` names this walk among every walk of the process; ``version`` counts
         # its commits. Together they say whether something computed from it is current.
         self.serial = next(_serials)
-        self.version = 0
+        self._version = 0
+
+    @property
+    def version(self) -> int:
+        """Bumped by every commit, and when the operator's spam lists change."""
+        if self._spam_judge is not None:
+            lists = self._spam_judge.lists()
+            if lists is not self._lists_seen:
+                self._lists_seen = lists
+                self._version += 1  # every verdict is given again (see visible)
+        return self._version
 
     # -- reading -----------------------------------------------------------------------
 
@@ -190,27 +207,50 @@ class WalletWalk:
     def outdate_pages(self) -> None:
         """Say that pages built from this walk are out of date (an NFT of it was refreshed):
         the page caches, which check :attr:`version`, build them again."""
-        self.version += 1
+        self._version += 1
 
-    def visible(self, spam: SpamFilter) -> tuple[Holding, ...]:
-        """Committed holdings the filter admits, in walk order (computed once per commit)."""
-        cached = self._visible.get(spam)
-        if cached is not None and cached[0] == self.version:
+    def visible(
+        self, spam: SpamFilter, nsfw: NsfwFilter = NsfwFilter.INCLUDE
+    ) -> tuple[Holding, ...]:
+        """Committed holdings the filters admit, in walk order (computed once per commit)."""
+        version = self.version
+        cached = self._visible.get((spam, nsfw))
+        if cached is not None and cached[0] == version:
             return cached[1]
-        admitted = tuple(h for h in self._holdings.values() if spam.admits(h.is_spam))
-        self._visible[spam] = (self.version, admitted)
+        self._judge_holdings()
+        admitted = tuple(
+            h for h in self._holdings.values() if spam.admits(h.is_spam) and nsfw.admits(h.is_nsfw)
+        )
+        self._visible[(spam, nsfw)] = (version, admitted)
         return admitted
 
-    def best_total(self, spam: SpamFilter) -> int:
+    def _judge_holdings(self) -> None:
+        """Give every holding without one its verdict; all of them when the lists changed."""
+        lists = self._spam_judge.lists() if self._spam_judge is not None else NO_LISTS
+        again = lists is not self._lists
+        self._lists = lists
+        holdings = self._holdings
+        for key, holding in holdings.items():
+            if again or holding.spam is None:
+                holdings[key] = holding.judged(judge(holding.nft, lists))
+
+    def best_total(self, spam: SpamFilter, nsfw: NsfwFilter = NsfwFilter.INCLUDE) -> int:
         """The exact count once complete; before that, the best lower bound we know."""
-        visible = len(self.visible(spam))
-        if self.complete or spam is not SpamFilter.EXCLUDE:
+        visible = len(self.visible(spam, nsfw))
+        if self.complete or spam is not SpamFilter.EXCLUDE or nsfw is not NsfwFilter.INCLUDE:
             return visible
         # While walking, a provider's own count (it includes spam) bounds what will come.
         counts = [r.total_count for r in self.reports if r.total_count]
         return max([visible, *counts]) if counts else visible
 
-    async def wait_for(self, needed: int | None, spam: SpamFilter, *, exact_wait: float) -> None:
+    async def wait_for(
+        self,
+        needed: int | None,
+        spam: SpamFilter,
+        *,
+        exact_wait: float,
+        nsfw: NsfwFilter = NsfwFilter.INCLUDE,
+    ) -> None:
         """Return when the walk is complete, or when ``needed`` visible holdings are
         committed and ``exact_wait`` seconds (spent hoping for an exact total) are over.
         ``needed=None``: the whole wallet, so only when the walk is complete."""
@@ -219,7 +259,11 @@ class WalletWalk:
         async with self._progress:
             while not self.complete:
                 remaining = exact_until - loop.time()
-                if remaining <= 0 and needed is not None and len(self.visible(spam)) >= needed:
+                if (
+                    remaining <= 0
+                    and needed is not None
+                    and len(self.visible(spam, nsfw)) >= needed
+                ):
                     return
                 try:
                     async with asyncio.timeout(remaining if remaining > 0 else None):
@@ -302,7 +346,7 @@ class WalletWalk:
                         self._add(stream.pages[self._next_round].records)
                         stream.pages[self._next_round] = _COMMITTED  # keep memory to one copy
                 self._next_round += 1
-                self.version += 1
+                self._version += 1
             self._progress.notify_all()
 
     def _round_ready(self, index: int) -> bool:
@@ -357,15 +401,17 @@ class WalletWalk:
         priority: Mapping[str, Sequence[str]],
         *,
         fetched_at: float,
+        spam_judge: SpamJudge | None = None,
     ) -> WalletWalk:
         """A complete walk of ``holdings`` (each: every provider's record of one NFT, in
         walk order) as another walk reported them (see :mod:`.snapshot`), read from the
-        providers at ``fetched_at``."""
-        walk = cls(owner, (), (), priority, cap=0, provider_deadline=0.0)
+        providers at ``fetched_at``. Verdicts are given again, here, under this replica's
+        lists."""
+        walk = cls(owner, (), (), priority, cap=0, provider_deadline=0.0, spam_judge=spam_judge)
         walk.fetched_at = fetched_at
         for records in holdings:
             walk._add(records)
         walk._restored_reports = list(reports)
         walk.complete = True
-        walk.version = 1
+        walk._version = 1
         return walk

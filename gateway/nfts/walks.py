@@ -33,6 +33,7 @@ from typing import Any
 from gateway.cache.shared import Lease, SharedCache, cache_key
 from gateway.errors import UpstreamUnavailable
 from gateway.nfts.snapshot import decode_walk, encode_walk
+from gateway.nfts.spam import SpamJudge
 from gateway.nfts.walk import WalletWalk
 from gateway.resilience import ProviderGuards
 from gateway.settings import Settings
@@ -66,8 +67,10 @@ class WalkRegistry:
         cache: SharedCache,
         settings: Settings,
         guards: ProviderGuards,
+        spam_judge: SpamJudge | None = None,
     ) -> None:
         self._sources = list(sources)
+        self._spam_judge = spam_judge
         self._cache = cache
         self._settings = settings
         self._guards = guards
@@ -158,6 +161,7 @@ class WalkRegistry:
             cap=self._settings.walk_cap,
             provider_deadline=self._settings.provider_deadline,
             guards=self._guards,
+            spam_judge=self._spam_judge,
         )
         task = asyncio.create_task(self._run(walk, chains, lease))
         self._remember(owner, chains, _WalkEntry(walk, task, time.monotonic()))
@@ -193,9 +197,9 @@ class WalkRegistry:
         priority = self._settings.field_priority
         try:
             if isinstance(data, dict) and "zlib" in data:  # a big wallet's
-                walk = await asyncio.to_thread(decode_walk, data, priority)
+                walk = await asyncio.to_thread(decode_walk, data, priority, self._spam_judge)
             else:
-                walk = decode_walk(data, priority)
+                walk = decode_walk(data, priority, self._spam_judge)
             age = max(0.0, time.time() - float(data["stored_at"]))
         except (KeyError, TypeError, ValueError, AttributeError):
             logger.warning("a wallet snapshot in the cache does not decode: ignored")

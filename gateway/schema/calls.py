@@ -30,7 +30,7 @@ from gateway.http.ratelimit import RateLimiter
 from gateway.identity.names import parse_identity
 from gateway.identity.service import DIDAnswer, IdentityService, LinkedIdentity
 from gateway.identity.union import LinkedHoldingsSlice
-from gateway.nfts.merging import SpamFilter
+from gateway.nfts.merging import NsfwFilter, SpamFilter
 from gateway.nfts.pages import HoldingsSlice, ProviderReport
 from gateway.nfts.refresh import RefreshAnswer
 from gateway.nfts.service import NFTService
@@ -116,6 +116,7 @@ class ListWindow:
     enrich: bool
     # The client's maxAge (seconds): walks that read the providers longer ago are not used.
     max_age: int | None = None
+    nsfw: NsfwFilter = NsfwFilter.INCLUDE
 
 
 def _page_reports(answer: object) -> ProviderAnswer | None:
@@ -141,6 +142,7 @@ class WalletHoldings(ServiceCall[HoldingsSlice]):
             spam=w.spam,
             enrich=w.enrich,
             max_age=w.max_age,
+            nsfw=w.nsfw,
         )
 
     def reports(self, answer: object) -> ProviderAnswer | None:
@@ -164,6 +166,7 @@ class IdentityHoldings(ServiceCall[LinkedHoldingsSlice]):
             spam=w.spam,
             enrich=w.enrich,
             max_age=w.max_age,
+            nsfw=w.nsfw,
         )
 
     def reports(self, answer: object) -> ProviderAnswer | None:

@@ -27,7 +27,7 @@ from gateway.nfts.pages import ProviderReport
 from gateway.schema.calls import ListWindow
 from gateway.schema.context import Context
 from gateway.schema.fastpath.kept import PageMemo
-from gateway.schema.types import Chain, ProviderStatus, SpamFilter
+from gateway.schema.types import Chain, NsfwFilter, ProviderStatus, SpamFilter
 from gateway.validation import parse_positive_int
 
 __all__ = [
@@ -63,6 +63,7 @@ ENRICHED_FIELDS = frozenset(
         "traits",
         "rarity",
         "ownerAddresses",
+        "ownersComplete",
         "quantity",
         "quantityInt",
         "quantityKnown",
@@ -188,7 +189,7 @@ def page_field(
     *,
     description: str,
 ) -> Any:
-    """``nfts(page, size, chains, spam)`` answering ``page_type`` of ``item(holding)``."""
+    """``nfts(page, size, chains, spam, nsfw)`` answering ``page_type`` of ``item(holding)``."""
 
     async def nfts(
         root: Any,
@@ -197,9 +198,10 @@ def page_field(
         size: int = 20,
         chains: list[Chain] | None = None,
         spam: SpamFilter = SpamFilter.EXCLUDE,
+        nsfw: NsfwFilter = NsfwFilter.INCLUDE,
     ) -> Any:
         page, size = page_window(info, page, size)
-        window = list_arguments(info, (page - 1) * size, size, chains, spam)
+        window = list_arguments(info, (page - 1) * size, size, chains, (spam, nsfw))
         result = await list_holdings(root, info, window)
         memo = info.context.pages.memo(result)
         return page_of(page_type, result, item, page=page, size=size, memo=memo)
@@ -216,7 +218,7 @@ def connection_field(
     *,
     description: str,
 ) -> Any:
-    """``nftConnection(first, after, chains, spam)`` answering ``connection_type``."""
+    """``nftConnection(first, after, chains, spam, nsfw)`` answering ``connection_type``."""
 
     async def nft_connection(
         root: Any,
@@ -225,9 +227,11 @@ def connection_field(
         after: str | None = None,
         chains: list[Chain] | None = None,
         spam: SpamFilter = SpamFilter.EXCLUDE,
+        nsfw: NsfwFilter = NsfwFilter.INCLUDE,
     ) -> Any:
         offset, limit = cursor_window(info, first, after)
-        result = await list_holdings(root, info, list_arguments(info, offset, limit, chains, spam))
+        window = list_arguments(info, offset, limit, chains, (spam, nsfw))
+        result = await list_holdings(root, info, window)
         memo = info.context.pages.memo(result)
         return connection_of(connection_type, edge_type, result, item, offset=offset, memo=memo)
 
@@ -253,14 +257,20 @@ def cursor_window(info: Info[Context, None], first: int, after: str | None) -> t
 
 
 def list_arguments(
-    info: Info[Context, None], offset: int, limit: int, chains: list[Chain] | None, spam: SpamFilter
+    info: Info[Context, None],
+    offset: int,
+    limit: int,
+    chains: list[Chain] | None,
+    filters: tuple[SpamFilter, NsfwFilter],
 ) -> ListWindow:
     """The window, the filters and whether the query needs the per-NFT details."""
+    spam, nsfw = filters
     return ListWindow(
         offset=offset,
         limit=limit,
         chains=tuple(chains) if chains else None,
         spam=spam,
+        nsfw=nsfw,
         enrich=_document_selects_any(info, ENRICHED_FIELDS),
     )
 

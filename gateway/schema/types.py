@@ -7,7 +7,7 @@ from typing import NewType
 
 import strawberry
 
-from gateway.nfts.merging import Holding, SpamFilter
+from gateway.nfts.merging import Holding, NsfwFilter, SpamFilter
 from gateway.nfts.pages import ProviderReport
 from gateway.validation import checksum
 from providers.models import Chain, FloorPrice, NFTRecord
@@ -21,6 +21,7 @@ __all__ = [
     "FieldSource",
     "Floor",
     "NFT",
+    "NsfwFilter",
     "ProviderStatus",
     "Rarity",
     "SpamFilter",
@@ -51,7 +52,12 @@ BIG_INT_SCALAR = strawberry.scalar(
 # and give domain values, with no conversion either way.
 strawberry.enum(Chain, name="Chain", description="EVM chains the gateway reads.")
 strawberry.enum(
-    SpamFilter, name="SpamFilter", description="Which NFTs to list by their combined spam verdict."
+    SpamFilter, name="SpamFilter", description="Which NFTs to list by the gateway's spam verdict."
+)
+strawberry.enum(
+    NsfwFilter,
+    name="NsfwFilter",
+    description="Which NFTs to list by the NSFW fact (NSFW is not spam: listed by default).",
 )
 
 
@@ -117,9 +123,25 @@ class NFT:
     collection_slug: str | None
     collection_opensea_slug: str | None
     owner_addresses: list[str] | None
+    owners_complete: bool = strawberry.field(
+        description="True when ownerAddresses lists every holder; false when it may be partial "
+        "(an ERC-1155 seen from one wallet, or past the holders a provider pages)."
+    )
     traits: list[Trait]
     rarity: Rarity | None
-    is_spam: bool
+    is_spam: bool = strawberry.field(
+        description="The gateway's spam verdict (README: Spam verdict); see spamReasons."
+    )
+    spam_reasons: list[str] = strawberry.field(
+        description="Why it is spam: rules that fired, flag:<provider>:<flag>, or "
+        "operator_deny. Empty when it is not spam."
+    )
+    is_nsfw: bool = strawberry.field(
+        description="Not safe for work, as a provider marks it (OpenSea is_nsfw). Not spam."
+    )
+    trading_disabled: bool | None = strawberry.field(
+        description="Disabled for trading on OpenSea (is_disabled); null when no provider says."
+    )
     sources: list[str] = strawberry.field(description="Every provider that reported it.")
     provenance: list[FieldSource]
     collection: Collection
@@ -148,7 +170,11 @@ class NFT:
             rarity=None
             if rarity is None
             else Rarity(rank=rarity.rank, score=rarity.score, total=rarity.total),
+            owners_complete=bool(nft.owners_complete),
             is_spam=holding.is_spam,
+            spam_reasons=list(holding.spam_reasons),
+            is_nsfw=holding.is_nsfw,
+            trading_disabled=nft.trading_disabled,
             sources=list(holding.sources),
             provenance=[FieldSource(field=f, provider=p) for f, p in holding.provenance],
             collection=Collection(

@@ -50,14 +50,23 @@ class Sandbox:
         return self.emulators[name].faults
 
 
-def build_sandbox(data: World | None = None, people: Identities | None = None) -> Sandbox:
-    """Every emulator: the NFT ones over ``data``, the DID ones over ``people``."""
+def build_sandbox(
+    data: World | None = None,
+    people: Identities | None = None,
+    *,
+    alchemy_spam_tier: str = "free",
+) -> Sandbox:
+    """Every emulator: the NFT ones over ``data``, the DID ones over ``people``.
+
+    ``alchemy_spam_tier`` is the tier of Alchemy's spam fields (``free``: none; ``paid``:
+    Ethereum and Polygon only); it can be switched later as ``faults("alchemy").spam_tier``.
+    """
     data = data or world()
     people = people if people is not None else identities()
     return Sandbox(
         emulators={
             "opensea": opensea_emulator(data),
-            "alchemy": alchemy_emulator(data),
+            "alchemy": alchemy_emulator(data, spam_tier=alchemy_spam_tier),
             "moralis": moralis_emulator(data),
             "dotbit": dotbit_emulator(people),
             "nextid": nextid_emulator(people),

@@ -30,6 +30,7 @@ from providers.models import (
     LinkedAccount,
     NFTRecord,
     Rarity,
+    SpamSignal,
     TokenStandard,
     Trait,
 )
@@ -62,7 +63,11 @@ records = st.builds(
     ),
     owner_addresses=st.none() | st.lists(text, max_size=3).map(tuple),
     quantity=st.none() | st.integers(),
-    is_spam=st.none() | st.booleans(),
+    owners_complete=st.none() | st.booleans(),
+    spam_signals=st.none() | st.lists(st.builds(SpamSignal, text, text), max_size=3).map(tuple),
+    collection_verified=st.none() | st.booleans(),
+    is_nsfw=st.none() | st.booleans(),
+    trading_disabled=st.none() | st.booleans(),
 )
 collections = st.builds(CollectionInfo, text, maybe_text, maybe_int, st.none() | st.booleans())
 links = st.builds(LinkedAccount, text, text, st.none() | st.booleans(), maybe_int)

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from gateway.nfts.merging import SpamFilter, merge_holding, with_record
+from gateway.nfts.merging import NsfwFilter, SpamFilter, merge_holding, with_record
+from gateway.nfts.spam import SpamVerdict
 from gateway.settings import DEFAULT_FIELD_PRIORITY
-from providers.models import Chain, NFTRecord, Rarity, TokenStandard, Trait
+from providers.models import Chain, NFTRecord, Rarity, SpamSignal, TokenStandard, Trait
 
 CONTRACT = "0x" + "ab" * 20
 
@@ -52,18 +53,53 @@ def test_known_empty_traits_are_not_replaced_by_a_fallback() -> None:
     assert holding.nft.traits == ()
 
 
-def test_any_provider_calling_it_spam_makes_it_spam() -> None:
-    holding = merge_holding([record("opensea", is_spam=False), record("alchemy", is_spam=True)], {})
-    assert holding.is_spam
-    assert not SpamFilter.EXCLUDE.admits(holding.is_spam)
-    assert SpamFilter.ONLY.admits(holding.is_spam)
-    assert SpamFilter.INCLUDE.admits(holding.is_spam)
+def test_every_providers_spam_facts_are_combined_not_prioritised() -> None:
+    flagged = (SpamSignal("alchemy", "isSpam"),)
+    holding = merge_holding(
+        [
+            record("opensea", is_nsfw=True, trading_disabled=False),
+            record("alchemy", spam_signals=flagged, collection_verified=False),
+            record("moralis", spam_signals=(), collection_verified=True),
+        ],
+        DEFAULT_FIELD_PRIORITY,
+    )
+    assert holding.nft.spam_signals == flagged  # each flag names its provider
+    assert holding.nft.collection_verified is True  # any provider vouching is enough
+    assert (holding.nft.is_nsfw, holding.nft.trading_disabled) == (True, False)
+    assert holding.spam is None  # the verdict is the walk's to give
 
 
-def test_unknown_spam_signals_are_not_spam() -> None:
-    holding = merge_holding([record("opensea"), record("alchemy", is_spam=None)], {})
-    assert not holding.is_spam
-    assert holding.nft.is_spam is None
+def test_no_provider_classifying_is_unknown_not_clean() -> None:
+    holding = merge_holding([record("opensea"), record("alchemy")], {})
+    assert holding.nft.spam_signals is None
+    assert holding.nft.collection_verified is None
+    assert not holding.is_spam and not holding.is_nsfw
+
+
+def test_a_detail_record_keeps_the_verdict_the_list_gave() -> None:
+    listed = merge_holding([record("alchemy", name="Claim 5000 USDT")], {}).judged(
+        SpamVerdict(True, ("claim_wording",))
+    )
+    detailed = with_record(listed, record("opensea", collection_verified=True), {})
+    assert detailed.spam == SpamVerdict(True, ("claim_wording",))
+
+
+def test_owners_complete_follows_the_winning_owner_list() -> None:
+    holding = merge_holding(
+        [
+            record("opensea", owner_addresses=("0x1",), owners_complete=False),
+            record("alchemy", owner_addresses=("0x1", "0x2"), owners_complete=True),
+        ],
+        {"owner_addresses": ["opensea", "alchemy"]},
+    )
+    assert holding.nft.owners_complete is False
+
+
+def test_filters_admit_by_verdict_and_nsfw() -> None:
+    assert not SpamFilter.EXCLUDE.admits(True) and SpamFilter.ONLY.admits(True)
+    assert NsfwFilter.INCLUDE.admits(True) and NsfwFilter.INCLUDE.admits(False)
+    assert not NsfwFilter.EXCLUDE.admits(True) and NsfwFilter.ONLY.admits(True)
+    assert not NsfwFilter.ONLY.admits(False)
 
 
 def test_a_detail_record_replaces_the_same_providers_list_record() -> None:

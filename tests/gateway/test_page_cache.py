@@ -138,7 +138,7 @@ class GatedSource:
                 contract_address=OWNER,
                 token_id=str(index * 10 + n),
                 token_standard=TokenStandard.ERC721,
-                is_spam=False,
+                spam_signals=(),
             )
             for n in range(5)
         )

@@ -29,6 +29,7 @@ NFT_FIELDS = {
     "owner_addresses",
     "traits",
     "rarity",
+    "is_nsfw",  # additive (issue 12): NSFW is shown and flagged, never hidden as spam
 }
 
 

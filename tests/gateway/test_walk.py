@@ -14,7 +14,7 @@ from gateway.nfts.snapshot import decode_walk, encode_walk
 from gateway.nfts.walk import WalletWalk
 from gateway.settings import DEFAULT_FIELD_PRIORITY
 from providers.errors import ProviderCursorExpired, ProviderUnavailable
-from providers.models import Chain, HoldingsPage, NFTRecord
+from providers.models import Chain, HoldingsPage, NFTRecord, SpamSignal
 
 OWNER = "0x" + "1" * 40
 CONTRACT = "0x" + "c" * 40
@@ -53,7 +53,8 @@ class FakeSource:
                 chain=chain,
                 contract_address=CONTRACT,
                 token_id=str(t),
-                is_spam=t >= 900,
+                # Token ids from 900 up are ones the provider flags as spam.
+                spam_signals=(SpamSignal(self.name, "isSpam"),) if t >= 900 else (),
             )
             for t in self.pages[index]
         )
