@@ -70,7 +70,7 @@ def test_full_metadata_example_maps_every_field() -> None:
     assert first.rarity is None
     assert first.owner_addresses == (OWNER_LOWER,)
     assert first.quantity == 1
-    assert first.is_spam is None  # isSpam null, no classifications
+    assert first.spam_signals is None  # isSpam null, no classifications: not classified
 
 
 def test_full_metadata_example_erc1155_with_empty_metadata() -> None:
@@ -101,7 +101,7 @@ def test_slim_shape_gives_identity_and_balance_only(name: str) -> None:
         ("0x0beed7099af7514ccedf642cfea435731176fb02", "29", 1),
     ]
     assert all(r.name is None and r.traits is None and r.image is None for r in records)
-    assert all(r.token_standard is None and r.is_spam is None for r in records)
+    assert all(r.token_standard is None and r.spam_signals is None for r in records)
 
 
 def test_pagination_example_exposes_the_page_key_as_cursor() -> None:
@@ -132,7 +132,7 @@ def test_get_nft_metadata_sdk_output_maps_as_one_record() -> None:
         Trait("Lips Color", "Purple"),
     )
     assert record.quantity is None  # single-NFT answers carry no balance
-    assert record.is_spam is None  # no isSpam key, empty classifications
+    assert record.spam_signals is None  # no isSpam key, empty classifications
 
 
 def test_contract_metadata_fills_collection_fields_of_an_owned_nft() -> None:

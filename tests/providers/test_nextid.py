@@ -33,13 +33,14 @@ def load(folder: Path, name: str) -> Any:
 
 @pytest.mark.parametrize("name", ["proof_query.example.json", "proof_query.apib.example.json"])
 def test_vendor_proof_query_gives_one_did_per_avatar(name: str) -> None:
-    dids, next_page = to_personas(load(VENDOR, name))
+    dids, next_page = to_personas(load(VENDOR, name), ("twitter", "my_twitter_screen_name"))
     assert next_page == 2
     first, second = dids
     assert first.type is DIDType.NEXTID and first.source == "nextid"
     assert first.identity.startswith("0x04c7cacde73af939")
     assert first.display_name == "my_twitter_screen_name"  # the only twitter proof, stale
-    assert first.valid is True  # the facebook proof is valid
+    # Validity is per proof: a valid facebook proof does not vouch for the stale twitter one.
+    assert first.valid is False
     assert first.links[0] == LinkedAccount("twitter", "my_twitter_screen_name", False, 1643099438)
     # No last_arweave_id / alias / activated_at on the second avatar: still mapped.
     assert second.identity == "0xANOTHER"
