@@ -18,7 +18,7 @@ reason                            weight  fires when
 ``lookalike``                     strong  the name copies a well-known verified collection
                                           (:data:`WELL_KNOWN`) from another contract
 ``claim_in_description``          weak    the description urges to claim / redeem / visit
-``unverified_erc1155``            weak    an ERC-1155 whose collection is known not to be
+``unverified_erc1155``            weak    an ERC-1155 whose collection is not known to be
                                           verified (the usual shape of an airdropped drop)
 ================================  ======  =================================================
 
@@ -115,7 +115,8 @@ def _claim_in_description(nft: NFTRecord) -> bool:
 
 
 def _unverified_erc1155(nft: NFTRecord) -> bool:
-    return nft.token_standard is TokenStandard.ERC1155 and nft.collection_verified is False
+    # Not known to be verified: OpenSea may not know the contract at all (no status).
+    return nft.token_standard is TokenStandard.ERC1155 and nft.collection_verified is not True
 
 
 # reason -> (weight, rule), in the order reasons are reported.
