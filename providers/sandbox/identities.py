@@ -197,7 +197,7 @@ def _bit_accounts() -> tuple[BitAccount, ...]:
             records=(_eth(GONE_WALLET),),
         ),
         BitAccount(
-            "สวัสดี.bit",
+            "ภูเขา.bit",
             owner=GONE_WALLET,
             manager=GONE_WALLET,
             registered_at=1_690_000_100,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from providers.errors import ProviderBadData
-from providers.models import Chain, FloorPrice, TokenStandard, Trait
+from providers.models import Chain, FloorPrice, SpamSignal, TokenStandard, Trait
 from providers.moralis import chain_param, is_verified_collection, to_holdings_page
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "moralis"
@@ -48,7 +48,9 @@ def test_the_schema_example_maps_every_field_it_has() -> None:
     assert record.traits == (Trait("Eye Color", "hazel"),)
     assert record.owner_addresses == ("0x057ec652a4f150f7ff94f089a38008f49a0df88e",)
     assert record.quantity == 1
-    assert record.is_spam is False  # "false", a string, as the schema's example writes it
+    # "false", a string, as the schema's example writes it: classified, not spam.
+    assert record.spam_signals == ()
+    assert record.collection_verified is False
     assert record.rarity is None  # Moralis's own rank is not OpenSea's: not read
     assert record.collection_slug is None  # Moralis has no slugs
     assert record.floor == FloorPrice(12345.0, "ETH", "moralis", FETCHED_AT)
@@ -65,7 +67,8 @@ def test_quirks_big_balances_raw_metadata_and_malformed_items() -> None:
     assert badge.contract_address == "0xdefdefdefdefdefdefdefdefdefdefdefdefdefd"
     assert badge.quantity == 2**64 + 7 and badge.token_standard is TokenStandard.ERC1155
     assert badge.traits == (Trait("Level", "3"), Trait("Ratio", "2"))
-    assert badge.is_spam is True and badge.description is None
+    assert badge.spam_signals == (SpamSignal("moralis", "possible_spam"),)
+    assert badge.description is None
     assert is_verified_collection(body["result"][0]) is True
 
     assert ape.token_id == "42"  # "0042" and "42" are one token
@@ -73,7 +76,7 @@ def test_quirks_big_balances_raw_metadata_and_malformed_items() -> None:
     assert ape.traits == (Trait("Fur", "Gold"),)
     assert ape.floor is None  # a floor without a currency is no floor
 
-    assert (bare.token_id, bare.name, bare.traits, bare.is_spam) == ("43", None, None, None)
+    assert (bare.token_id, bare.name, bare.traits, bare.spam_signals) == ("43", None, None, None)
     assert bare.owner_addresses == (OWNER,)  # no owner_of: the wallet asked about
 
 
