@@ -91,7 +91,7 @@ class OneNFTSource:
             token_id=str(int(owner[-8:], 16)),
             token_standard=TokenStandard.ERC721,
             name="stub",
-            is_spam=False,
+            spam_signals=(),
         )
         return HoldingsPage(records=(record,), total_count=1)
 

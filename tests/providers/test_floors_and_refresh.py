@@ -93,5 +93,5 @@ async def test_list_pages_carry_floors_stamped_when_read(built: Providers) -> No
     for record in priced:
         assert record.floor is not None and record.floor.source == record.source
         assert before <= record.floor.fetched_at <= time() and record.floor.value > 0
-    spam = [r for r in alchemy.records if r.is_spam]
+    spam = [r for r in alchemy.records if r.collection_verified is False]  # spam is unverified
     assert spam and all(r.floor is None for r in spam)
