@@ -29,7 +29,7 @@
     "          blockchain chain contractAddress tokenId tokenStandard",
     "          name description image animationUrl",
     "          collectionName collectionSlug collectionOpenseaSlug",
-    "          ownerAddresses isSpam sources",
+    "          ownerAddresses isSpam spamReasons isNsfw sources",
     "          traits { type value }",
     "          rarity { rank score total }",
     "          provenance { field provider }",

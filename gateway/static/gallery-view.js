@@ -118,7 +118,8 @@
       ["Token ID", nft.tokenId],
       ["Contract", nft.contractAddress],
       ["Owners", nft.ownerAddresses && nft.ownerAddresses.join(", ")],
-      ["Spam", nft.isSpam ? "yes: a provider flagged it" : "no"],
+      ["Spam", nft.isSpam ? "yes: " + (nft.spamReasons || []).join(", ") : "no"],
+      ["NSFW", nft.isNsfw ? "yes (not spam: shown, blurred until clicked)" : null],
       ["Animation", nft.animationUrl],
     ];
     var dl = $("detail-facts");
@@ -173,7 +174,7 @@
 
   function card(asset, index, onOpen) {
     var nft = asset.nft;
-    var item = el("li", "cell" + (nft.isSpam ? " is-spam" : ""));
+    var item = el("li", "cell" + (nft.isSpam ? " is-spam" : "") + (nft.isNsfw ? " is-nsfw" : ""));
     var button = el("button", "card");
     button.type = "button";
     button.setAttribute("aria-haspopup", "dialog");
@@ -190,9 +191,19 @@
       tags.appendChild(qty);
     }
     if (nft.isSpam) tags.appendChild(el("span", "tag spam", "spam"));
+    if (nft.isNsfw) tags.appendChild(el("span", "tag nsfw", "nsfw"));
     caption.appendChild(tags);
     button.appendChild(caption);
-    button.addEventListener("click", function () { onOpen(index, button); });
+    if (nft.isNsfw) button.setAttribute("aria-label", api.title(nft) + " (NSFW: click to show)");
+    button.addEventListener("click", function () {
+      // NSFW media stays blurred until clicked: the first click shows it, the next opens it.
+      if (nft.isNsfw && !item.classList.contains("revealed")) {
+        item.classList.add("revealed");
+        button.removeAttribute("aria-label");
+        return;
+      }
+      onOpen(index, button);
+    });
     item.appendChild(button);
     item.appendChild(nftLinks(nft, "card-links"));
     return item;

@@ -11,6 +11,7 @@ from tests.browser.conftest import LiveServer, Screenshot
 
 WALLET = "0x1111111111111111111111111111111111111111"
 BIG_WALLET = "0x2222222222222222222222222222222222222222"
+LABELLED_WALLET = "0x9999999999999999999999999999999999999999"  # sandbox: labelled spam set
 
 pytestmark = pytest.mark.browser
 
@@ -152,3 +153,19 @@ def test_a_shared_link_opens_the_same_view(page: Page, live_server: LiveServer) 
     expect(page.locator("#page-label")).to_have_text(re.compile(r"^Page 3 of"))
     expect(page.get_by_label("Spam")).to_have_value("ONLY")
     expect(page.get_by_label("Wallet address or name")).to_have_value(BIG_WALLET)
+
+
+def test_nsfw_art_is_listed_blurred_until_clicked(page: Page, live_server: LiveServer) -> None:
+    # The labelled wallet's NSFW art (a verified collection) comes after 75 other NFTs.
+    page.goto(f"{live_server.url}/?q={LABELLED_WALLET}&page=7")
+    nsfw = page.locator("#grid .cell.is-nsfw").first
+    expect(nsfw).to_be_visible()
+    expect(nsfw.locator(".tag.nsfw")).to_have_text("nsfw")
+    blur = "el => getComputedStyle(el).filter"
+    assert "blur" in nsfw.locator(".media").evaluate(blur)
+
+    nsfw.locator(".card").click()  # the first click shows it, and opens nothing
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    assert "blur" not in nsfw.locator(".media").evaluate(blur)
+    nsfw.locator(".card").click()  # the next one opens it
+    expect(page.locator("#detail-facts")).to_contain_text("NSFW")

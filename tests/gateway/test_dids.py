@@ -12,8 +12,9 @@ from gateway.nfts.pages import ProviderReport, ProviderStatus, combine_reports
 from gateway.settings import Settings
 from gateway.validation import checksum
 from providers.models import DID, DIDType, LinkedAccount
-from providers.sandbox import Sandbox
-from providers.sandbox.identities import FAR_FUTURE, persona_key
+from providers.sandbox import Sandbox, build_sandbox
+from providers.sandbox.identities import FAR_FUTURE, GONE_WALLET, LOCKED_WALLET, persona_key
+from providers.sandbox.nametag import nametag_emulator
 from providers.sandbox.world import DID_WALLET, EMPTY_WALLET, SMALL_WALLET, WHALE_WALLET
 from tests.conftest import gateway_client, sandbox_settings
 
@@ -301,3 +302,35 @@ def test_sandbox_mode_routes_every_did_source_to_its_emulator() -> None:
     assert upstream.nextid_base_url == "http://nextid.sandbox"
     assert upstream.nametag_base_url == "http://nametag.sandbox"
     assert upstream.nametag_api_key is not None
+
+
+# -- the DID sources as real indexers answer (issue 12) -----------------------------------------
+
+
+async def test_a_key_without_the_name_tag_plan_is_not_entitled_and_asked_once() -> None:
+    sandbox = build_sandbox()
+    # The sandbox's key has no Pro Plus plan here: Etherscan answers NOTOK "...API Pro...".
+    sandbox.emulators["nametag"] = nametag_emulator(pro_plus_keys={"a-pro-plus-key"})
+    async with gateway_client(sandbox, sandbox_settings()) as client:
+        first = await list_dids(client, DID_WALLET)
+        second = await list_dids(client, WHALE_WALLET)
+        third = await list_dids(client, SMALL_WALLET)
+
+    for response in (first, second, third):
+        assert response.status_code == 200
+        header = response.headers["X-NFTGW-Providers"]
+        assert "dotbit=ok" in header and "nextid=ok" in header
+        assert "nametag=failed:not_entitled" in header
+    assert {d["type"] for d in first.json()["dids"]} == {"dotbit", "nextid"}
+    assert sandbox.faults("nametag").calls == 1  # remembered: one call, not one per query
+
+
+async def test_a_wallet_whose_reverse_record_errors_still_lists_its_names(
+    client: httpx.AsyncClient,
+) -> None:
+    for wallet in (GONE_WALLET, LOCKED_WALLET):
+        response = await list_dids(client, wallet)
+        assert response.status_code == 200
+        assert response.headers["X-NFTGW-Providers"].startswith("dotbit=ok")
+        names = [d for d in response.json()["dids"] if d["type"] == "dotbit"]
+        assert len(names) == 2 and not any(d["is_primary"] for d in names)
