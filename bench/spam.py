@@ -21,13 +21,14 @@ import asyncio
 import json
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from asgi_lifespan import LifespanManager
 
 from gateway.app import create_app
 from gateway.nfts.merging import SpamFilter
 from gateway.nfts.service import NFTService
+from gateway.nfts.spam import judge
 from gateway.nfts.spam_rules import fired_rules
 from gateway.settings import Settings
 from providers.models import Chain
@@ -51,6 +52,8 @@ class TierFigures:
     recall: float
     spam_hidden: float
     legit_hidden: float
+    unflagged_spam_hidden: float  # with no provider flag at all (content rules, safelist)
+    unflagged_legit_hidden: float
 
     @property
     def meets_goals(self) -> bool:
@@ -70,6 +73,7 @@ def labels() -> dict[Key, bool]:
 class Seen:
     is_spam: bool  # the verdict
     fired: tuple[str, ...]  # every content rule and provider flag that fires
+    unflagged_is_spam: bool  # the verdict had no provider flagged anything
 
 
 async def verdicts(tier: str) -> dict[Key, Seen]:
@@ -85,7 +89,8 @@ async def verdicts(tier: str) -> dict[Key, Seen]:
         flags = tuple(f"flag:{s.source}:{s.flag}" for s in nft.spam_signals or ())
         rules, _ = fired_rules(nft)
         key = (nft.chain.value.upper(), nft.contract_address, nft.token_id)
-        found[key] = Seen(holding.is_spam, tuple(dict.fromkeys(flags)) + rules)
+        unflagged = judge(replace(nft, spam_signals=None)).is_spam
+        found[key] = Seen(holding.is_spam, tuple(dict.fromkeys(flags)) + rules, unflagged)
     return found
 
 
@@ -107,6 +112,7 @@ def figures(tier: str, truth: dict[Key, bool], found: dict[Key, Seen]) -> TierFi
     # The default filter hides what the verdict calls spam; an NFT not listed at all (a
     # provider gap) counts as hidden, so a lost legitimate NFT shows up as a miss too.
     hidden = [key for key in truth if key not in found or found[key].is_spam]
+    unflagged = [key for key in truth if key not in found or found[key].unflagged_is_spam]
     return TierFigures(
         tier=tier,
         spam=spam_total,
@@ -116,6 +122,8 @@ def figures(tier: str, truth: dict[Key, bool], found: dict[Key, Seen]) -> TierFi
         recall=true_positives / spam_total,
         spam_hidden=sum(truth[key] for key in hidden) / spam_total,
         legit_hidden=sum(not truth[key] for key in hidden) / legit_total,
+        unflagged_spam_hidden=sum(truth[key] for key in unflagged) / spam_total,
+        unflagged_legit_hidden=sum(not truth[key] for key in unflagged) / legit_total,
     )
 
 
@@ -131,6 +139,11 @@ def report(result: TierFigures) -> str:
         f"default filter hides {result.spam_hidden:.1%} of spam "
         f"(goal >= {SPAM_HIDDEN_GOAL:.0%}) and {result.legit_hidden:.1%} of legitimate "
         f"NFTs (goal <= {LEGIT_HIDDEN_GOAL:.0%})"
+    )
+    lines.append(
+        f"  no provider flag at all (content rules and safelist only): hides "
+        f"{result.unflagged_spam_hidden:.1%} of spam and {result.unflagged_legit_hidden:.1%} "
+        f"of legitimate NFTs"
     )
     return "\n".join(lines)
 
