@@ -52,6 +52,7 @@ from providers.models import DID, FloorPrice
 
 __all__ = [
     "PROVIDERS_HEADER",
+    "UPSTREAM_CALLS_HEADER",
     "RenderedPages",
     "error_response",
     "did_json",
@@ -69,6 +70,8 @@ __all__ = [
 ]
 
 PROVIDERS_HEADER = "X-NFTGW-Providers"
+# Upstream calls made for this answer, per provider (`opensea=2, alchemy=1`; `0` when warm).
+UPSTREAM_CALLS_HEADER = "X-NFTGW-Upstream-Calls"
 STALE_HEADER = "X-NFTGW-Stale"
 MAX_PAGE = 1_000_000
 
@@ -250,11 +253,24 @@ def floor_json(floor: FloorPrice | None) -> dict[str, Any] | None:
 
 def slice_headers(result: HoldingsSlice) -> dict[str, str]:
     """``X-NFTGW-Providers``, plus ``X-NFTGW-Stale`` and ``Age`` on a stale answer."""
-    headers = {PROVIDERS_HEADER: providers_header(result.providers)}
+    headers = {
+        PROVIDERS_HEADER: providers_header(result.providers),
+        UPSTREAM_CALLS_HEADER: upstream_calls_header(
+            result.upstream_calls, [report.provider for report in result.providers]
+        ),
+    }
     if result.stale:
         age = str(result.stale_age_seconds or 0)
         headers.update({STALE_HEADER: f"age={age}", "Age": age})
     return headers
+
+
+def upstream_calls_header(counts: Mapping[str, int], providers: Sequence[str]) -> str:
+    """``opensea=2, alchemy=1`` (``providers`` first, in order, then any other); ``0``
+    when the answer made no upstream call."""
+    order = list(dict.fromkeys([*providers, *sorted(counts)]))
+    parts = [f"{name}={counts[name]}" for name in order if counts.get(name)]
+    return ", ".join(parts) if parts else "0"
 
 
 def holding_json(holding: Holding) -> dict[str, Any]:

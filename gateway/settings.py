@@ -232,12 +232,6 @@ class PagingSettings(SettingsSlice):
     # A page waits this long for the walk to finish so `total` is exact (clients page by it);
     # past it, a page is served as soon as its prefix is known. 0 favours first-page latency.
     exact_total_wait: float = Field(default=8.0, ge=0)
-    # Per detail provider, and never more than the provider's bulkhead minus the headroom
-    # below (a page's detail and collection calls start together, up to this many).
-    detail_concurrency: int = Field(default=16, ge=1)
-    # Bulkhead slots detail and collection calls leave free, so list calls (a wallet's walk
-    # asks every chain at once: 5 by default) find a slot while details are slow.
-    detail_bulkhead_headroom: int = Field(default=5, ge=0)
     # Retry-After (seconds) on a 503 when every provider failed.
     unavailable_retry_after: int = Field(default=30, ge=1)
 

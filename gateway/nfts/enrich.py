@@ -1,34 +1,70 @@
-"""Per-NFT detail and collection facts for the holdings of one page.
+"""Per-NFT detail and collection facts for the holdings of one page, in batches.
 
-Cold answers are bounded by round trips: the page's detail and collection calls all start
-at once (each collection once per page), limited per provider to the guard's bulkhead minus
-a headroom kept for list calls (slow details must not shed other wallets' walks as
-``overloaded``), so a 20-NFT page costs the list round trip plus one or two detail round
-trips. No detail call is made when the list calls already gave all it could add: an
-ERC-721 of a collection OpenSea does not rank, with traits known. Every answer is cached
-(``enrichment_ttl``, ``collection_ttl``); failures never are.
+Upstream calls are the scarce resource (an OpenSea instant key reads 600 times an hour), so
+a page's details come from one batch call per detail provider and chain
+(:class:`~providers.base.NFTBatchDetailSource`: ``POST /api/v2/nfts/batch``) and its
+collections from one more (``/collections/batch``), both cached long (``enrichment_ttl``,
+``collection_ttl``; failures never are). A batch starts at ``opensea_batch_size`` items; a
+server that refuses the size (a 400 saying so) gets half, and that size is remembered. A
+server without the batch routes gets the per-NFT GETs of :class:`NFTDetailSource`, one
+call per NFT, as before.
+
+No detail call is made where the list calls already gave all it could add: an ERC-721
+with traits, quantity and owner known, of a collection cached as unranked. An ERC-1155 with
+more than 50 holders comes back without its balance; its ``/owners`` pages are walked at
+owner-walk priority, at most :data:`OWNERS_MAX_PAGES`, and what they told is cached per
+token, so the next wallet holding it starts where the last walk stopped.
+
+Every call goes through the provider's guard at its priority (details before collections
+before owner walks), within the request's deadline, counted on the request's meter. A
+call the budget cannot pay in time fails like any other: the holdings it was for keep
+their list data and the answer says ``partial`` with ``errorKind`` ``budget``.
+
+(Over 400 lines: details, collections and balances share one request's state, meter and
+deadline, and the batch splitting and fallbacks they have in common.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from gateway.cache.codec import decode_collection, decode_record, encode_collection, encode_record
 from gateway.cache.shared import SharedCache, cache_key
 from gateway.nfts.merging import Holding, with_record
-from gateway.resilience import ProviderGuards
+from gateway.resilience import CallMeter, Priority, ProviderGuards
 from gateway.settings import Settings
-from providers.base import NFTDetailSource
-from providers.errors import ProviderError
-from providers.models import Chain, CollectionInfo, NFTRecord, Rarity, TokenStandard
+from providers.base import NFTBatchDetailSource, NFTDetailSource
+from providers.errors import ProviderBatchTooLarge, ProviderError, ProviderUnsupported
+from providers.models import Chain, CollectionInfo, NFTKey, NFTRecord, Rarity, TokenStandard
 
-__all__ = ["Enricher"]
+__all__ = ["OWNERS_MAX_PAGES", "Enricher"]
+
+# /owners pages walked per token at most (100 holders each): past that, unknown, not guessed.
+OWNERS_MAX_PAGES = 20
+# How long a fetch's marker lives: long enough for other replicas' waiters to see it,
+# short next to a refresh (which drops cached details) a client might follow up with.
+FLIGHT_TTL = 1.0
+
+T = TypeVar("T")
+Failures = list[tuple[str, ProviderError]]
+
+
+@dataclass(slots=True)
+class _Request:
+    """One enrich call: whose page, its failures, its meter and deadline."""
+
+    owner: str
+    failures: Failures
+    meter: CallMeter
+    deadline: float | None
 
 
 class Enricher:
-    """Adds detail-provider facts to holdings; a failed detail call costs that detail only."""
+    """Adds detail-provider facts to holdings; a failed call costs its holdings' details only."""
 
     def __init__(
         self,
@@ -42,147 +78,391 @@ class Enricher:
         self._settings = settings
         self._priority = settings.field_priority
         self._guards = guards
-        # Per provider: a page's detail and collection calls all start at once, and queue
-        # here (not at the guard's bulkhead, which fails fast after its short queue wait).
-        slots = _detail_slot_count(settings, guards.policy.bulkhead_max_in_flight)
-        self._detail_slots = {name: asyncio.Semaphore(slots) for name in self._details}
+        # Per (provider, route): the batch size the server accepts, as far as we know.
+        self._batch_sizes: dict[tuple[str, str], int] = {}
+        self._batchless: set[str] = set()  # providers whose server has no batch routes
 
     async def enrich(
         self,
         owner: str,
         page: Sequence[Holding],
-        failures: list[tuple[str, ProviderError]],
+        failures: Failures,
+        *,
+        meter: CallMeter | None = None,
+        deadline: float | None = None,
     ) -> list[Holding]:
-        """Per-NFT detail and collection facts for the holdings of one page, all at once.
+        """Detail and collection facts for ``page``; failed calls land in ``failures``."""
+        request = _Request(owner, failures, meter or CallMeter(), deadline)
+        holdings = list(page)
+        for source in self._details.values():
+            holdings = await self._enrich_from(source, holdings, request)
+        return holdings
 
-        Each holding's detail call and its collection's call run side by side; a
-        collection shared by several holdings of the page is asked for (and looked up in
-        the cache) once. A holding whose detail could add only a rank is not asked for
-        when its collection is cached as unranked."""
-        collections: dict[_CollectionRef, asyncio.Future[CollectionInfo | None]] = {}
-        cached: dict[_CollectionRef, asyncio.Future[CollectionInfo | None]] = {}
-
-        def collection_of(
-            source: NFTDetailSource, record: NFTRecord
-        ) -> asyncio.Future[CollectionInfo | None]:
-            return _once(collections, self._collection, source, record)
-
-        def cached_collection_of(
-            source: NFTDetailSource, record: NFTRecord
-        ) -> asyncio.Future[CollectionInfo | None]:
-            return _once(cached, self._cached_collection, source, record)
-
-        async def enrich_one(holding: Holding) -> Holding:
-            for name, source in self._details.items():
-                record = holding.record_from(name)
-                if record is None or not _needs_detail(holding):
+    async def _enrich_from(
+        self, source: NFTDetailSource, holdings: list[Holding], request: _Request
+    ) -> list[Holding]:
+        name = source.name
+        listed = {
+            index: record
+            for index, holding in enumerate(holdings)
+            if (record := holding.record_from(name)) is not None and _needs_detail(holding)
+        }
+        if not listed:
+            return holdings
+        # Collections first: what they say (a collection OpenSea does not rank) decides
+        # which details are worth a call, the same way on every replica, so concurrent
+        # requests for one page ask for the same batch and share it.
+        known = await self._cached_collections(source, listed.values())
+        infos = await self._collections(source, listed.values(), known, request)
+        wanted = [
+            record
+            for index, record in listed.items()
+            if not (
+                _detail_adds_only_rarity(holdings[index])
+                and (info := infos.get(_slug(record) or "")) is not None
+                and info.ranked is False
+            )
+        ]
+        details = await self._details_of(source, wanted, request)
+        enriched = list(holdings)
+        for index, record in listed.items():
+            info = infos.get(_slug(record) or "")
+            detail = details.get(record.key)
+            if detail is None:
+                if info is None:
                     continue
-                if _detail_adds_only_rarity(holding):
-                    info = await cached_collection_of(source, record)
-                    if info is not None and info.ranked is False:
-                        # Nothing to ask for: the collection's name is all it would add.
-                        listed = _with_collection(record, info)
-                        holding = with_record(holding, listed, self._priority)
-                        continue
-                try:
-                    detail, info = await asyncio.gather(
-                        self._detail(source, owner, record), collection_of(source, record)
-                    )
-                except ProviderError as exc:
-                    failures.append((name, exc))
-                    continue
+                detail = _with_collection(record, info)
+            else:
                 # with_record keeps the verdict the list calls gave: it decided the
                 # holding's place in the filtered order, which must not shift.
-                holding = with_record(holding, _with_collection(detail, info), self._priority)
-            return holding
+                detail = _with_collection(detail, info)
+            enriched[index] = with_record(holdings[index], detail, self._priority)
+        return enriched
 
+    # -- details ---------------------------------------------------------------------
+
+    async def _details_of(
+        self, source: NFTDetailSource, records: list[NFTRecord], request: _Request
+    ) -> dict[NFTKey, NFTRecord]:
+        """Each record's detail from the cache, fetching the missing ones first. Concurrent
+        requests for the same records (here or on another replica) share one fetch."""
+        if not records:
+            return {}
+        found = await self._peek_details(source, records, request)
+        missing = [r for r in records if r.key not in found]
+        if not missing:
+            return found
+        ids = ",".join(sorted(f"{r.chain}/{r.contract_address}/{r.token_id}" for r in missing))
         try:
-            return list(await asyncio.gather(*(enrich_one(h) for h in page)))
-        finally:
-            for pending in [*collections.values(), *cached.values()]:
-                pending.cancel()  # only those nobody awaits any more (a failed request)
+            await self._cache.get_or_fetch(
+                cache_key("details", source.name, request.owner, _digest(ids)),
+                lambda: self._fetch_details(source, missing, request),
+                ttl=FLIGHT_TTL,
+                encode=lambda count: count,
+                decode=lambda count: int(count),
+            )
+        except ProviderError as exc:
+            request.failures.append((source.name, exc))
+        return await self._peek_details(source, records, request)
 
-    async def _detail(self, source: NFTDetailSource, owner: str, record: NFTRecord) -> NFTRecord:
-        async def fetch() -> NFTRecord:
-            async with self._detail_slots[source.name]:
-                return await self._guards.call(
-                    source.name, "detail", lambda: source.fetch_nft_detail(owner, record)
+    async def _peek_details(
+        self, source: NFTDetailSource, records: list[NFTRecord], request: _Request
+    ) -> dict[NFTKey, NFTRecord]:
+        keys = [self._detail_key(source, r, request) for r in records]
+        cached = await asyncio.gather(*(self._cache.peek(k, decode_record) for k in keys))
+        return {r.key: hit for r, hit in zip(records, cached, strict=True) if hit is not None}
+
+    async def _fetch_details(
+        self, source: NFTDetailSource, records: list[NFTRecord], request: _Request
+    ) -> int:
+        """Fetch and cache (per NFT) the details of ``records`` not cached yet: in batches
+        per chain, or one by one from a server without batch routes. Raises the first
+        failure (what did arrive is cached all the same); returns how many arrived."""
+        found = await self._peek_details(source, records, request)
+        missing = [r for r in records if r.key not in found]
+        fetched: list[NFTRecord] = []
+        errors: list[BaseException] = []
+        if isinstance(source, NFTBatchDetailSource) and source.name not in self._batchless:
+            by_chain: dict[Chain, list[NFTRecord]] = {}
+            for record in missing:
+                by_chain.setdefault(record.chain, []).append(record)
+            parts = await asyncio.gather(
+                *(self._batch_details(source, c, rs, request) for c, rs in by_chain.items()),
+                return_exceptions=True,
+            )
+            if any(isinstance(part, ProviderUnsupported) for part in parts):
+                self._batchless.add(source.name)
+            else:
+                for part in parts:
+                    if isinstance(part, BaseException):
+                        errors.append(part)
+                    else:
+                        fetched.extend(part)
+        if source.name in self._batchless or not isinstance(source, NFTBatchDetailSource):
+            singles = await asyncio.gather(
+                *(self._single_detail(source, r, request) for r in missing),
+                return_exceptions=True,
+            )
+            errors += [one for one in singles if isinstance(one, BaseException)]
+            fetched = [one for one in singles if isinstance(one, NFTRecord)]
+        await asyncio.gather(
+            *(
+                self._cache.set(
+                    self._detail_key(source, detail, request),
+                    encode_record(detail),
+                    self._settings.enrichment_ttl,
                 )
+                for detail in fetched
+            )
+        )
+        if errors:
+            raise errors[0]
+        return len(fetched)
 
+    async def _batch_details(
+        self,
+        source: NFTBatchDetailSource,
+        chain: Chain,
+        records: list[NFTRecord],
+        request: _Request,
+    ) -> list[NFTRecord]:
+        """Details of ``records`` (one chain) in as few calls as the server allows; a failed
+        call costs its own records (in ``failures``), not the others'."""
+
+        async def fetch(chunk: Sequence[NFTRecord]) -> Sequence[NFTRecord]:
+            return await self._guarded(
+                source.name,
+                "detail_batch",
+                lambda: source.fetch_nft_batch(request.owner, chain, chunk),
+                Priority.DETAIL,
+                request,
+            )
+
+        details = await self._in_batches(source.name, "nfts", records, fetch, None)
+        walked = await asyncio.gather(*(self._with_balance(source, d, request) for d in details))
+        return list(walked)
+
+    async def _single_detail(
+        self, source: NFTDetailSource, record: NFTRecord, request: _Request
+    ) -> NFTRecord:
+        return await self._guarded(
+            source.name,
+            "detail",
+            lambda: source.fetch_nft_detail(request.owner, record),
+            Priority.DETAIL,
+            request,
+        )
+
+    async def _with_balance(
+        self, source: NFTBatchDetailSource, detail: NFTRecord, request: _Request
+    ) -> NFTRecord:
+        """An ERC-1155 whose holders OpenSea left out (``owners: null``), with the wallet's
+        balance from the token's ``/owners`` pages (walked once per token, cached)."""
+        if detail.token_standard is not TokenStandard.ERC1155 or detail.quantity is not None:
+            return detail
+        if detail.owner_addresses is not None:
+            return detail
         key = cache_key(
-            "detail", source.name, record.chain, record.contract_address, record.token_id, owner
+            "owners", source.name, detail.chain, detail.contract_address, detail.token_id
         )
-        detail, _ = await self._cache.get_or_fetch(
-            key,
-            fetch,
-            ttl=self._settings.enrichment_ttl,
-            encode=encode_record,
-            decode=decode_record,
+        state = await self._cache.get(key)
+        holders: dict[str, str] = dict(state["holders"]) if isinstance(state, dict) else {}
+        cursor = state.get("next") if isinstance(state, dict) else None
+        pages = int(state.get("pages", 0)) if isinstance(state, dict) else 0
+        done = bool(state.get("done")) if isinstance(state, dict) else False
+        walked = False
+        while request.owner not in holders and not done and pages < OWNERS_MAX_PAGES:
+            try:
+                entries, next_cursor = await self._owners_page(source, detail, cursor, request)
+            except ProviderError as exc:
+                request.failures.append((source.name, exc))
+                break
+            walked, pages = True, pages + 1
+            holders.update((address, str(q)) for address, q in entries if q is not None)
+            done = next_cursor is None or next_cursor == cursor
+            cursor = next_cursor
+        if walked:
+            value = {"holders": holders, "next": cursor, "pages": pages, "done": done}
+            await self._cache.set(key, value, self._settings.enrichment_ttl)
+        quantity = holders.get(request.owner)
+        return replace(detail, quantity=int(quantity)) if quantity is not None else detail
+
+    async def _owners_page(
+        self,
+        source: NFTBatchDetailSource,
+        detail: NFTRecord,
+        cursor: str | None,
+        request: _Request,
+    ) -> tuple[tuple[tuple[str, int | None], ...], str | None]:
+        return await self._guarded(
+            source.name,
+            "owners",
+            lambda: source.fetch_owners_page(detail, cursor),
+            Priority.OWNERS,
+            request,
         )
-        return detail
 
-    async def _cached_collection(
-        self, source: NFTDetailSource, record: NFTRecord
-    ) -> CollectionInfo | None:
-        """The collection's facts if a cache layer holds them; never asks the provider."""
-        slug = record.collection_opensea_slug
-        if slug is None:
-            return None
-        return await self._cache.peek(_collection_key(source, record, slug), decode_collection)
+    def _detail_key(self, source: NFTDetailSource, record: NFTRecord, request: _Request) -> str:
+        return cache_key(
+            "detail",
+            source.name,
+            record.chain,
+            record.contract_address,
+            record.token_id,
+            request.owner,
+        )
 
-    async def _collection(
-        self, source: NFTDetailSource, record: NFTRecord
-    ) -> CollectionInfo | None:
-        slug = record.collection_opensea_slug
-        if slug is None:
-            return None
+    # -- collections -------------------------------------------------------------------
 
-        async def fetch() -> CollectionInfo:
-            async with self._detail_slots[source.name]:
-                return await self._guards.call(
-                    source.name, "collection", lambda: source.fetch_collection(record.chain, slug)
-                )
+    async def _cached_collections(
+        self, source: NFTDetailSource, records: Any
+    ) -> dict[str, CollectionInfo]:
+        """The collections of ``records`` a cache layer holds; never asks the provider."""
+        refs = {(r.chain, slug) for r in records if (slug := _slug(r))}
+        found = await asyncio.gather(
+            *(self._cache.peek(_collection_key(source, c, s), decode_collection) for c, s in refs)
+        )
+        return {slug: info for (_, slug), info in zip(refs, found, strict=True) if info}
 
+    async def _collections(
+        self,
+        source: NFTDetailSource,
+        records: Any,
+        known: dict[str, CollectionInfo],
+        request: _Request,
+    ) -> dict[str, CollectionInfo]:
+        """Every collection of ``records``: the cached ones, the rest in one batch call. A
+        collection is a nicety: its failure is not the page's."""
+        chains = {slug: r.chain for r in records if (slug := _slug(r))}
+        missing = [slug for slug in chains if slug not in known]
+        if not missing:
+            return known
+        infos: list[CollectionInfo] = []
         try:
-            info, _ = await self._cache.get_or_fetch(
-                _collection_key(source, record, slug),
-                fetch,
-                ttl=self._settings.collection_ttl,
-                encode=encode_collection,
-                decode=decode_collection,
+            if isinstance(source, NFTBatchDetailSource) and source.name not in self._batchless:
+
+                async def fetch(chunk: Sequence[str]) -> Sequence[CollectionInfo]:
+                    return await self._guarded(
+                        source.name,
+                        "collection_batch",
+                        lambda: source.fetch_collection_batch(chunk),
+                        Priority.COLLECTION,
+                        request,
+                    )
+
+                slugs = sorted(chains)
+
+                async def fetch_all() -> list[CollectionInfo]:
+                    return await self._in_batches(source.name, "collections", slugs, fetch, None)
+
+                # Concurrent requests for these collections (here or on another replica)
+                # share one fetch.
+                infos, _ = await self._cache.get_or_fetch(
+                    cache_key("collections", source.name, _digest(",".join(slugs))),
+                    fetch_all,
+                    ttl=self._settings.collection_ttl,
+                    encode=lambda found: [encode_collection(i) for i in found],
+                    decode=lambda data: [decode_collection(i) for i in data],
+                )
+            else:
+                singles = await asyncio.gather(
+                    *(self._single_collection(source, chains[s], s, request) for s in missing)
+                )
+                infos = [info for info in singles if info is not None]
+        except ProviderError:
+            return known  # unsupported routes are found out by the detail calls
+        found = dict(known)
+        for info in infos:
+            found[info.slug] = info
+            chain = chains.get(info.slug)
+            if chain is not None:
+                await self._cache.set(
+                    _collection_key(source, chain, info.slug),
+                    encode_collection(info),
+                    self._settings.collection_ttl,
+                )
+        return found
+
+    async def _single_collection(
+        self, source: NFTDetailSource, chain: Chain, slug: str, request: _Request
+    ) -> CollectionInfo | None:
+        try:
+            return await self._guarded(
+                source.name,
+                "collection",
+                lambda: source.fetch_collection(chain, slug),
+                Priority.COLLECTION,
+                request,
             )
         except ProviderError:
-            return None  # the collection name is a nicety; the detail still counts
-        return info
+            return None
+
+    # -- calls -------------------------------------------------------------------------
+
+    async def _in_batches(
+        self,
+        provider: str,
+        route: str,
+        items: Sequence[Any],
+        fetch: Callable[[Sequence[Any]], Awaitable[Sequence[T]]],
+        request: _Request | None,
+    ) -> list[T]:
+        """``fetch`` over ``items`` in batches of the size the server accepts, concurrently.
+        A refused size is halved (and remembered); a failed batch costs its own items
+        (recorded in ``request.failures``; with no request, the error is raised)."""
+        size_key = (provider, route)
+
+        async def run(chunk: Sequence[Any]) -> list[T]:
+            size = self._batch_sizes.get(size_key, self._settings.opensea_batch_size)
+            if len(chunk) > size:
+                parts = [chunk[i : i + size] for i in range(0, len(chunk), size)]
+                return [item for part in await asyncio.gather(*map(run, parts)) for item in part]
+            try:
+                return list(await fetch(chunk))
+            except ProviderBatchTooLarge:
+                if len(chunk) == 1:
+                    raise
+                self._batch_sizes[size_key] = min(size, max(1, len(chunk) // 2))
+                return await run(chunk)
+            except ProviderUnsupported:
+                raise
+            except ProviderError as exc:
+                if request is None:
+                    raise
+                request.failures.append((provider, exc))
+                return []
+
+        return await run(items)
+
+    async def _guarded(
+        self,
+        provider: str,
+        operation: str,
+        fn: Callable[[], Awaitable[T]],
+        priority: Priority,
+        request: _Request,
+    ) -> T:
+        return await self._guards.call(
+            provider,
+            operation,
+            fn,
+            priority=priority,
+            deadline=request.deadline,
+            meter=request.meter,
+        )
 
 
-def _detail_slot_count(settings: Settings, bulkhead: int) -> int:
-    """Detail and collection calls one provider may have in flight: the setting, capped
-    below the provider's ``bulkhead`` by the headroom kept for list calls (at least 1)."""
-    return max(1, min(settings.detail_concurrency, bulkhead - settings.detail_bulkhead_headroom))
+def _digest(text: str) -> str:
+    """A short stable name for a batch's items (cache keys stay short and safe)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-# (provider, chain, OpenSea slug): one collection as one detail provider knows it.
-_CollectionRef = tuple[str, Chain, str]
+def _slug(record: NFTRecord) -> str | None:
+    return record.collection_opensea_slug
 
 
-def _collection_key(source: NFTDetailSource, record: NFTRecord, slug: str) -> str:
-    return cache_key("collection", source.name, record.chain, slug)
-
-
-def _once(
-    table: dict[_CollectionRef, asyncio.Future[CollectionInfo | None]],
-    lookup: Callable[[NFTDetailSource, NFTRecord], Awaitable[CollectionInfo | None]],
-    source: NFTDetailSource,
-    record: NFTRecord,
-) -> asyncio.Future[CollectionInfo | None]:
-    """``lookup``'s answer for ``record``'s collection: the page's first holding of that
-    collection starts it, the others share it."""
-    ref = (source.name, record.chain, record.collection_opensea_slug or "")
-    found = table.get(ref)
-    if found is None:
-        found = table[ref] = asyncio.ensure_future(lookup(source, record))
-    return found
+def _collection_key(source: NFTDetailSource, chain: Chain, slug: str) -> str:
+    return cache_key("collection", source.name, chain, slug)
 
 
 def _needs_detail(holding: Holding) -> bool:

@@ -19,7 +19,7 @@ from typing import Any
 from gateway.cache.codec import decode_floor, encode_floor
 from gateway.cache.shared import SharedCache, cache_key
 from gateway.nfts.merging import Holding, shared_tuple
-from gateway.resilience import ProviderGuards
+from gateway.resilience import CallMeter, Priority, ProviderGuards
 from gateway.settings import Settings
 from providers.base import FloorSource
 from providers.errors import ProviderError
@@ -47,7 +47,12 @@ class FloorFiller:
         self._guards = guards
 
     async def fill(
-        self, page: Sequence[Holding], failures: list[tuple[str, ProviderError]]
+        self,
+        page: Sequence[Holding],
+        failures: list[tuple[str, ProviderError]],
+        *,
+        meter: CallMeter | None = None,
+        deadline: float | None = None,
     ) -> list[Holding]:
         """``page`` with floors where a floor source knows one; failed calls go to
         ``failures`` as ``(provider, error)``."""
@@ -59,16 +64,22 @@ class FloorFiller:
         if not wanted or not self._sources:
             return list(page)
         refs = list(wanted)
-        found = await asyncio.gather(*(self._floor_of(ref, failures) for ref in refs))
+        found = await asyncio.gather(
+            *(self._floor_of(ref, failures, meter, deadline) for ref in refs)
+        )
         floors = dict(zip(refs, found, strict=True))
         return [_priced(h, floors) for h in page]
 
     async def _floor_of(
-        self, ref: _CollectionRef, failures: list[tuple[str, ProviderError]]
+        self,
+        ref: _CollectionRef,
+        failures: list[tuple[str, ProviderError]],
+        meter: CallMeter | None,
+        deadline: float | None,
     ) -> FloorPrice | None:
         for source in self._sources:
             try:
-                floor = await self._cached_floor(source, *ref)
+                floor = await self._cached_floor(source, *ref, meter, deadline)
             except ProviderError as exc:
                 failures.append((source.name, exc))
                 continue
@@ -77,11 +88,21 @@ class FloorFiller:
         return None
 
     async def _cached_floor(
-        self, source: FloorSource, chain: Chain, slug: str
+        self,
+        source: FloorSource,
+        chain: Chain,
+        slug: str,
+        meter: CallMeter | None,
+        deadline: float | None,
     ) -> FloorPrice | None:
         async def fetch() -> tuple[FloorPrice | None]:
             floor = await self._guards.call(
-                source.name, "floor", lambda: source.fetch_floor(chain, slug)
+                source.name,
+                "floor",
+                lambda: source.fetch_floor(chain, slug),
+                priority=Priority.COLLECTION,  # a page's nicety, after its details
+                deadline=deadline,
+                meter=meter,
             )
             return (floor,)  # a 1-tuple: "no floor" is an answer worth caching too
 

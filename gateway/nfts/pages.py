@@ -13,7 +13,7 @@ Pure values, no I/O: faces may import these types; nothing here imports a servic
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -78,6 +78,9 @@ class HoldingsSlice:
     stale_age_seconds: int | None = None
     # When the walk behind this page read the providers (Unix seconds; None: not known).
     fetched_at: float | None = None
+    # Upstream calls made for this answer, per provider (empty when served warm): the
+    # answer's cost (REST ``X-NFTGW-Upstream-Calls``, GraphQL ``extensions.cost``).
+    upstream_calls: Mapping[str, int] = field(default_factory=dict, compare=False)
     # Names this exact page content while the page cache serves it to many requests, so a
     # face may keep what it made of it (bytes, objects) keyed by it; None: not kept, build
     # nothing to keep.

@@ -42,7 +42,7 @@ from gateway.nfts.sanitize import present_nft
 from gateway.nfts.spam import SpamJudge
 from gateway.nfts.walk import WalletWalk
 from gateway.nfts.walks import WalkRegistry
-from gateway.resilience import CacheCooldowns, GuardPolicy, ProviderGuards
+from gateway.resilience import CacheCooldowns, CallMeter, GuardPolicy, ProviderGuards
 from gateway.settings import Settings, SpamSettings
 from providers.base import FloorSource, MetadataRefresher, NFTDetailSource, NFTSource
 from providers.errors import ProviderError
@@ -114,13 +114,13 @@ class NFTService:
 
         Raises :class:`UpstreamUnavailable` only when every provider failed.
         """
-        chain_set = tuple(chains or self._settings.chains)
+        chain_set = self._canonical(chains)
         page_key: PageKey = (owner, chain_set, spam, nsfw, offset, limit, enrich)
-        known = self._walks.known(owner, chain_set, max_age)
+        known = self._walks.known(owner, self._walked, max_age)
         if known is not None and known.complete:
             cached = self._pages.get(page_key, known)
             if cached is not None:
-                return cached
+                return replace(cached, upstream_calls={})  # warm: it cost nothing upstream
         result, walk, kept = await self._slice(
             owner, chain_set, (spam, nsfw), offset, limit, enrich, max_age
         )
@@ -143,7 +143,7 @@ class NFTService:
 
         Raises :class:`UpstreamUnavailable` only when every provider failed.
         """
-        chain_set = tuple(chains or self._settings.chains)
+        chain_set = self._canonical(chains)
         result, _, _ = await self._slice(owner, chain_set, (spam, nsfw), 0, None, False, max_age)
         return result
 
@@ -188,6 +188,10 @@ class NFTService:
         stale_age: int | None = None
         walk: WalletWalk | None
         needed = None if limit is None else offset + limit + 1
+        deadline = asyncio.get_running_loop().time() + self._settings.request_deadline
+        meter = CallMeter()
+        view = None if chains == self._walked else frozenset(chains)
+        chains = self._walked  # one walk per wallet: a narrower list is a view of it
         try:
             async with asyncio.timeout(self._settings.request_deadline):
                 walk = await self._walks.walk_for(owner, chains, max_age)
@@ -206,17 +210,26 @@ class NFTService:
                 ) from None
             enrich = False  # the providers just failed: do not ask them for details
         visible = walk.visible(spam, nsfw)
+        if view is not None:
+            visible = tuple(h for h in visible if h.nft.chain in view)
         end = len(visible) if limit is None else offset + limit
         page: Sequence[Holding] = visible[offset:end]
         detail_failures: list[tuple[str, ProviderError]] = []
         if enrich and page:
-            page = await self._enricher.enrich(owner, page, detail_failures)
-            page = await self._floors.fill(page, detail_failures)
-        stream_reports = [stream.as_report() for stream in walk.reports]
+            page = await self._enricher.enrich(
+                owner, page, detail_failures, meter=meter, deadline=deadline
+            )
+            page = await self._floors.fill(page, detail_failures, meter=meter, deadline=deadline)
+        # The walk's calls are this answer's cost unless another answer already said so
+        # (a walk shared by concurrent requests is paid by the first to answer).
+        meter.merge(walk.meter.drain())
+        stream_reports = [
+            stream.as_report() for stream in walk.reports if view is None or stream.chain in view
+        ]
         result = HoldingsSlice(
             holdings=tuple(self._present(holding) for holding in page),
             offset=offset,
-            total=walk.best_total(spam, nsfw),
+            total=walk.best_total(spam, nsfw) if view is None else len(visible),
             total_is_exact=walk.exact,
             has_more=end < len(visible) or not walk.complete,
             providers=combine_reports(
@@ -226,11 +239,27 @@ class NFTService:
             stale=stale_age is not None,
             stale_age_seconds=stale_age,
             fetched_at=walk.fetched_at,
+            upstream_calls=meter.counts,
         )
         # Only a final answer is kept: the walk done with every stream read and every
         # detail call answered.
         final = stale_age is None and walk.complete and not walk.any_failed and not detail_failures
         return result, walk, final
+
+    @property
+    def _walked(self) -> tuple[Chain, ...]:
+        """The chains every walk reads: the configured ones, in configured order."""
+        return tuple(dict.fromkeys(self._settings.chains))
+
+    def _canonical(self, chains: Sequence[Chain] | None) -> tuple[Chain, ...]:
+        """A client's chain list, deduplicated and in one order (configured chains first,
+        in configured order), so every spelling of one set is one page key."""
+        if not chains:
+            return self._walked
+        wanted = set(chains)
+        ordered = [chain for chain in self._walked if chain in wanted]
+        ordered += sorted(wanted.difference(ordered), key=list(Chain).index)
+        return tuple(ordered)
 
     def _failed(self, walk: WalletWalk | None) -> tuple[ProviderReport, ...]:
         """What each provider did in a walk where all failed (a 503 says it); a walk cut

@@ -45,7 +45,7 @@ from typing import Any
 from gateway.nfts.merging import Holding, NsfwFilter, SpamFilter, merge_holding
 from gateway.nfts.pages import ProviderReport, ProviderStatus, client_message
 from gateway.nfts.spam import NO_LISTS, ContractLists, SpamJudge, judge
-from gateway.resilience import ProviderGuards
+from gateway.resilience import CallMeter, ProviderGuards
 from providers.base import NFTSource
 from providers.errors import ProviderCursorExpired, ProviderError
 from providers.models import Chain, HoldingsPage, NFTKey, NFTRecord
@@ -158,6 +158,8 @@ class WalletWalk:
         # ``serial`` names this walk among every walk of the process; ``version`` counts
         # its commits. Together they say whether something computed from it is current.
         self.serial = next(_serials)
+        # The list calls made and not yet reported in an answer's cost (see NFTService).
+        self.meter = CallMeter()
         self._version = 0
 
     @property
@@ -335,6 +337,7 @@ class WalletWalk:
             source.name,
             "holdings",
             lambda: source.fetch_holdings_page(self.owner, chain, cursor),
+            meter=self.meter,
         )
 
     async def _commit(self) -> None:

@@ -74,7 +74,7 @@ from gateway.resilience.guard import (
     ProviderGuard,
     ProviderGuards,
 )
-from gateway.resilience.metering import CallMeter, format_calls
+from gateway.resilience.metering import CallMeter
 from gateway.resilience.queue import Priority
 
 __all__ = [
@@ -97,5 +97,4 @@ __all__ = [
     "ProviderGuards",
     "RedisBuckets",
     "budget_name",
-    "format_calls",
 ]

@@ -9,9 +9,9 @@ meter of the request that made it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
-__all__ = ["CallMeter", "format_calls"]
+__all__ = ["CallMeter"]
 
 
 class CallMeter:
@@ -41,11 +41,3 @@ class CallMeter:
     @property
     def total(self) -> int:
         return sum(self._counts.values())
-
-
-def format_calls(counts: Mapping[str, int], providers: Iterable[str] = ()) -> str:
-    """``opensea=2, alchemy=1`` (``providers`` first, in order, then the rest); ``0`` when
-    nothing was called."""
-    order = list(dict.fromkeys([*providers, *sorted(counts)]))
-    parts = [f"{name}={counts[name]}" for name in order if counts.get(name)]
-    return ", ".join(parts) if parts else "0"

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from gateway.errors import RefreshRateLimited, input_field
@@ -88,6 +88,7 @@ class ProviderAnswer:
     providers: Sequence[ProviderReport]
     stale: bool = False
     stale_age_seconds: int | None = None
+    upstream_calls: Mapping[str, int] = field(default_factory=dict)
 
 
 class ServiceCall(ABC, Generic[R_co]):
@@ -122,7 +123,8 @@ class ListWindow:
 def _page_reports(answer: object) -> ProviderAnswer | None:
     if not isinstance(answer, HoldingsSlice | LinkedHoldingsSlice):
         return None
-    return ProviderAnswer(answer.providers, answer.stale, answer.stale_age_seconds)
+    calls = answer.upstream_calls if isinstance(answer, HoldingsSlice) else {}
+    return ProviderAnswer(answer.providers, answer.stale, answer.stale_age_seconds, calls)
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,6 +140,7 @@ class _AlchemyApp:
         tier = tier_for(self.switches, TIERS, "unmetered")
         admission = self.throughput.admit(params["api_key"], tier, THROUGHPUT_CU[params["method"]])
         if not admission.allowed:
+            self.switches.throttled += 1
             return PlainTextResponse(
                 THROTTLED_TEXT, status_code=429, headers={"retry-after": str(admission.retry_after)}
             )

@@ -128,6 +128,7 @@ class FaultSwitches:
     spam_tier: str = "free"
     queued: deque[ForcedResponse] = field(default_factory=deque)
     calls: int = 0  # requests seen (faulty or not): tests count upstream calls with it
+    throttled: int = 0  # requests refused for volume (a spent quota)
 
     def fail_next(
         self,

@@ -113,6 +113,7 @@ class _Etherscan:
         if self.api_keys is not None and key not in self.api_keys:
             return _notok(INVALID_KEY)
         if not self.calls.admit(key, tier_for(self.switches, TIERS, "unmetered")).allowed:
+            self.switches.throttled += 1
             return _notok(RATE_LIMITED)
         if params.get("module") != "nametag" or params.get("action") != "getaddresstag":
             return _notok(_BAD_ACTION)

@@ -139,6 +139,7 @@ class _ApiKeyGate:
             await send(message)
 
         if not admission.allowed:
+            self.switches.throttled += 1
             throttled = JSONResponse({"detail": "Request was throttled."}, status_code=429)
             throttled.headers["retry-after"] = str(admission.retry_after)
             await throttled(scope, receive, send_with_headers)

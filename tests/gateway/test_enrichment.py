@@ -1,7 +1,7 @@
 """Enrichment: which detail calls a page makes, and what they leave for everyone else.
 
 Upstream calls are counted by the OpenSea emulator's own counter, narrowed to the detail
-path (``/contract/``: get-NFT and its owners; collections live under ``/collections/``).
+batch route (``/nfts/batch``; collections come from ``/collections/batch``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from providers.sandbox.world import (
 )
 from tests.conftest import gateway_client, sandbox_settings
 
-DETAIL_PATH = "/contract/"
+DETAIL_PATH = "/nfts/batch"
 WALLET = "0x" + "8" * 40
 # Contracts chosen so the walk order is every unranked NFT first, then the ranked ones.
 UNRANKED = SandboxCollection(
@@ -88,9 +88,10 @@ async def test_unranked_nfts_known_from_the_lists_are_not_asked_for_again() -> N
         details.calls = 0
         second = await page(http, WALLET, 2)
     cats, dogs = assets_of(second, UNRANKED.slug), assets_of(second, RANKED.slug)
-    assert len(assets_of(first, UNRANKED.slug)) == PAGE and asked_on_first == PAGE
+    # The collection call comes first and says the cats are unranked: no detail call.
+    assert len(assets_of(first, UNRANKED.slug)) == PAGE and asked_on_first == 0
     assert len(cats) == 10 and len(dogs) == 10
-    assert details.calls == len(dogs), "only the ranked NFTs are asked for"
+    assert details.calls == 1, "one batch, for the ranked NFTs only"
     assert all(dog["rarity"]["rank"] == int(dog["token_id"]) for dog in dogs)
     # What the skipped calls would have given is there all the same.
     assert all(cat["rarity"] is None and cat["traits"] for cat in cats)
@@ -103,12 +104,11 @@ async def test_other_wallets_are_listed_while_a_page_waits_on_slow_details() -> 
     details = sandbox.faults("opensea")
     details.path_filter, details.latency = DETAIL_PATH, 0.3
     settings = sandbox_settings()
-    most = settings.bulkhead_max_in_flight - settings.detail_bulkhead_headroom
     async with gateway_client(sandbox, settings) as http:
         whale = asyncio.create_task(page(http, WHALE_WALLET, 1))
-        # The whale's page has as many detail calls in flight as it may have.
+        # The whale's page has its detail batches in flight.
         async with asyncio.timeout(10):
-            while details.calls < most:
+            while details.calls < 1:
                 await asyncio.sleep(0.01)
         other = await page(http, SMALL_WALLET, 1)  # one OpenSea list call per chain
         await whale

@@ -292,7 +292,7 @@ async def test_all_providers_down_warm_serves_the_stale_snapshot() -> None:
 async def test_a_failed_detail_call_is_not_cached() -> None:
     sandbox = build_sandbox()
     faults = sandbox.faults("opensea")
-    faults.path_filter, faults.body = "/contract/", "html"  # detail calls only
+    faults.path_filter, faults.body = "/nfts/batch", "html"  # detail calls only
     async with gateway(sandbox) as http:
         broken = await nfts(http)
         faults.body = None

@@ -48,6 +48,8 @@ async def test_a_page_without_providers_selected_still_reports_them() -> None:
         body = await graphql(http, NFTS_ONLY, a=SMALL_WALLET)
 
     assert body["data"]["wallet"]["nfts"]["total"] > 0
+    cost = body["extensions"].pop("cost")  # what the answer cost upstream
+    assert set(cost["upstreamCalls"]) == {"opensea", "alchemy", "moralis"}
     assert body["extensions"] == {
         "providers": [
             {

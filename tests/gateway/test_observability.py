@@ -135,14 +135,13 @@ async def test_two_identical_requests_show_cache_misses_then_hits(
     assert (await list_nfts(http)).status_code == 200
     warm = (await http.get("/metrics")).text
 
-    # The first answer fetched its wallet snapshot and per-NFT details: misses only.
+    # The first answer fetched its wallet snapshot and its details (in batches): misses only.
     assert sample(cold, "nftgw_cache_lookups_total", kind="snapshot", result="miss") == 1
-    detail_misses = sample(cold, "nftgw_cache_lookups_total", kind="detail", result="miss")
+    detail_misses = sample(cold, "nftgw_cache_lookups_total", kind="details", result="miss")
     assert detail_misses is not None and detail_misses > 0
-    assert sample(cold, "nftgw_cache_lookups_total", kind="detail", result="hit") is None
-    # The second found every detail cached: as many hits, no new miss.
-    assert sample(warm, "nftgw_cache_lookups_total", kind="detail", result="hit") == detail_misses
-    assert sample(warm, "nftgw_cache_lookups_total", kind="detail", result="miss") == detail_misses
+    assert sample(cold, "nftgw_cache_lookups_total", kind="details", result="hit") is None
+    # The second found every detail cached: no new miss.
+    assert sample(warm, "nftgw_cache_lookups_total", kind="details", result="miss") == detail_misses
 
 
 async def test_metrics_are_in_prometheus_text_format(http: httpx.AsyncClient) -> None:

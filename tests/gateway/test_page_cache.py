@@ -153,6 +153,8 @@ async def test_a_cached_complete_page_is_not_served_for_a_new_running_walk() -> 
     cache = SharedCache(BoundedMemoryCache())
     service = NFTService([source], [], cache, settings)
     try:
+        await service.list_holdings(OWNER, offset=0, limit=3)
+        await asyncio.sleep(0.05)  # the walk's second page lands (the first answer did not wait)
         complete = [await service.list_holdings(OWNER, offset=0, limit=3) for _ in range(4)]
         await asyncio.sleep(1.1)  # the walk is no longer fresh: the next request walks again
         source.gate.clear()  # ... and this walk stays at its first page for now
@@ -188,7 +190,7 @@ async def test_a_page_rebuilt_after_its_ttl_gets_a_new_slice_key() -> None:
 async def test_a_page_with_failed_details_is_never_kept() -> None:
     sandbox = build_sandbox()
     faults = sandbox.faults("opensea")
-    faults.path_filter, faults.body = "/contract/", "html"  # detail calls only
+    faults.path_filter, faults.body = "/nfts/batch", "html"  # detail calls only
     async with gateway(sandbox.transport(), breaker_min_calls=1000) as http:
         broken = [await nfts(http) for _ in range(3)]
         faults.body = None

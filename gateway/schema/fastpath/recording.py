@@ -50,11 +50,12 @@ Trace = list[tuple[ServiceCall[Any], Any]]
 class AnswerLog:
     """The provider reports of one GraphQL request's answers, in the order they came."""
 
-    __slots__ = ("_groups", "_prefetched", "_stale_age", "trace")
+    __slots__ = ("_cost", "_groups", "_prefetched", "_stale_age", "trace")
 
     def __init__(self) -> None:
         self._groups: list[Sequence[ProviderReport]] = []
         self._stale_age: int | None = None
+        self._cost: dict[str, int] = {}
         # None once a call raised: an answer with an error is never kept.
         self.trace: Trace | None = []
         self._prefetched: list[tuple[ServiceCall[Any], Any]] = []
@@ -99,6 +100,8 @@ class AnswerLog:
 
     def record(self, answer: ProviderAnswer) -> None:
         self._groups.append(answer.providers)
+        for provider, calls in answer.upstream_calls.items():
+            self._cost[provider] = self._cost.get(provider, 0) + calls
         if answer.stale:
             self._stale_age = max(self._stale_age or 0, answer.stale_age_seconds or 0)
 
@@ -117,6 +120,8 @@ class AnswerLog:
         }
         if self._stale_age is not None:
             entry["staleAgeSeconds"] = self._stale_age
+        # Upstream calls made for this response, per provider ({} when served warm).
+        entry["cost"] = {"upstreamCalls": dict(self._cost)}
         return entry
 
 
