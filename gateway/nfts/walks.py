@@ -43,6 +43,9 @@ from providers.models import Chain, NFTKey
 __all__ = ["MAX_CACHED_WALKS", "SNAPSHOT_IN_THREAD", "WalkRegistry"]
 
 MAX_CACHED_WALKS = 512
+# What one committed holding costs in memory, about (records, merged NFT, provenance; the
+# walk shares repeated values): the byte budget of the walk cache counts walks by it.
+BYTES_PER_HOLDING = 1024
 # Wallets with more holdings than this are snapshotted (and restored) in a worker thread.
 SNAPSHOT_IN_THREAD = 256
 
@@ -85,6 +88,7 @@ class WalkRegistry:
 
         Concurrent callers in this process share one lookup (one task per wallet): a
         lookup already under way is at most as old as the request, so it serves any age."""
+        self._trim()
         walk = self.known(owner, chains, max_age)
         if walk is not None:
             return walk
@@ -208,8 +212,17 @@ class WalkRegistry:
 
     def _remember(self, owner: str, chains: tuple[Chain, ...], entry: _WalkEntry) -> None:
         self._walks[(owner, chains)] = entry
-        while len(self._walks) > MAX_CACHED_WALKS:
+        self._trim()
+
+    def _trim(self) -> None:
+        """Least recently used walks out while there are too many or they hold more than
+        ``walk_cache_bytes`` (walks grow as they go: checked whenever one is asked for).
+        The newest walk always stays, whatever its size."""
+        budget = self._settings.walk_cache_bytes
+        held = sum(entry.walk.size for entry in self._walks.values()) * BYTES_PER_HOLDING
+        while len(self._walks) > 1 and (len(self._walks) > MAX_CACHED_WALKS or held > budget):
             _, oldest = self._walks.popitem(last=False)
+            held -= oldest.walk.size * BYTES_PER_HOLDING
             if oldest.task is not None:
                 oldest.task.cancel()
 

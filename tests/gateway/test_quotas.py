@@ -12,6 +12,10 @@ from typing import Any
 
 import httpx
 
+from gateway.cache.shared import BoundedMemoryCache, SharedCache
+from gateway.nfts.walks import WalkRegistry
+from gateway.resilience import GuardPolicy, ProviderGuards
+from providers import build_providers
 from providers.models import Chain, TokenStandard
 from providers.sandbox import Sandbox, build_sandbox
 from providers.sandbox.world import WHALE_WALLET, SandboxCollection, SandboxNFT, World, svg_data_uri
@@ -141,3 +145,26 @@ async def test_thirty_wallets_under_120_reads_a_minute_lose_nothing() -> None:
     budget = sum(statuses(p)["opensea"] == "partial:budget" for pages in answers for p in pages)
     assert budget > 0 and opensea.calls <= 121
     assert opensea.throttled <= 1
+
+
+async def test_walks_kept_in_process_stay_within_their_byte_budget() -> None:
+    sandbox = build_sandbox(many_wallets(3, 20))
+    # Room for about 30 holdings: a second wallet of 20 pushes the first one out.
+    settings = sandbox_settings(chains=[Chain.ETHEREUM], walk_cache_bytes=30 * 1024)
+    chains = (Chain.ETHEREUM,)
+    cache = SharedCache(BoundedMemoryCache())
+    async with httpx.AsyncClient(transport=sandbox.transport()) as client:
+        sources = build_providers(settings.upstreams(), client).nft_sources
+        guards = ProviderGuards(GuardPolicy.from_settings(settings))
+        registry = WalkRegistry(sources, cache, settings, guards)
+        try:
+            for w in range(3):
+                walk = await registry.walk_for(wallet(w), chains)
+                async with asyncio.timeout(5):
+                    while not walk.complete:
+                        await asyncio.sleep(0.01)
+            kept = [registry.known(wallet(w), chains) is not None for w in range(3)]
+        finally:
+            await registry.aclose()
+            await cache.close()
+    assert kept == [False, True, True]  # 40 holdings did not fit: the oldest walk went
