@@ -51,24 +51,48 @@ class FloorFiller:
         page: Sequence[Holding],
         failures: list[tuple[str, ProviderError]],
         *,
+        known: dict[_CollectionRef, FloorPrice | None] | None = None,
         meter: CallMeter | None = None,
         deadline: float | None = None,
     ) -> list[Holding]:
         """``page`` with floors where a floor source knows one; failed calls go to
-        ``failures`` as ``(provider, error)``."""
+        ``failures`` as ``(provider, error)``. Collections in ``known`` (from
+        :meth:`prices`) are not asked again."""
+        floors = dict(known or {})
+        floors.update(
+            await self.prices(page, failures, skip=floors, meter=meter, deadline=deadline)
+        )
+        if not floors:
+            return list(page)
+        return [_priced(h, floors) for h in page]
+
+    async def prices(
+        self,
+        page: Sequence[Holding],
+        failures: list[tuple[str, ProviderError]],
+        *,
+        skip: dict[_CollectionRef, FloorPrice | None] | None = None,
+        meter: CallMeter | None = None,
+        deadline: float | None = None,
+    ) -> dict[_CollectionRef, FloorPrice | None]:
+        """The floors of ``page``'s unpriced collections (not in ``skip``), by (chain, slug).
+
+        Needs only the slug a list call gave, so a page can ask beside its detail calls
+        instead of after them (one upstream round trip less on a cold page)."""
         wanted = {
             (h.nft.chain, slug): None
             for h in page
-            if h.nft.floor is None and (slug := h.nft.collection_opensea_slug)
+            if h.nft.floor is None
+            and (slug := h.nft.collection_opensea_slug)
+            and (skip is None or (h.nft.chain, slug) not in skip)
         }
         if not wanted or not self._sources:
-            return list(page)
+            return {}
         refs = list(wanted)
         found = await asyncio.gather(
             *(self._floor_of(ref, failures, meter, deadline) for ref in refs)
         )
-        floors = dict(zip(refs, found, strict=True))
-        return [_priced(h, floors) for h in page]
+        return dict(zip(refs, found, strict=True))
 
     async def _floor_of(
         self,

@@ -155,8 +155,7 @@ class NFTService:
         For callers that page over several wallets at once (the identity view).
         """
         failures: list[tuple[str, ProviderError]] = []
-        enriched = await self._enricher.enrich(owner, holdings, failures)
-        enriched = await self._floors.fill(enriched, failures)
+        enriched = await self._enrich_and_price(owner, holdings, failures, None, None)
         return [self._present(holding) for holding in enriched], failures
 
     async def refresh_nft(self, key: NFTKey) -> RefreshAnswer:
@@ -216,10 +215,7 @@ class NFTService:
         page: Sequence[Holding] = visible[offset:end]
         detail_failures: list[tuple[str, ProviderError]] = []
         if enrich and page:
-            page = await self._enricher.enrich(
-                owner, page, detail_failures, meter=meter, deadline=deadline
-            )
-            page = await self._floors.fill(page, detail_failures, meter=meter, deadline=deadline)
+            page = await self._enrich_and_price(owner, page, detail_failures, meter, deadline)
         # The walk's calls are this answer's cost unless another answer already said so
         # (a walk shared by concurrent requests is paid by the first to answer).
         meter.merge(walk.meter.drain())
@@ -245,6 +241,25 @@ class NFTService:
         # detail call answered.
         final = stale_age is None and walk.complete and not walk.any_failed and not detail_failures
         return result, walk, final
+
+    async def _enrich_and_price(
+        self,
+        owner: str,
+        page: Sequence[Holding],
+        failures: list[tuple[str, ProviderError]],
+        meter: CallMeter | None,
+        deadline: float | None,
+    ) -> list[Holding]:
+        """Details and floors for ``page``. Floors are asked by the slug the list calls
+        gave, beside the detail calls rather than after them (a cold page is a round trip
+        shorter); a holding whose slug only its detail told is priced afterwards."""
+        enriched, floors = await asyncio.gather(
+            self._enricher.enrich(owner, page, failures, meter=meter, deadline=deadline),
+            self._floors.prices(page, failures, meter=meter, deadline=deadline),
+        )
+        return await self._floors.fill(
+            enriched, failures, known=floors, meter=meter, deadline=deadline
+        )
 
     @property
     def _walked(self) -> tuple[Chain, ...]:

@@ -4,11 +4,15 @@ collection, then cached)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import datetime
 from typing import Any
 
 import httpx
+from asgi_lifespan import LifespanManager
 
+from gateway.app import create_app
 from providers.sandbox import Sandbox, build_sandbox
 from providers.sandbox.world import SMALL_WALLET, TRIO_WALLET, world
 from tests.conftest import gateway_client, sandbox_settings
@@ -106,3 +110,39 @@ async def test_graphql_puts_the_floor_on_the_collection(client: httpx.AsyncClien
     floor = collection["floor"]
     assert floor["source"] == "moralis" and floor["currency"] == "ETH"
     assert parsed(floor["fetchedAt"]).tzinfo is not None
+
+
+class _BatchWaitsForStats(httpx.AsyncBaseTransport):
+    """The sandbox, except that OpenSea's detail batch answers only once a collection's
+    stats have been asked: a gateway that prices after its details never gets them."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.stats_asked = asyncio.Event()
+        self.batch_saw_stats: list[bool] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/stats"):
+            self.stats_asked.set()
+        elif request.url.path.endswith("/nfts/batch"):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stats_asked.wait(), 5)
+            self.batch_saw_stats.append(self.stats_asked.is_set())
+        return await self.inner.handle_async_request(request)
+
+
+async def test_floors_are_asked_beside_the_detail_calls_not_after_them() -> None:
+    sandbox = build_sandbox()
+    upstream = _BatchWaitsForStats(sandbox.transport())
+    app = create_app(sandbox_settings(), transport=upstream)
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://gateway.test"
+        ) as http,
+    ):
+        assets = await rest_assets(http, SMALL_WALLET)
+    # A cold page is one round trip shorter: the stats call was out before the details came.
+    assert upstream.batch_saw_stats and all(upstream.batch_saw_stats)
+    assert assets["42"]["floor"]["source"] == "opensea"  # and the floor still lands
+    assert assets["42"]["nft"]["name"]  # as do the details
