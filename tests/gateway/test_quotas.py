@@ -7,6 +7,7 @@ No timing assertions: outcomes are counted (statuses, NFTs, the emulators' own c
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import Counter
 from typing import Any
 
@@ -18,7 +19,14 @@ from gateway.resilience import GuardPolicy, ProviderGuards
 from providers import build_providers
 from providers.models import Chain, TokenStandard
 from providers.sandbox import Sandbox, build_sandbox
-from providers.sandbox.world import WHALE_WALLET, SandboxCollection, SandboxNFT, World, svg_data_uri
+from providers.sandbox.world import (
+    SMALL_WALLET,
+    WHALE_WALLET,
+    SandboxCollection,
+    SandboxNFT,
+    World,
+    svg_data_uri,
+)
 from tests.conftest import gateway_client, sandbox_settings
 
 NFT_PROVIDERS = ("opensea", "alchemy", "moralis")
@@ -168,3 +176,23 @@ async def test_walks_kept_in_process_stay_within_their_byte_budget() -> None:
             await registry.aclose()
             await cache.close()
     assert kept == [False, True, True]  # 40 holdings did not fit: the oldest walk went
+
+
+async def test_any_chain_list_is_a_view_of_one_walk() -> None:
+    rng = random.Random(11)
+    names = ["ETHEREUM", "POLYGON", "BASE", "ARBITRUM", "OPTIMISM"]
+    lists = [[rng.choice(names) for _ in range(rng.randint(1, 8))] for _ in range(60)]
+    query = """query ($a: String!, $c: [Chain!]) {
+      wallet(address: $a) { nfts(size: 5, chains: $c) { total assets { nft { tokenId } } } } }"""
+    one = build_sandbox()
+    async with gateway_client(one, sandbox_settings()) as http:
+        await http.post("/graphql", json={"query": query, "variables": {"a": SMALL_WALLET}})
+    walk_cost = upstream_counts(one)
+
+    many = build_sandbox()
+    async with gateway_client(many, sandbox_settings()) as http:
+        for chains in lists:
+            variables = {"a": SMALL_WALLET, "c": chains}
+            answer = await http.post("/graphql", json={"query": query, "variables": variables})
+            assert answer.status_code == 200 and "errors" not in answer.json()
+    assert upstream_counts(many) == walk_cost  # 60 spellings, one walk
