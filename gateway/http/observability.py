@@ -40,6 +40,7 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.http.logrepeats import RepeatFilter
+from gateway.http.redaction import clean_log_text
 from gateway.http.upstream_log import UpstreamFailureLog
 
 __all__ = [
@@ -286,21 +287,21 @@ class RequestContextMiddleware:
         metrics: Metrics | None = getattr(scope["app"].state, "metrics", None)
         if metrics is not None:
             metrics.request(route, method, status, seconds)
-        access_logger.info(
-            "%s %s %s",
-            method,
-            scope["path"],
-            status,
-            extra={
-                "http": {
-                    "method": method,
-                    "path": scope["path"],
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 2),
-                }
-            },
-        )
+        if not access_logger.isEnabledFor(logging.INFO):
+            return
+        # The client's path is cleaned here, once, for the line and for its ``http``
+        # extra (the record factory sees only a record's message and arguments); the
+        # line is rendered whole, so the factory searches one string, not four.
+        shown_method, path = clean_log_text(method), clean_log_text(scope["path"])
+        line = f"{shown_method} {path} {status}"
+        http = {
+            "method": shown_method,
+            "path": path,
+            "route": route,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+        }
+        access_logger.info(line, extra={"http": http})
 
 
 def route_template(scope: Scope) -> str:

@@ -41,6 +41,7 @@ __all__ = [
     "REDACTED",
     "RedactedBytes",
     "RedactingFilter",
+    "clean_log_text",
     "install_log_redaction",
     "redact",
     "redact_bytes",
@@ -141,6 +142,14 @@ def _clean(record: logging.LogRecord) -> None:
         record.exc_text = redact(record.exc_text)
     if record.stack_info:
         record.stack_info = redact(record.stack_info)
+
+
+def clean_log_text(text: str) -> str:
+    """``text`` as a log line may show it: secrets redacted, control characters escaped;
+    the very string when there is nothing to clean (a search, nothing built). For values a
+    record carries outside its message and arguments (``extra=``), which the record
+    factory does not see."""
+    return _clean_text(text) if _is_dirty(text) else text
 
 
 def _clean_text(text: str) -> str:

@@ -151,6 +151,8 @@ async def test_no_canary_key_leaks_anywhere(sandbox: Sandbox, capture: Capturing
                 "POST", "/users/u1/nfts", content=b"{", headers={"content-type": "application/json"}
             )
             await call("GET", "/graphql", params={"query": "{ nope }"})
+            # A client that puts a key in the path: the access line shows the path too.
+            await call("POST", f"/users/{CANARIES['opensea_api_key']}/nfts", json=nfts)
             await call("GET", "/metrics")
             await call("GET", "/openapi.json")
         # A client that sends a wrong key: the answer must not echo what it sent either.
