@@ -33,5 +33,5 @@ check: $(VENV)/.installed  ## lint, format, types, schema.graphql in sync
 schema: $(VENV)/.installed  ## regenerate schema.graphql from the code
 	$(PY) -m gateway export-schema
 
-bench: $(VENV)/.installed  ## the six figures of issue 6 over loopback (~4 min; not part of test)
+bench: $(VENV)/.installed  ## every speed, memory and call figure, each a ratio measured in one run (~4 min; not part of test)
 	$(PY) -m bench
