@@ -33,7 +33,7 @@ from gateway.http.security import SecurityHeadersMiddleware, cors_middleware
 from gateway.identity.service import IdentityService
 from gateway.nfts.service import NFTService
 from gateway.openapi import openapi_endpoint
-from gateway.resilience import CacheCooldowns, GuardPolicy, ProviderGuards
+from gateway.resilience import CacheCooldowns, GuardPolicy, ProviderGuards, count_request
 from gateway.resilience.upstreams import BudgetFeed, build_budgets
 from gateway.rest import (
     RenderedPages,
@@ -84,7 +84,11 @@ def create_app(
                 budgets=build_budgets(settings, upstream, cache.redis_layer),
             )
             # Every upstream answer's X-RateLimit-* headers correct its provider's budget.
-            client.event_hooks = {"response": [BudgetFeed(guards, upstream).on_response]}
+            # and every request counts on the guarded attempt that sent it (its cost).
+            client.event_hooks = {
+                "request": [count_request],
+                "response": [BudgetFeed(guards, upstream).on_response],
+            }
             app.state.guards = guards  # one guard per provider, for every service
             sources = build_providers(upstream, client)
             service = NFTService(

@@ -45,6 +45,7 @@ from gateway.identity.union import LinkedHolding
 from gateway.nfts.merging import Holding
 from gateway.nfts.pages import HoldingsSlice, SliceKey
 from gateway.nfts.service import NFTService
+from gateway.resilience import CallMeter, metering
 from gateway.settings import Settings
 from gateway.validation import checksum, parse_max_age, parse_positive_int, parse_user_id
 from providers.mapping import lower_address
@@ -139,9 +140,12 @@ async def _list_name_nfts(
 ) -> Response:
     """A name's NFTs: the union over every address it points to (GraphQL ``identity``)."""
     identity: IdentityService = request.app.state.identity_service
-    with input_field("wallet_address"):
-        addresses = await identity.resolve(name)
-    result = await identity.list_holdings(addresses, offset=offset, limit=limit, max_age=max_age)
+    with metering() as meter:
+        with input_field("wallet_address"):
+            addresses = await identity.resolve(name)
+        result = await identity.list_holdings(
+            addresses, offset=offset, limit=limit, max_age=max_age
+        )
     content = {
         "total": result.total,
         "assets": [linked_holding_json(holding) for holding in result.holdings],
@@ -149,7 +153,7 @@ async def _list_name_nfts(
         "name": name_json(name, addresses),
         "fetched_at": iso_time(result.fetched_at),
     }
-    return json_response(content, headers={PROVIDERS_HEADER: providers_header(result.providers)})
+    return json_response(content, headers=_cost_headers(result.providers, meter))
 
 
 async def list_user_dids(request: Request) -> Response:
@@ -162,16 +166,27 @@ async def list_user_dids(request: Request) -> Response:
     )
     target = _wallet_input(body)
     content: dict[str, Any] = {}
-    if target.name is not None:
-        with input_field("wallet_address"):
-            addresses = await identity.resolve(target.name)
-        answer = await identity.dids_of(addresses)
-        content["name"] = name_json(target.name, addresses)
-    else:
-        assert target.address is not None
-        answer = await identity.dids(target.address)
+    with metering() as meter:
+        if target.name is not None:
+            with input_field("wallet_address"):
+                addresses = await identity.resolve(target.name)
+            answer = await identity.dids_of(addresses)
+            content["name"] = name_json(target.name, addresses)
+        else:
+            assert target.address is not None
+            answer = await identity.dids(target.address)
     content = {**dids_json(answer), **content}
-    return json_response(content, headers={PROVIDERS_HEADER: providers_header(answer.providers)})
+    return json_response(content, headers=_cost_headers(answer.providers, meter))
+
+
+def _cost_headers(reports: Sequence[ProviderOutcome], meter: CallMeter) -> dict[str, str]:
+    """``X-NFTGW-Providers`` and what the answer cost upstream (``X-NFTGW-Upstream-Calls``)."""
+    return {
+        PROVIDERS_HEADER: providers_header(reports),
+        UPSTREAM_CALLS_HEADER: upstream_calls_header(
+            meter.counts, [report.provider for report in reports]
+        ),
+    }
 
 
 def dids_json(answer: DIDAnswer) -> dict[str, Any]:

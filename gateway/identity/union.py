@@ -27,6 +27,7 @@ from gateway.nfts.pages import (
     detail_failure_reports,
 )
 from gateway.nfts.service import NFTService
+from gateway.resilience import request_meter
 from gateway.settings import Settings
 from providers.errors import ProviderError
 from providers.models import Chain, NFTKey
@@ -157,6 +158,10 @@ class IdentityUnion:
         slices = await asyncio.gather(
             *(self._whole_wallet(w, chains or None, filters, max_age, failures) for w in wallets)
         )
+        meter = request_meter()  # the walks' calls this request paid (see NFTService)
+        for result in slices:
+            if result is not None:
+                meter.merge(result.upstream_calls)
         if wallets and all(result is None for result in slices):
             raise UpstreamUnavailable(
                 "every NFT provider failed for every linked wallet",

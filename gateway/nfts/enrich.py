@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 from gateway.cache.codec import decode_collection, decode_record, encode_collection, encode_record
 from gateway.cache.shared import SharedCache, cache_key
 from gateway.nfts.merging import Holding, with_record
-from gateway.resilience import CallMeter, Priority, ProviderGuards
+from gateway.resilience import CallMeter, Priority, ProviderGuards, request_meter
 from gateway.settings import Settings
 from providers.base import NFTBatchDetailSource, NFTDetailSource
 from providers.errors import ProviderBatchTooLarge, ProviderError, ProviderUnsupported
@@ -92,7 +92,7 @@ class Enricher:
         deadline: float | None = None,
     ) -> list[Holding]:
         """Detail and collection facts for ``page``; failed calls land in ``failures``."""
-        request = _Request(owner, failures, meter or CallMeter(), deadline)
+        request = _Request(owner, failures, meter or request_meter(), deadline)
         holdings = list(page)
         for source in self._details.values():
             holdings = await self._enrich_from(source, holdings, request)

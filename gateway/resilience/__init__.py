@@ -74,7 +74,7 @@ from gateway.resilience.guard import (
     ProviderGuard,
     ProviderGuards,
 )
-from gateway.resilience.metering import CallMeter
+from gateway.resilience.metering import CallMeter, count_request, metering, request_meter
 from gateway.resilience.queue import Priority
 
 __all__ = [
@@ -97,4 +97,7 @@ __all__ = [
     "ProviderGuards",
     "RedisBuckets",
     "budget_name",
+    "count_request",
+    "metering",
+    "request_meter",
 ]

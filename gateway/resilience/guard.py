@@ -16,7 +16,13 @@ from typing import Protocol, TypeVar
 from gateway.resilience.breaker import CircuitBreaker
 from gateway.resilience.budgets import Budget, OverBudget
 from gateway.resilience.cooldowns import CooldownStore
-from gateway.resilience.metering import CallMeter
+from gateway.resilience.metering import (
+    AttemptRequests,
+    CallMeter,
+    counting_requests,
+    request_meter,
+    stop_counting,
+)
 from gateway.resilience.queue import Priority, PriorityGate, QueueFull, QueueTimeout
 from gateway.settings import ResilienceSettings
 from providers.errors import (
@@ -154,7 +160,8 @@ class ProviderGuard:
 
         ``deadline`` (loop time; default ``provider_deadline`` from now) bounds everything:
         the wait for budget and slot, every attempt and back-off. Each attempt that
-        reaches the upstream is counted on ``meter``.
+        reaches the upstream is counted on ``meter`` (default: the request's, see
+        :func:`~gateway.resilience.metering.metering`).
 
         Raises what ``fn`` raised (a :class:`~providers.errors.ProviderError`) once retries
         are spent, :class:`~providers.errors.ProviderTimeout` past the deadline, or without
@@ -168,7 +175,7 @@ class ProviderGuard:
         self._active += 1
         try:
             return await self._attempts(
-                operation, fn, _Call(priority, deadline, meter or CallMeter())
+                operation, fn, _Call(priority, deadline, meter or request_meter())
             )
         finally:
             self._active -= 1
@@ -230,8 +237,10 @@ class ProviderGuard:
                 if last is not None:
                     raise last from None  # a retry it cannot pay for: the upstream's answer
                 raise
+            sent = AttemptRequests()
+            counting = counting_requests(sent)
             try:
-                call.meter.add(self.provider)
+                call.meter.add(self.provider)  # counted up front: an answer may not wait for it
                 # The deadline bounds each attempt here; the waits bound themselves (a wait
                 # that cannot end in time is shed as overloaded or budget, not a timeout),
                 # and a back-off is only taken when it ends before the deadline.
@@ -247,6 +256,11 @@ class ProviderGuard:
                     raise
                 last = exc
             finally:
+                # What the upstream saw: the attempt's HTTP requests (one adapter call may
+                # make several, e.g. .bit's reverse record then its accounts), at least one.
+                if sent.count > 1:
+                    call.meter.add(self.provider, sent.count - 1)
+                stop_counting(counting)
                 self._gate.release()
                 if self.budget is not None:
                     self.budget.done()

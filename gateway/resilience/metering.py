@@ -5,13 +5,33 @@ request carries its own meter down (walks, details, collections), so the answer 
 what it cost (``X-NFTGW-Upstream-Calls``, GraphQL ``extensions.cost``); a call made for
 several requests at once (a shared walk, a single-flight fetch) is counted once, on the
 meter of the request that made it.
+
+Services that do not thread a meter through (DIDs, names, identity unions) count on the
+*request's* meter instead: a face opens :func:`metering` around its service calls and
+every guarded call made without an explicit meter, in that task or the tasks it starts
+(they copy the context), is counted there. A single-flight joiner makes no call, so it
+counts 0; the fetch it waits on is counted on its leader's meter.
+
+An attempt counts the HTTP requests it sent (:func:`count_request`, the client's request
+hook), at least one: one adapter call may make several (.bit's reverse record, then the
+accounts it names), and the sum of the answers' costs is what the upstreams counted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
 
-__all__ = ["CallMeter"]
+__all__ = [
+    "AttemptRequests",
+    "CallMeter",
+    "count_request",
+    "counting_requests",
+    "metering",
+    "request_meter",
+    "stop_counting",
+]
 
 
 class CallMeter:
@@ -41,3 +61,51 @@ class CallMeter:
     @property
     def total(self) -> int:
         return sum(self._counts.values())
+
+
+_REQUEST_METER: ContextVar[CallMeter | None] = ContextVar("nftgw_request_meter", default=None)
+
+
+@contextmanager
+def metering(meter: CallMeter | None = None) -> Iterator[CallMeter]:
+    """``meter`` (default: a new one) is the meter of the request answered inside the
+    block (see the module doc)."""
+    meter = meter or CallMeter()
+    token = _REQUEST_METER.set(meter)
+    try:
+        yield meter
+    finally:
+        _REQUEST_METER.reset(token)
+
+
+def request_meter() -> CallMeter:
+    """The meter :func:`metering` opened for this request, else a throwaway one."""
+    return _REQUEST_METER.get() or CallMeter()
+
+
+class AttemptRequests:
+    """HTTP requests sent during one guarded attempt (and the tasks it started)."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+_ATTEMPT: ContextVar[AttemptRequests | None] = ContextVar("nftgw_attempt", default=None)
+
+
+def counting_requests(sent: AttemptRequests) -> Token[AttemptRequests | None]:
+    """Count the requests sent from here on in ``sent``, until :func:`stop_counting`."""
+    return _ATTEMPT.set(sent)
+
+
+def stop_counting(token: Token[AttemptRequests | None]) -> None:
+    _ATTEMPT.reset(token)
+
+
+async def count_request(request: object) -> None:
+    """An httpx ``request`` event hook: one more request for the attempt being made."""
+    sent = _ATTEMPT.get()
+    if sent is not None:
+        sent.count += 1

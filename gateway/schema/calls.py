@@ -23,7 +23,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 from gateway.errors import RefreshRateLimited, input_field
 from gateway.http.ratelimit import RateLimiter
@@ -95,6 +95,10 @@ class ServiceCall(ABC, Generic[R_co]):
     """One call of a service, by value; answers ``R_co``."""
 
     __slots__ = ()
+
+    # Whether its answer may have cost upstream calls that no report carries (a name's or
+    # a persona's lookup): the response then says what it cost (``extensions.cost``).
+    metered: ClassVar[bool] = False
 
     @abstractmethod
     async def run(self, services: Services) -> R_co:
@@ -193,6 +197,7 @@ class LinkedWallets(ServiceCall[LinkedIdentity]):
     """``IdentityService.linked_wallets``: the wallets a name or persona links."""
 
     name: str
+    metered: ClassVar[bool] = True
 
     async def run(self, services: Services) -> LinkedIdentity:
         with input_field("name"):  # the ``identity(name:)`` argument
@@ -205,6 +210,7 @@ class NameAddresses(ServiceCall[tuple[str, ...]]):
 
     name: str
     field: str = "address"  # the argument it came in: wallet(address:), wallets(addresses:)
+    metered: ClassVar[bool] = True
 
     async def run(self, services: Services) -> tuple[str, ...]:
         with input_field(self.field):

@@ -50,6 +50,7 @@ from gateway.errors import BadRequest, GatewayError
 from gateway.http.ratelimit import client_bucket
 from gateway.http.redaction import redact_bytes
 from gateway.http.security import encode_json
+from gateway.resilience import metering
 from gateway.schema.calls import Services
 from gateway.schema.context import Context
 from gateway.schema.errors import is_input_error
@@ -160,19 +161,21 @@ class GraphQLView(GraphQL[Context, None]):
             getattr(state, "refresh_limiter", None),
         )
         log = AnswerLog()
-        key = request_key(data, method) if self.answers.enabled else None
-        if key is not None:  # a warm answer, when replaying its service calls says so
-            kept = await self.answers.replay(key, services, log)
-            if kept is not None:
-                return _kept_response(kept, log, response_type)
-        context = Context(
-            settings=state.settings,
-            services=RecordingServices(services, log),
-            parsed=ParsedDocument(resolved.query, document),  # parsed once, by the check
-            pages=self.pages,
-            client=client_bucket(request.scope),
-        )
-        result = await self._execute(request, data, context)
+        # Calls made without a meter of their own (DIDs, names, unions) count on the log's.
+        with metering(log.meter):
+            key = request_key(data, method) if self.answers.enabled else None
+            if key is not None:  # a warm answer, when replaying its service calls says so
+                kept = await self.answers.replay(key, services, log)
+                if kept is not None:
+                    return _kept_response(kept, log, response_type)
+            context = Context(
+                settings=state.settings,
+                services=RecordingServices(services, log),
+                parsed=ParsedDocument(resolved.query, document),  # parsed once, by the check
+                pages=self.pages,
+                client=client_bucket(request.scope),
+            )
+            result = await self._execute(request, data, context)
         return self._response(self._answer(result, log, key), response_type)
 
     async def _execute(

@@ -36,6 +36,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar, cast
 
 from gateway.nfts.pages import ProviderReport, combine_reports
+from gateway.resilience import CallMeter
 from gateway.schema.calls import ProviderAnswer, ServiceCall, Services
 
 __all__ = ["AnswerLog", "RecordingServices", "Trace", "provider_status_json"]
@@ -50,12 +51,16 @@ Trace = list[tuple[ServiceCall[Any], Any]]
 class AnswerLog:
     """The provider reports of one GraphQL request's answers, in the order they came."""
 
-    __slots__ = ("_cost", "_groups", "_prefetched", "_stale_age", "trace")
+    __slots__ = ("_cost", "_groups", "_metered", "_prefetched", "_stale_age", "meter", "trace")
 
     def __init__(self) -> None:
         self._groups: list[Sequence[ProviderReport]] = []
         self._stale_age: int | None = None
         self._cost: dict[str, int] = {}
+        # Calls made for this request without a meter of their own (see the view), and
+        # whether some answer (a name, a persona) may have cost upstream calls.
+        self.meter = CallMeter()
+        self._metered = False
         # None once a call raised: an answer with an error is never kept.
         self.trace: Trace | None = []
         self._prefetched: list[tuple[ServiceCall[Any], Any]] = []
@@ -80,6 +85,7 @@ class AnswerLog:
         """``call`` answered ``answer``: trace it, and keep its provider reports."""
         if self.trace is not None:
             self.trace.append((call, answer))
+        self._metered = self._metered or call.metered
         reports = call.reports(answer)
         if reports is not None:
             self.record(reports)
@@ -108,8 +114,9 @@ class AnswerLog:
     def extensions(self) -> dict[str, Any]:
         """``providers`` and ``stale`` (with ``staleAgeSeconds``); empty when no answer
         listed NFTs or DIDs."""
-        if not self._groups:
-            return {}
+        cost = {"upstreamCalls": self._upstream_calls()}
+        if not self._groups:  # a name or persona alone: what it cost, if it may have
+            return {"cost": cost} if self._metered else {}
         by_provider: dict[str, list[ProviderReport]] = {}
         for group in self._groups:
             for report in group:
@@ -121,8 +128,14 @@ class AnswerLog:
         if self._stale_age is not None:
             entry["staleAgeSeconds"] = self._stale_age
         # Upstream calls made for this response, per provider ({} when served warm).
-        entry["cost"] = {"upstreamCalls": dict(self._cost)}
+        entry["cost"] = cost
         return entry
+
+    def _upstream_calls(self) -> dict[str, int]:
+        calls = dict(self._cost)
+        for provider, count in self.meter.counts.items():
+            calls[provider] = calls.get(provider, 0) + count
+        return calls
 
 
 def _combined(parts: list[ProviderReport]) -> ProviderReport:
