@@ -1,6 +1,7 @@
 """The guard per provider: cool-down, breaker, bulkhead, total deadline, retries.
 
-See the package docstring for the order and the budgets.
+See the package docstring for the order and the budgets. (Over 400 lines: the attempt loop,
+its waits and its accounting read best together.)
 """
 
 from __future__ import annotations
@@ -16,13 +17,7 @@ from typing import Protocol, TypeVar
 from gateway.resilience.breaker import CircuitBreaker
 from gateway.resilience.budgets import Budget, OverBudget
 from gateway.resilience.cooldowns import CooldownStore
-from gateway.resilience.metering import (
-    AttemptRequests,
-    CallMeter,
-    counting_requests,
-    request_meter,
-    stop_counting,
-)
+from gateway.resilience.metering import AttemptRequests, CallMeter, request_meter
 from gateway.resilience.queue import Priority, PriorityGate, QueueFull, QueueTimeout
 from gateway.settings import ResilienceSettings
 from providers.errors import (
@@ -237,8 +232,7 @@ class ProviderGuard:
                 if last is not None:
                     raise last from None  # a retry it cannot pay for: the upstream's answer
                 raise
-            sent = AttemptRequests()
-            counting = counting_requests(sent)
+            sent = AttemptRequests()  # the attempt's HTTP requests (see metering)
             try:
                 call.meter.add(self.provider)  # counted up front: an answer may not wait for it
                 # The deadline bounds each attempt here; the waits bound themselves (a wait
@@ -256,11 +250,7 @@ class ProviderGuard:
                     raise
                 last = exc
             finally:
-                # What the upstream saw: the attempt's HTTP requests (one adapter call may
-                # make several, e.g. .bit's reverse record then its accounts), at least one.
-                if sent.count > 1:
-                    call.meter.add(self.provider, sent.count - 1)
-                stop_counting(counting)
+                call.meter.add(self.provider, sent.stop() - 1)  # .bit: several per call
                 self._gate.release()
                 if self.budget is not None:
                     self.budget.done()

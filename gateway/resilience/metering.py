@@ -27,10 +27,8 @@ __all__ = [
     "AttemptRequests",
     "CallMeter",
     "count_request",
-    "counting_requests",
     "metering",
     "request_meter",
-    "stop_counting",
 ]
 
 
@@ -83,25 +81,23 @@ def request_meter() -> CallMeter:
     return _REQUEST_METER.get() or CallMeter()
 
 
-class AttemptRequests:
-    """HTTP requests sent during one guarded attempt (and the tasks it started)."""
-
-    __slots__ = ("count",)
-
-    def __init__(self) -> None:
-        self.count = 0
-
-
 _ATTEMPT: ContextVar[AttemptRequests | None] = ContextVar("nftgw_attempt", default=None)
 
 
-def counting_requests(sent: AttemptRequests) -> Token[AttemptRequests | None]:
-    """Count the requests sent from here on in ``sent``, until :func:`stop_counting`."""
-    return _ATTEMPT.set(sent)
+class AttemptRequests:
+    """Counts the HTTP requests sent from its creation to :meth:`stop`, in this task and
+    the tasks it starts (:func:`count_request` is the client's request hook)."""
 
+    __slots__ = ("_token", "count")
 
-def stop_counting(token: Token[AttemptRequests | None]) -> None:
-    _ATTEMPT.reset(token)
+    def __init__(self) -> None:
+        self.count = 0
+        self._token: Token[AttemptRequests | None] = _ATTEMPT.set(self)
+
+    def stop(self) -> int:
+        """Stop counting: the requests sent, at least one (an attempt is one call)."""
+        _ATTEMPT.reset(self._token)
+        return max(1, self.count)
 
 
 async def count_request(request: object) -> None:
