@@ -11,6 +11,9 @@ pydantic model holding its fields, their defaults and their bounds, written once
 (``settings.provider_deadline``). A component that needs only its budgets takes its slice:
 ``ResilienceSettings.from_settings(settings)`` copies those fields by name, so a default
 never has a second home (``gateway.resilience.GuardPolicy`` is that slice).
+
+Over 400 lines on purpose: it is the one place that reads the environment, and every
+setting with its bound and comment is written here once.
 """
 
 from __future__ import annotations

@@ -29,6 +29,9 @@ and again for every holding when the lists change. Memory is the other cost of a
 holdings live in one insertion-ordered dict (the walk order), values repeated across a
 wallet (contract addresses, slugs, collection names, traits, owner lists) are stored once
 per walk, and a second provider's record of an NFT reuses the first one's equal strings.
+
+Over 400 lines on purpose: streams, rounds, the commit order and the interning above share
+one mutable state (the walk); the snapshot codec already lives apart (:mod:`.snapshot`).
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ here. The objects a kept page (one the service's page cache serves to many reque
 turns into are kept by its slice key in the request context's
 :class:`~gateway.schema.fastpath.kept.KeptPages`: such a page is converted once, not once
 per request (nothing mutates the objects).
+
+Over 400 lines on purpose: the page and connection generics, their wallet and identity
+subclasses and the one conversion path they share read best side by side; split, each half
+would import the other.
 """
 
 from __future__ import annotations
