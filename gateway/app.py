@@ -21,7 +21,8 @@ from starlette.routing import Route
 
 from gateway.cache.shared import build_shared_cache
 from gateway.errors import GatewayError
-from gateway.http.observability import Metrics, RequestContextMiddleware, operate_routes
+from gateway.http.edge import EdgeMiddleware
+from gateway.http.observability import Metrics, operate_routes
 from gateway.http.ratelimit import (
     ClientAccessMiddleware,
     MemoryRateLimiter,
@@ -29,7 +30,7 @@ from gateway.http.ratelimit import (
     rate_limit_redis,
 )
 from gateway.http.redaction import install_log_redaction
-from gateway.http.security import SecurityHeadersMiddleware, cors_middleware
+from gateway.http.security import cors_middleware
 from gateway.identity.service import IdentityService
 from gateway.nfts.service import NFTService
 from gateway.openapi import openapi_endpoint
@@ -174,16 +175,18 @@ def _graphql_view(settings: Settings) -> GraphQLView:
 
 
 def _middleware(settings: Settings) -> list[Middleware]:
-    """Outermost first: security headers on every answer (errors and 429s too), CORS,
-    request ids and metrics, then client keys and rate limits right before the routes."""
+    """Outermost first: the edge (request id, security headers, metrics and the access
+    line, on every answer, errors and 429s too), CORS, then client keys and rate limits
+    right before the routes, when there are any to enforce."""
     cors = cors_middleware(settings)
+    client_keys = [key.get_secret_value() for key in settings.client_api_keys]
     return [
-        Middleware(SecurityHeadersMiddleware),
+        Middleware(EdgeMiddleware, error_handler=_unexpected_error),
         *([cors] if cors is not None else []),
-        Middleware(RequestContextMiddleware, error_handler=_unexpected_error),
-        Middleware(
-            ClientAccessMiddleware,
-            client_keys=[key.get_secret_value() for key in settings.client_api_keys],
+        *(
+            [Middleware(ClientAccessMiddleware, client_keys=client_keys)]
+            if client_keys or settings.rate_limited
+            else []
         ),
     ]
 

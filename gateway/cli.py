@@ -35,7 +35,7 @@ from uvicorn.supervisors import Multiprocess
 
 from gateway.app import create_app
 from gateway.cli_tables import PageView, dids_table, nfts_table
-from gateway.http.observability import configure_logging
+from gateway.http.logs import configure_logging
 from gateway.http.security import encode_json
 from gateway.http.server import ConnectionLimits, guarded_protocol
 from gateway.schema import SCHEMA_PATH, export_schema

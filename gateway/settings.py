@@ -316,7 +316,7 @@ class ServingSettings(SettingsSlice):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    # json: one object per line with the request id (gateway/http/observability.py).
+    # json: one object per line with the request id (gateway/http/logs.py).
     log_format: Literal["json", "text"] = "json"
     # The same log message (logger, level, text) within this many seconds is counted, not
     # repeated: a flood of one error is one line with a count (gateway/http/logrepeats.py).

@@ -5,8 +5,11 @@
   ``nosniff`` / ``no-store`` headers and the CORS allowlist.
 * :mod:`~gateway.http.ratelimit`: client API keys (401) and token buckets per client key
   and IP (429), in memory or in Redis.
-* :mod:`~gateway.http.observability`: request ids, JSON log lines, Prometheus metrics (also
-  the resilience layer's and the cache's observer), ``/metrics`` and ``/readyz``.
+* :mod:`~gateway.http.edge`: what every request gets in one pass: a request id, the
+  security headers, a metrics sample and an access log line.
+* :mod:`~gateway.http.observability`: Prometheus metrics (also the resilience layer's and
+  the cache's observer), ``/metrics`` and ``/readyz``.
+* :mod:`~gateway.http.logs`: JSON log lines with request ids (``configure_logging``).
 * :mod:`~gateway.http.upstream_log`: a WARNING line per upstream failure, at most one per
   provider and kind per interval (the metrics observer calls it).
 * :mod:`~gateway.http.redaction`: every configured secret out of every log record and

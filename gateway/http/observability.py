@@ -1,79 +1,29 @@
-"""Operating the gateway: Prometheus metrics, JSON logs and request ids.
+"""Operating the gateway: Prometheus metrics, ``/metrics`` and ``/readyz``.
 
-Why it looks like this:
-
-* :class:`Metrics` owns one ``CollectorRegistry`` per app (built in the lifespan, never a
-  module-level default registry), so two apps in one process - tests, the CLI - never share
-  or double-register series. It is also the observer the resilience layer reports to
-  (``upstream_call``, ``breaker_state``) and the one the cache can report to
-  (``cache_lookup``): plain methods, no Prometheus types leak out.
-* :class:`RequestContextMiddleware` is a pure ASGI middleware: it takes the caller's
-  ``X-Request-ID`` when it is a sane token (else makes one), keeps it in a ``ContextVar`` so
-  every log record of that request carries it, returns it in the response header, and
-  records the request in the metrics under its *route template* (``/users/{user_id}/nfts``),
-  never the raw path, so label cardinality stays bounded.
-* Logs are one JSON object per line (:class:`JSONLogFormatter`), so a log shipper needs no
-  parsing rules; :func:`configure_logging` is called by ``serve``, never at import.
-
-Over 400 lines on purpose: the request middleware, the access line, the log formatter and the
-metrics it feeds are one per-request path, kept in one place so its cost is read in one file.
+:class:`Metrics` owns one ``CollectorRegistry`` per app (built in the lifespan, never a
+module-level default registry), so two apps in one process - tests, the CLI - never share
+or double-register series. It is also the observer the resilience layer reports to
+(``upstream_call``, ``breaker_state``) and the one the cache can report to
+(``cache_lookup``): plain methods, no Prometheus types leak out. The edge middleware
+(:mod:`gateway.http.edge`) records each request here; logs are :mod:`gateway.http.logs`.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
-import logging
-import re
-import sys
-import time
-import traceback
-import uuid
-from collections.abc import Awaitable, Callable, Iterable
-from contextvars import ContextVar
-from datetime import UTC, datetime
-from typing import IO, Any, Literal
 
-import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Match, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.routing import BaseRoute, Route
 
-from gateway.http.logrepeats import RepeatFilter
-from gateway.http.redaction import clean_log_text
 from gateway.http.upstream_log import UpstreamFailureLog
 
-__all__ = [
-    "BREAKER_STATES",
-    "REQUEST_ID_HEADER",
-    "JSONLogFormatter",
-    "Metrics",
-    "RequestContextMiddleware",
-    "RequestIdFilter",
-    "configure_logging",
-    "current_request_id",
-    "metrics_endpoint",
-    "operate_routes",
-    "parse_request_id",
-    "readyz",
-]
+__all__ = ["BREAKER_STATES", "Metrics", "metrics_endpoint", "operate_routes", "readyz"]
 
-REQUEST_ID_HEADER = "X-Request-ID"
-# What we accept from a caller: UUIDs, hex ids, trace-style ids. Anything else (too long,
-# spaces, control characters that could forge log lines) is replaced by our own id.
-_REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode()
-_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 # A breaker is in exactly one of these; an unknown state name is still recorded.
 BREAKER_STATES = ("closed", "open", "half_open")
-UNMATCHED_ROUTE = "unmatched"
-
-_request_id: ContextVar[str | None] = ContextVar("nftgw_request_id", default=None)
-
-access_logger = logging.getLogger("gateway.access")
-logger = logging.getLogger(__name__)
 
 
 # -- metrics -----------------------------------------------------------------------------
@@ -216,208 +166,3 @@ def operate_routes() -> list[BaseRoute]:
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
-
-
-# -- request ids -------------------------------------------------------------------------
-
-
-def parse_request_id(value: str | None) -> str | None:
-    """``value`` when it is an acceptable request id, else ``None``."""
-    if value is None or not _REQUEST_ID.fullmatch(value):
-        return None
-    return value
-
-
-def new_request_id() -> str:
-    return uuid.uuid4().hex
-
-
-def current_request_id() -> str | None:
-    """The id of the request being served in this context, if any."""
-    return _request_id.get()
-
-
-ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
-
-
-class RequestContextMiddleware:
-    """Request id in, request id out, one access log line and one metrics sample per request.
-
-    ``error_handler`` renders unexpected exceptions here, inside the request's context,
-    so a 500 still carries the request id header and its log record carries the id.
-    """
-
-    def __init__(self, app: ASGIApp, *, error_handler: ErrorHandler | None = None) -> None:
-        self.app = app
-        self.error_handler = error_handler
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = parse_request_id(_header(scope, _REQUEST_ID_NAME)) or new_request_id()
-        token = _request_id.set(request_id)
-        # Before the call: routing rewrites the scope's paths for mounted apps.
-        route = route_template(scope)
-        started = time.perf_counter()
-        status = 500
-        response_started = False
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status, response_started
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                response_started = True
-                raw = list(message.get("headers", []))
-                raw.append((_REQUEST_ID_NAME, request_id.encode()))
-                message = {**message, "headers": raw}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        except Exception as exc:
-            if self.error_handler is None or response_started:
-                raise
-            response = await self.error_handler(Request(scope, receive), exc)
-            await response(scope, receive, send_with_id)
-        finally:
-            seconds = time.perf_counter() - started
-            self._record(scope, route, status, seconds)
-            _request_id.reset(token)
-
-    def _record(self, scope: Scope, route: str, status: int, seconds: float) -> None:
-        method = scope["method"]
-        metrics: Metrics | None = getattr(scope["app"].state, "metrics", None)
-        if metrics is not None:
-            metrics.request(route, method, status, seconds)
-        if not access_logger.isEnabledFor(logging.INFO):
-            return
-        # The client's path is cleaned here, once, for the line and for its ``http``
-        # extra (the record factory sees only a record's message and arguments); the
-        # line is rendered whole, so the factory searches one string, not four.
-        shown_method, path = clean_log_text(method), clean_log_text(scope["path"])
-        line = f"{shown_method} {path} {status}"
-        http = {
-            "method": shown_method,
-            "path": path,
-            "route": route,
-            "status": status,
-            "duration_ms": round(seconds * 1000, 2),
-        }
-        access_logger.info(line, extra={"http": http})
-
-
-def route_template(scope: Scope) -> str:
-    """The path template of the route that serves ``scope`` (``/users/{user_id}/nfts``)."""
-    app = scope.get("app")
-    routes: Iterable[BaseRoute] = getattr(app, "routes", ())
-    for route in routes:
-        match, _ = route.matches(scope)
-        if match is not Match.NONE:
-            return str(getattr(route, "path", UNMATCHED_ROUTE)) or "/"
-    return UNMATCHED_ROUTE
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    """The first value of header ``name`` (lower case), without decoding the others."""
-    for key, value in scope.get("headers", ()):
-        if key.lower() == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
-# -- logs --------------------------------------------------------------------------------
-
-# Attributes every LogRecord has; anything else was passed with ``extra=`` and is logged
-# (but uvicorn's ``color_message``: the same text with terminal colour codes).
-_RECORD_ATTRIBUTES = frozenset(
-    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
-    | {"message", "asctime", "color_message"}
-)
-
-
-class RequestIdFilter(logging.Filter):
-    """Stamps ``record.request_id`` from the current request's context (or ``None``)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "request_id", None) is None:
-            record.request_id = _request_id.get()
-        return True
-
-
-class JSONLogFormatter(logging.Formatter):
-    """One JSON object per line: ts, level, logger, message, request_id, extras, exc."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", None),
-        }
-        for key, value in vars(record).items():
-            if key not in _RECORD_ATTRIBUTES and key not in entry:
-                entry[key] = value
-        if record.exc_info and record.exc_info[0] is not None:
-            entry["exc_type"] = record.exc_info[0].__name__
-            entry["exc"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
-        try:  # orjson: a JSON access log line per request, at a fraction of json's cost
-            return orjson.dumps(entry, default=str).decode()
-        except orjson.JSONEncodeError:  # what orjson refuses (non-str keys, 65-bit ints)
-            return json.dumps(entry, default=str, ensure_ascii=False)
-
-
-_TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
-_OURS = "_nftgw_handler"
-
-
-class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever ``sys.stderr`` is at emit time (as the stdlib's last resort does),
-    so a replaced stderr (a test runner's capture) never leaves it writing to a closed one."""
-
-    @property
-    def stream(self) -> IO[str]:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: IO[str]) -> None:
-        pass  # the stream is always the current stderr
-
-
-def configure_logging(
-    level: str,
-    *,
-    fmt: Literal["json", "text"] = "json",
-    stream: IO[str] | None = None,
-    repeat_window: float = 0.0,
-) -> logging.Handler:
-    """Route every logger (uvicorn's included) through one handler on the root logger.
-
-    Calling it again replaces the handler it installed before (and only that one: a
-    test runner's capture handlers stay). Returns the handler so a caller can remove it.
-    ``repeat_window`` > 0 writes a repeated warning or error once per that many seconds,
-    with a count (:class:`~gateway.http.logrepeats.RepeatFilter`).
-    """
-    handler: logging.Handler = (
-        logging.StreamHandler(stream) if stream is not None else _CurrentStderrHandler()
-    )
-    handler.addFilter(RepeatFilter(repeat_window))
-    handler.addFilter(RequestIdFilter())
-    handler.setFormatter(JSONLogFormatter() if fmt == "json" else logging.Formatter(_TEXT_FORMAT))
-    setattr(handler, _OURS, True)
-    root = logging.getLogger()
-    for existing in list(root.handlers):
-        if getattr(existing, _OURS, False):
-            root.removeHandler(existing)
-    root.addHandler(handler)
-    root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        uvicorn_logger = logging.getLogger(name)
-        uvicorn_logger.handlers.clear()
-        uvicorn_logger.propagate = True
-    # Our access log replaces uvicorn's; httpx logs every upstream URL at INFO, and the
-    # Alchemy key is part of its path, so it only speaks up for warnings.
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    return handler

@@ -18,21 +18,19 @@ A public gateway meets scanners and browsers driven by other sites. The rules he
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import BadRequest, BodyTooLarge, UnsupportedMediaType
 from gateway.settings import Settings
 
 __all__ = [
     "SECURITY_HEADERS",
-    "SecurityHeadersMiddleware",
     "cors_middleware",
     "decode_json_body",
     "encode_json",
@@ -40,6 +38,7 @@ __all__ = [
     "media_type",
     "read_body",
     "read_json_object",
+    "secure_headers",
 ]
 
 SECURITY_HEADERS: Mapping[str, str] = {"X-Content-Type-Options": "nosniff"}
@@ -124,32 +123,22 @@ def exceeds_depth(value: Any, limit: int) -> bool:
     return False
 
 
-class SecurityHeadersMiddleware:
-    """Adds ``nosniff`` to every response and ``no-store`` unless a handler set a policy."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                # Raw header pairs, names as the route wrote them (Starlette: lower case).
-                raw = [
-                    (name, value)
-                    for name, value in message.get("headers", ())
-                    if name.lower() not in _SECURITY_NAMES
-                ]
-                raw += _SECURITY_RAW
-                if not any(name.lower() == b"cache-control" for name, _ in raw):
-                    raw.append(_NO_STORE)
-                message = {**message, "headers": raw}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+def secure_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """A response's raw header pairs with the security headers added (replacing any a
+    handler wrote) and ``Cache-Control: no-store`` unless the handler chose a policy.
+    Applied to every response by :class:`gateway.http.edge.EdgeMiddleware`."""
+    raw = []
+    cache_policy = False
+    for name, value in headers:
+        lower = name.lower()  # names as the route wrote them (Starlette: lower case)
+        if lower in _SECURITY_NAMES:
+            continue
+        cache_policy = cache_policy or lower == b"cache-control"
+        raw.append((name, value))
+    raw += _SECURITY_RAW
+    if not cache_policy:
+        raw.append(_NO_STORE)
+    return raw
 
 
 def cors_middleware(settings: Settings) -> Middleware | None:

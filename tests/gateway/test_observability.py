@@ -17,13 +17,9 @@ from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
 from gateway.app import create_app
-from gateway.http.observability import (
-    REQUEST_ID_HEADER,
-    JSONLogFormatter,
-    Metrics,
-    configure_logging,
-    parse_request_id,
-)
+from gateway.http.edge import REQUEST_ID_HEADER, parse_request_id
+from gateway.http.logs import JSONLogFormatter, configure_logging
+from gateway.http.observability import Metrics
 from gateway.settings import Settings
 from providers.sandbox import Sandbox
 from tests.conftest import sandbox_settings
@@ -301,3 +297,23 @@ async def test_metrics_are_refused_in_production_without_a_token(sandbox: Sandbo
     settings = sandbox_settings(profile="production", rate_limit="off")
     async with gateway_client(settings, sandbox) as http:
         assert (await http.get("/metrics")).status_code == 404
+
+
+async def test_the_access_line_formats_with_any_standard_formatter(
+    http: httpx.AsyncClient, log_lines: LogLines
+) -> None:
+    # The access record is built without Logger.info: a plain text handler (an operator's
+    # own, or a test runner's) must still find every standard field on it.
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = seen.append  # type: ignore[method-assign]
+    access = logging.getLogger("gateway.access")
+    access.addHandler(handler)
+    try:
+        await list_nfts(http, **{REQUEST_ID_HEADER: "req-text"})
+    finally:
+        access.removeHandler(handler)
+    every_field = " ".join(f"%({name})s" for name in vars(logging.makeLogRecord({})))
+    text = logging.Formatter(every_field + " %(message)s %(request_id)s").format(seen[0])
+    assert text.endswith("POST /users/u1/nfts 200 req-text")
+    assert seen[0].levelname == "INFO" and seen[0].name == "gateway.access"

@@ -1,0 +1,152 @@
+"""How the gateway writes its logs: one JSON object per line, each with its request id.
+
+* :func:`configure_logging` routes every logger (uvicorn's included) through one handler
+  on the root logger; ``serve`` calls it, never an import.
+* :class:`JSONLogFormatter` writes ``ts``, ``level``, ``logger``, ``message``,
+  ``request_id``, any ``extra=`` values and the exception, so a log shipper needs no
+  parsing rules.
+* The request id lives in a ``ContextVar`` set by the edge middleware
+  (:mod:`gateway.http.edge`) for the duration of a request; :class:`RequestIdFilter`
+  stamps it on every record the handler writes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import traceback
+from contextvars import ContextVar
+from typing import IO, Any, Literal
+
+import orjson
+
+from gateway.http.logrepeats import RepeatFilter
+
+__all__ = [
+    "JSONLogFormatter",
+    "RequestIdFilter",
+    "configure_logging",
+    "current_request_id",
+    "request_id_var",
+]
+
+# The id of the request being served in this context (set by the edge middleware).
+request_id_var: ContextVar[str | None] = ContextVar("nftgw_request_id", default=None)
+
+# Attributes every LogRecord has; anything else was passed with ``extra=`` and is logged
+# (but uvicorn's ``color_message``: the same text with terminal colour codes).
+_RECORD_ATTRIBUTES = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
+    | {"message", "asctime", "color_message"}
+)
+_TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+_OURS = "_nftgw_handler"
+
+
+def current_request_id() -> str | None:
+    """The id of the request being served in this context, if any."""
+    return request_id_var.get()
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps ``record.request_id`` from the current request's context (or ``None``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = request_id_var.get()
+        return True
+
+
+class JSONLogFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, message, request_id, extras, exc."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._second_text = ""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": self._timestamp(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None),
+        }
+        for key, value in vars(record).items():
+            if key not in _RECORD_ATTRIBUTES and key not in entry:
+                entry[key] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["exc_type"] = record.exc_info[0].__name__
+            entry["exc"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+        try:  # orjson: a JSON access log line per request, at a fraction of json's cost
+            return orjson.dumps(entry, default=str).decode()
+        except orjson.JSONEncodeError:  # what orjson refuses (non-str keys, 65-bit ints)
+            return json.dumps(entry, default=str, ensure_ascii=False)
+
+    def _timestamp(self, created: float) -> str:
+        """ISO 8601 in UTC to the millisecond; the date and time of day are written once
+        a second (a busy gateway writes thousands of lines in each)."""
+        second = int(created)
+        if second != self._second:
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._second_text}.{int((created - second) * 1000):03d}+00:00"
+
+
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at emit time (as the stdlib's last resort does),
+    so a replaced stderr (a test runner's capture) never leaves it writing to a closed one."""
+
+    @property
+    def stream(self) -> IO[str]:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: IO[str]) -> None:
+        pass  # the stream is always the current stderr
+
+
+def configure_logging(
+    level: str,
+    *,
+    fmt: Literal["json", "text"] = "json",
+    stream: IO[str] | None = None,
+    repeat_window: float = 0.0,
+) -> logging.Handler:
+    """Route every logger (uvicorn's included) through one handler on the root logger.
+
+    Calling it again replaces the handler it installed before (and only that one: a
+    test runner's capture handlers stay). Returns the handler so a caller can remove it.
+    ``repeat_window`` > 0 writes a repeated warning or error once per that many seconds,
+    with a count (:class:`~gateway.http.logrepeats.RepeatFilter`).
+    """
+    handler: logging.Handler = (
+        logging.StreamHandler(stream) if stream is not None else _CurrentStderrHandler()
+    )
+    handler.addFilter(RepeatFilter(repeat_window))
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(JSONLogFormatter() if fmt == "json" else logging.Formatter(_TEXT_FORMAT))
+    setattr(handler, _OURS, True)
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if getattr(existing, _OURS, False):
+            root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # Neither format shows a record's thread or process, which the stdlib would look up
+    # for every record (a getpid call each): the logging HOWTO's "Optimization" switches.
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
+    # Our access log replaces uvicorn's; httpx logs every upstream URL at INFO, and the
+    # Alchemy key is part of its path, so it only speaks up for warnings.
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return handler
