@@ -33,11 +33,14 @@ def test_a_wallet_shows_as_an_image_grid(
     expect(page.get_by_role("status")).to_contain_text("11 NFTs")
     expect(cards(page)).to_have_count(11)
     expect(cards(page).first).to_contain_text("Pixel Punks #42")
-    # Every image is an inline data: URI from the sandbox, and it really decoded.
+    # Every image is an inline data: URI from the sandbox, and it really decoded (the
+    # browser decodes images after the grid is in the page: wait for it, or time out).
     images = page.locator("#grid img")
     expect(images.first).to_have_attribute("src", re.compile(r"^data:image/"))
-    assert page.evaluate(
-        "() => [...document.querySelectorAll('#grid img')].every(i => i.naturalWidth > 0)"
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#grid img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)",
+        timeout=10_000,
     )
     screenshot(page, "gallery-wallet")
 
