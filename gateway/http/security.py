@@ -59,8 +59,11 @@ def media_type(request: Request) -> str:
 async def read_body(request: Request, *, max_bytes: int) -> bytes:
     """The raw body, refused with 413 as soon as it passes ``max_bytes`` (declared or sent)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise BodyTooLarge(f"the body may be at most {max_bytes} bytes")
+    if declared.isdigit():
+        if int(declared) > max_bytes:
+            raise BodyTooLarge(f"the body may be at most {max_bytes} bytes")
+        # The server frames the body by its declared length: it cannot grow past it.
+        return await request.body()
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -108,18 +111,16 @@ async def read_json_object(request: Request, *, max_bytes: int, max_depth: int) 
 
 def exceeds_depth(value: Any, limit: int) -> bool:
     """Whether containers nest deeper than ``limit`` (iterative: no recursion to exhaust)."""
+    if not isinstance(value, dict | list):
+        return False
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children)
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):  # only containers nest
+                stack.append((child, depth + 1))
     return False
 
 

@@ -27,6 +27,8 @@ class _PageEntry:
     walk_version: int
     expires: float
     result: HoldingsSlice | None = None  # None: seen once, not admitted yet
+    # The same page as every later request gets it: it cost nothing upstream.
+    warm: HoldingsSlice | None = None
 
 
 class PageCache:
@@ -50,6 +52,8 @@ class PageCache:
         return len(self._entries)
 
     def get(self, key: PageKey, walk: WalletWalk) -> HoldingsSlice | None:
+        """The kept page for ``key`` built from ``walk`` as it is now, as a warm request
+        answers it (one object for every such request: it cost nothing upstream)."""
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -57,7 +61,7 @@ class PageCache:
             del self._entries[key]
             return None
         self._entries.move_to_end(key)
-        return entry.result
+        return entry.warm
 
     def offer(self, key: PageKey, walk: WalletWalk, result: HoldingsSlice) -> HoldingsSlice:
         """``result`` was just built from ``walk``: remember it (kept on second sight).
@@ -73,6 +77,7 @@ class PageCache:
             return result
         slice_key: SliceKey = (key, walk.serial, walk.version, next(_admissions))
         seen.result = replace(result, key=slice_key)  # its TTL runs from the first sight
+        seen.warm = replace(seen.result, upstream_calls={})
         _put(self._entries, key, seen, self.max_entries)
         return seen.result
 

@@ -66,6 +66,8 @@ class NFTService:
         self._sources = list(sources)
         self._cache = cache
         self._settings = settings
+        # The chains every walk reads: the configured ones, in configured order.
+        self._walked: tuple[Chain, ...] = tuple(dict.fromkeys(settings.chains))
         self._guards = guards or ProviderGuards(
             GuardPolicy.from_settings(settings), cooldowns=CacheCooldowns(cache)
         )
@@ -116,17 +118,39 @@ class NFTService:
         """
         chain_set = self._canonical(chains)
         page_key: PageKey = (owner, chain_set, spam, nsfw, offset, limit, enrich)
-        known = self._walks.known(owner, self._walked, max_age)
-        if known is not None and known.complete:
-            cached = self._pages.get(page_key, known)
-            if cached is not None:
-                return replace(cached, upstream_calls={})  # warm: it cost nothing upstream
+        kept_page = self._kept_page(page_key, max_age)
+        if kept_page is not None:
+            return kept_page
         result, walk, kept = await self._slice(
             owner, chain_set, (spam, nsfw), offset, limit, enrich, max_age
         )
         if kept:
             return self._pages.offer(page_key, walk, result)
         return result
+
+    def kept_page(
+        self,
+        owner: str,
+        *,
+        offset: int,
+        limit: int,
+        chains: Sequence[Chain] | None = None,
+        spam: SpamFilter = SpamFilter.EXCLUDE,
+        enrich: bool = True,
+        max_age: float | None = None,
+        nsfw: NsfwFilter = NsfwFilter.INCLUDE,
+    ) -> HoldingsSlice | None:
+        """What :meth:`list_holdings` would answer with the same arguments, when it is a
+        page kept ready (of a complete walk, see :mod:`gateway.nfts.page_cache`); None when
+        answering needs anything more. Never waits: a face can try it before it awaits."""
+        chain_set = self._canonical(chains)
+        return self._kept_page((owner, chain_set, spam, nsfw, offset, limit, enrich), max_age)
+
+    def _kept_page(self, page_key: PageKey, max_age: float | None) -> HoldingsSlice | None:
+        known = self._walks.known(page_key[0], self._walked, max_age)
+        if known is None or not known.complete:
+            return None
+        return self._pages.get(page_key, known)
 
     async def whole_wallet(
         self,
@@ -260,11 +284,6 @@ class NFTService:
         return await self._floors.fill(
             enriched, failures, known=floors, meter=meter, deadline=deadline
         )
-
-    @property
-    def _walked(self) -> tuple[Chain, ...]:
-        """The chains every walk reads: the configured ones, in configured order."""
-        return tuple(dict.fromkeys(self._settings.chains))
 
     def _canonical(self, chains: Sequence[Chain] | None) -> tuple[Chain, ...]:
         """A client's chain list, deduplicated and in one order (configured chains first,

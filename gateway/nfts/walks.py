@@ -59,6 +59,8 @@ class _WalkEntry:
     walk: WalletWalk
     task: asyncio.Task[None] | None  # None: restored from another replica's snapshot
     created: float
+    # Complete with every stream answered: settled for good (checked once, not per request).
+    settled: bool = False
 
 
 class WalkRegistry:
@@ -109,9 +111,11 @@ class WalkRegistry:
         entry = self._walks.get(key)
         if entry is None:
             return None
-        if entry.walk.complete and entry.walk.any_failed:  # partial: never kept
-            del self._walks[key]
-            return None
+        if not entry.settled and entry.walk.complete:
+            if entry.walk.any_failed:  # partial: never kept
+                del self._walks[key]
+                return None
+            entry.settled = True
         if max_age is not None and time.time() - entry.walk.fetched_at > max_age:
             return None
         fresh = time.monotonic() - entry.created < self._settings.snapshot_ttl

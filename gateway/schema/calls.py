@@ -104,6 +104,11 @@ class ServiceCall(ABC, Generic[R_co]):
     async def run(self, services: Services) -> R_co:
         """Make the call."""
 
+    def ready(self, services: Services) -> R_co | None:
+        """The answer :meth:`run` would give, when a service holds it ready and giving it
+        needs no waiting; else None (then :meth:`run` it)."""
+        return None
+
     def reports(self, answer: object) -> ProviderAnswer | None:
         """How the providers did in ``answer`` (this call's), when it lists NFTs or DIDs."""
         return None
@@ -141,6 +146,19 @@ class WalletHoldings(ServiceCall[HoldingsSlice]):
     async def run(self, services: Services) -> HoldingsSlice:
         w = self.window
         return await services.nfts.list_holdings(
+            self.address,
+            offset=w.offset,
+            limit=w.limit,
+            chains=w.chains,
+            spam=w.spam,
+            enrich=w.enrich,
+            max_age=w.max_age,
+            nsfw=w.nsfw,
+        )
+
+    def ready(self, services: Services) -> HoldingsSlice | None:
+        w = self.window
+        return services.nfts.kept_page(
             self.address,
             offset=w.offset,
             limit=w.limit,

@@ -148,10 +148,11 @@ class GraphQLView(GraphQL[Context, None]):
             data = await read_post(request, self.limits, max_body_bytes=self.max_body_bytes)
         state = request.app.state
         resolved = await self.documents.resolve(data.query, data.extensions, state.cache)
-        # The hash has done its work: without it the request is the one its text makes
-        # (and may be answered by the fast path like any other).
-        extensions = {k: v for k, v in (data.extensions or {}).items() if k != "persistedQuery"}
-        data = dataclasses.replace(data, query=resolved.query, extensions=extensions or None)
+        if data.extensions or resolved.query is not data.query:
+            # The hash has done its work: without it the request is the one its text makes
+            # (and may be answered by the fast path like any other).
+            extensions = {k: v for k, v in (data.extensions or {}).items() if k != "persistedQuery"}
+            data = dataclasses.replace(data, query=resolved.query, extensions=extensions or None)
         document = checked_document_of(resolved.query, data.operation_name, method, self.limits)
         if resolved.register is not None:  # an APQ registration, within the limits
             await self.documents.register(resolved.register, resolved.query, state.cache)

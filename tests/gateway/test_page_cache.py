@@ -197,3 +197,28 @@ async def test_a_page_with_failed_details_is_never_kept() -> None:
         healed = await nfts(http)
     assert all(r.headers["x-nftgw-providers"].startswith("opensea=partial") for r in broken)
     assert healed.headers["x-nftgw-providers"] == "opensea=ok, alchemy=ok, moralis=ok"
+
+
+async def test_a_page_is_ready_without_waiting_exactly_when_it_is_kept() -> None:
+    # kept_page is what a face tries before it awaits list_holdings: it must give the same
+    # page list_holdings would, and nothing (never a stale or partial page) before that.
+    settings = sandbox_settings(sandbox="off", chains=[Chain.ETHEREUM], exact_total_wait=0.0)
+    cache = SharedCache(BoundedMemoryCache())
+    service = NFTService([GatedSource()], [], cache, settings)
+    try:
+        assert service.kept_page(OWNER, offset=0, limit=3) is None  # never walked
+        first = await service.list_holdings(OWNER, offset=0, limit=3)
+        await asyncio.sleep(0.05)  # the walk completes
+        ready_before_kept = service.kept_page(OWNER, offset=0, limit=3)
+        kept = [await service.list_holdings(OWNER, offset=0, limit=3) for _ in range(3)]
+        ready = service.kept_page(OWNER, offset=0, limit=3)
+        other_page = service.kept_page(OWNER, offset=3, limit=3)
+    finally:
+        await service.aclose()
+        await cache.close()
+    assert ready_before_kept is None  # complete, but built once: not kept yet
+    assert first.upstream_calls  # the first answer says what the walk cost
+    assert ready is kept[-1] is kept[-2]  # one warm object for every later request
+    assert ready.key is not None and ready.upstream_calls == {}
+    assert [h.key for h in ready.holdings] == [h.key for h in first.holdings]
+    assert other_page is None

@@ -15,10 +15,12 @@ recording facade (:mod:`gateway.schema.fastpath.recording`) and convert what it 
    slice key, in the view's :class:`~gateway.schema.fastpath.kept.KeptPages`), so it lives as
    long as that page is asked for, and at most ``per_slice`` answers per page.
 2. The next request with the same key replays the plan's calls (concurrently, on the
-   services themselves). When every call answers *the same* (the very page objects, equal
-   values otherwise), the resolvers would compute exactly the same answer from exactly
-   the same inputs: the kept bytes are the answer, and graphql-core never runs. The
-   provider reports for ``extensions`` come from the replayed answers, as usual.
+   services themselves; when every one is ready - kept pages - at once, with no task and
+   no wait: :meth:`~gateway.schema.calls.ServiceCall.ready`). When every call answers
+   *the same* (the very page objects, equal values otherwise), the resolvers would
+   compute exactly the same answer from exactly the same inputs: the kept bytes are the
+   answer, and graphql-core never runs. The provider reports for ``extensions`` come
+   from the replayed answers, as usual.
 3. Otherwise (a changed page, other variables, a call that failed) the request executes
    normally, and the answers the replay already fetched are handed to its resolvers
    (:meth:`AnswerLog.prefetch`): no service is asked twice.
@@ -144,8 +146,13 @@ class AnswerCache:
 
 
 async def _run_all(calls: tuple[ServiceCall[Any], ...], services: Services) -> list[Any]:
-    """Every call's result or exception, the calls running concurrently."""
-    if len(calls) == 1:  # the common case, without a task
+    """Every call's result or exception, the calls running concurrently; answered at once,
+    without a task or a wait, when every one is ready (:meth:`ServiceCall.ready`: a warm
+    request's kept pages), as most replays are."""
+    ready = [call.ready(services) for call in calls]
+    if all(answer is not None for answer in ready):
+        return ready
+    if len(calls) == 1:  # without a task
         try:
             return [await calls[0].run(services)]
         except Exception as exc:  # an outcome like any other
