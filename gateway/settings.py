@@ -289,7 +289,7 @@ class ResilienceSettings(SettingsSlice):
     # Every opening lasts this long, a failed probe's too (gateway/resilience/breaker.py).
     breaker_open_seconds: float = Field(default=30.0, gt=0)
     breaker_half_open_probes: int = Field(default=3, ge=1)
-    bulkhead_max_in_flight: int = Field(default=16, ge=1)
+    bulkhead_max_in_flight: int = Field(default=64, ge=1)
     # Calls one provider may have waiting (for a slot or its budget) before new ones are
     # shed as `overloaded`; a waiting call gives up only when its deadline cannot be met.
     bulkhead_queue_max: int = Field(default=1024, ge=1)
