@@ -6,8 +6,15 @@ a page's details come from one batch call per detail provider and chain
 collections from one more (``/collections/batch``), both cached long (``enrichment_ttl``,
 ``collection_ttl``; failures never are). A batch starts at ``opensea_batch_size`` items; a
 server that refuses the size (a 400 saying so) gets half, and that size is remembered. A
-server without the batch routes gets the per-NFT GETs of :class:`NFTDetailSource`, one
-call per NFT, as before.
+server without the batch routes gets the per-NFT and per-collection GETs of
+:class:`NFTDetailSource`, one call each. Whether the routes exist is asked once per
+process (:meth:`Enricher.learn_routes`, an empty ``/collections/batch`` beside the first
+walk's list calls), so no page pays a 404 round trip to find out.
+
+A cold page costs one wave after its list calls: details, collections (and, in the
+service, floors) go out together; collections cached as unranked spare the calls that
+could only add a rank (on a cold page they are not known yet, and those NFTs ride along
+in the one detail batch).
 
 No detail call is made where the list calls already gave all it could add: an ERC-721
 with traits, quantity and owner known, of a collection cached as unranked. An ERC-1155 with
@@ -30,7 +37,7 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from gateway.cache.codec import decode_collection, decode_record, encode_collection, encode_record
 from gateway.cache.shared import SharedCache, cache_key
@@ -81,6 +88,7 @@ class Enricher:
         # Per (provider, route): the batch size the server accepts, as far as we know.
         self._batch_sizes: dict[tuple[str, str], int] = {}
         self._batchless: set[str] = set()  # providers whose server has no batch routes
+        self._route_checks: dict[str, asyncio.Task[None]] = {}  # see learn_routes
 
     async def enrich(
         self,
@@ -109,21 +117,25 @@ class Enricher:
         }
         if not listed:
             return holdings
-        # Collections first: what they say (a collection OpenSea does not rank) decides
-        # which details are worth a call, the same way on every replica, so concurrent
-        # requests for one page ask for the same batch and share it.
+        await self._routes_known(source)
+        # Collections and details in one wave (a cold page is a round trip shorter).
+        # A collection cached as unranked spares the details that could only add a
+        # rank; on a cold page nothing is known yet and every detail is asked (in a
+        # batch that costs no extra call, only extra items).
         known = await self._cached_collections(source, listed.values())
-        infos = await self._collections(source, listed.values(), known, request)
         wanted = [
             record
             for index, record in listed.items()
             if not (
                 _detail_adds_only_rarity(holdings[index])
-                and (info := infos.get(_slug(record) or "")) is not None
+                and (info := known.get(_slug(record) or "")) is not None
                 and info.ranked is False
             )
         ]
-        details = await self._details_of(source, wanted, request)
+        infos, details = await asyncio.gather(
+            self._collections(source, listed.values(), known, request),
+            self._details_of(source, wanted, request, list(listed.values())),
+        )
         enriched = list(holdings)
         for index, record in listed.items():
             info = infos.get(_slug(record) or "")
@@ -142,20 +154,27 @@ class Enricher:
     # -- details ---------------------------------------------------------------------
 
     async def _details_of(
-        self, source: NFTDetailSource, records: list[NFTRecord], request: _Request
+        self,
+        source: NFTDetailSource,
+        records: list[NFTRecord],
+        request: _Request,
+        page: list[NFTRecord],
     ) -> dict[NFTKey, NFTRecord]:
-        """Each record's detail from the cache, fetching the missing ones first. Concurrent
-        requests for the same records (here or on another replica) share one fetch."""
+        """Each record's detail from the cache, fetching the missing ones first.
+
+        Concurrent requests for the same records of a ``page`` (here or on another
+        replica) share one fetch, whatever each of them knew of the collections when it
+        asked: the fetch is named by the page's records whose detail is not cached."""
         if not records:
             return {}
-        found = await self._peek_details(source, records, request)
+        found = await self._peek_details(source, page, request)
         missing = [r for r in records if r.key not in found]
         if not missing:
             return found
-        ids = ",".join(sorted(f"{r.chain}/{r.contract_address}/{r.token_id}" for r in missing))
+        uncached = ",".join(sorted(_id(r) for r in page if r.key not in found))
         try:
             await self._cache.get_or_fetch(
-                cache_key("details", source.name, request.owner, _digest(ids)),
+                cache_key("details", source.name, request.owner, _digest(uncached)),
                 lambda: self._fetch_details(source, missing, request),
                 ttl=FLIGHT_TTL,
                 encode=lambda count: count,
@@ -182,7 +201,7 @@ class Enricher:
         missing = [r for r in records if r.key not in found]
         fetched: list[NFTRecord] = []
         errors: list[BaseException] = []
-        if isinstance(source, NFTBatchDetailSource) and source.name not in self._batchless:
+        if self._batches(source):
             by_chain: dict[Chain, list[NFTRecord]] = {}
             for record in missing:
                 by_chain.setdefault(record.chain, []).append(record)
@@ -198,7 +217,7 @@ class Enricher:
                         errors.append(part)
                     else:
                         fetched.extend(part)
-        if source.name in self._batchless or not isinstance(source, NFTBatchDetailSource):
+        if not self._batches(source):
             singles = await asyncio.gather(
                 *(self._single_detail(source, r, request) for r in missing),
                 return_exceptions=True,
@@ -338,50 +357,59 @@ class Enricher:
         if not missing:
             return known
         infos: list[CollectionInfo] = []
-        try:
-            if isinstance(source, NFTBatchDetailSource) and source.name not in self._batchless:
-
-                async def fetch(chunk: Sequence[str]) -> Sequence[CollectionInfo]:
-                    return await self._guarded(
-                        source.name,
-                        "collection_batch",
-                        lambda: source.fetch_collection_batch(chunk),
-                        Priority.COLLECTION,
-                        request,
-                    )
-
-                slugs = sorted(chains)
-
-                async def fetch_all() -> list[CollectionInfo]:
-                    return await self._in_batches(source.name, "collections", slugs, fetch, None)
-
-                # Concurrent requests for these collections (here or on another replica)
-                # share one fetch.
-                infos, _ = await self._cache.get_or_fetch(
-                    cache_key("collections", source.name, _digest(",".join(slugs))),
-                    fetch_all,
-                    ttl=self._settings.collection_ttl,
-                    encode=lambda found: [encode_collection(i) for i in found],
-                    decode=lambda data: [decode_collection(i) for i in data],
-                )
-            else:
-                singles = await asyncio.gather(
-                    *(self._single_collection(source, chains[s], s, request) for s in missing)
-                )
-                infos = [info for info in singles if info is not None]
-        except ProviderError:
-            return known  # unsupported routes are found out by the detail calls
+        if self._batches(source):
+            try:
+                infos = await self._collection_batches(source, sorted(chains), request)
+            except ProviderUnsupported:
+                self._batchless.add(source.name)  # this page asks one by one instead
+            except ProviderError:
+                return known
+        if not self._batches(source):
+            singles = await asyncio.gather(
+                *(self._single_collection(source, chains[s], s, request) for s in missing)
+            )
+            infos = [info for info in singles if info is not None]
         found = dict(known)
-        for info in infos:
-            found[info.slug] = info
-            chain = chains.get(info.slug)
-            if chain is not None:
-                await self._cache.set(
-                    _collection_key(source, chain, info.slug),
+        found.update((info.slug, info) for info in infos)
+        await asyncio.gather(
+            *(
+                self._cache.set(
+                    _collection_key(source, chains[info.slug], info.slug),
                     encode_collection(info),
                     self._settings.collection_ttl,
                 )
+                for info in infos
+                if info.slug in chains
+            )
+        )
         return found
+
+    async def _collection_batches(
+        self, source: NFTBatchDetailSource, slugs: list[str], request: _Request
+    ) -> list[CollectionInfo]:
+        """``slugs``' collections by the batch; concurrent requests for the same ones (here
+        or on another replica) share one fetch."""
+
+        async def fetch(chunk: Sequence[str]) -> Sequence[CollectionInfo]:
+            return await self._guarded(
+                source.name,
+                "collection_batch",
+                lambda: source.fetch_collection_batch(chunk),
+                Priority.COLLECTION,
+                request,
+            )
+
+        async def fetch_all() -> list[CollectionInfo]:
+            return await self._in_batches(source.name, "collections", slugs, fetch, None)
+
+        infos, _ = await self._cache.get_or_fetch(
+            cache_key("collections", source.name, _digest(",".join(slugs))),
+            fetch_all,
+            ttl=self._settings.collection_ttl,
+            encode=lambda found: [encode_collection(i) for i in found],
+            decode=lambda data: [decode_collection(i) for i in data],
+        )
+        return infos
 
     async def _single_collection(
         self, source: NFTDetailSource, chain: Chain, slug: str, request: _Request
@@ -396,6 +424,58 @@ class Enricher:
             )
         except ProviderError:
             return None
+
+    # -- batch routes ------------------------------------------------------------------
+
+    def learn_routes(self, meter: CallMeter | None = None) -> None:
+        """Find out, beside a walk's list calls, whether each batch source's server has
+        the batch routes (once per process, or per ``collection_ttl`` when another replica
+        said so in the shared cache): a cold page's one detail wave then goes to routes
+        that exist, not to a 404 first. Costs one empty ``/collections/batch`` call."""
+        for source in self._details.values():
+            name = source.name
+            if isinstance(source, NFTBatchDetailSource) and name not in self._route_checks:
+                self._route_checks[name] = asyncio.create_task(
+                    self._check_routes(source, meter or request_meter())
+                )
+
+    async def _check_routes(self, source: NFTBatchDetailSource, meter: CallMeter) -> None:
+        async def check() -> bool:
+            try:
+                await self._guards.call(
+                    source.name,
+                    "collection_batch",
+                    lambda: source.fetch_collection_batch(()),
+                    priority=Priority.COLLECTION,
+                    meter=meter,
+                )
+            except ProviderUnsupported:
+                return False
+            return True
+
+        try:
+            # One check for every replica (through the shared cache), kept long.
+            batches, _ = await self._cache.get_or_fetch(
+                cache_key("batch-routes", source.name),
+                check,
+                ttl=self._settings.collection_ttl,
+                encode=lambda found: found,
+                decode=bool,
+            )
+        except ProviderError:
+            return  # not known: the page's own batch calls find out
+        if not batches:
+            self._batchless.add(source.name)
+
+    async def _routes_known(self, source: NFTDetailSource) -> None:
+        """Wait for the route check of ``source`` (started with the walk) to end."""
+        check = self._route_checks.get(source.name)
+        if check is not None and not check.done():
+            await asyncio.wait({check})
+
+    def _batches(self, source: NFTDetailSource) -> TypeGuard[NFTBatchDetailSource]:
+        """Whether ``source``'s details and collections are asked by the batch."""
+        return isinstance(source, NFTBatchDetailSource) and source.name not in self._batchless
 
     # -- calls -------------------------------------------------------------------------
 
@@ -455,6 +535,10 @@ class Enricher:
 def _digest(text: str) -> str:
     """A short stable name for a batch's items (cache keys stay short and safe)."""
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _id(record: NFTRecord) -> str:
+    return f"{record.chain}/{record.contract_address}/{record.token_id}"
 
 
 def _slug(record: NFTRecord) -> str | None:

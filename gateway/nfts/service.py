@@ -214,6 +214,8 @@ class NFTService:
         deadline = asyncio.get_running_loop().time() + self._settings.request_deadline
         meter = CallMeter()
         view = None if chains == self._walked else frozenset(chains)
+        if enrich:
+            self._enricher.learn_routes(meter)  # beside the list calls, once per process
         chains = self._walked  # one walk per wallet: a narrower list is a view of it
         try:
             async with asyncio.timeout(self._settings.request_deadline):

@@ -1,0 +1,185 @@
+"""A cold page's upstream calls go out in as few waves as its data allows: the list calls,
+then every detail, collection and floor call of the page at once.
+
+Waves are read from the order requests start and end at the transport (no clocks): calls
+are "in flight together" when each of them started before any of them ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+from asgi_lifespan import LifespanManager
+
+from gateway.app import create_app
+from gateway.settings import Settings
+from providers.models import Chain, TokenStandard
+from providers.sandbox import Sandbox, build_sandbox
+from providers.sandbox.world import SandboxCollection, SandboxNFT, World, svg_data_uri
+from tests.conftest import sandbox_settings
+
+WALLET = "0x" + "9" * 40
+COLLECTIONS = 10  # two NFTs of each on the wallet's 20-NFT page
+PAGE = 20
+
+
+class Recorder(httpx.AsyncBaseTransport):
+    """The sandbox transport, noting when each upstream request starts and ends."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+        self.events: list[tuple[str, str, str]] = []  # (start | end, host, path)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "POST" and json.loads(request.content or b"{}") == {"slugs": []}:
+            path += "#route-check"  # the empty batch that asks whether the route exists
+        where = (request.url.host, path)
+        self.events.append(("start", *where))
+        try:
+            return await self._inner.handle_async_request(request)
+        finally:
+            self.events.append(("end", *where))
+
+    def requests(self, wanted: Callable[[str, str], bool]) -> list[str]:
+        return [path for kind, host, path in self.events if kind == "start" and wanted(host, path)]
+
+    def together(self, wanted: Callable[[str, str], bool]) -> bool:
+        """Whether every request ``wanted`` picks started before any of them ended."""
+        kinds = [kind for kind, host, path in self.events if wanted(host, path)]
+        return "end" not in kinds[: kinds.count("start")]
+
+
+def spread_world() -> World:
+    """A 20-NFT wallet over ten collections (ERC-721 and ERC-1155, ranked or not)."""
+    data = World()
+    for c in range(COLLECTIONS):
+        standard = TokenStandard.ERC1155 if c % 3 == 0 else TokenStandard.ERC721
+        collection = SandboxCollection(
+            Chain.ETHEREUM,
+            "0x" + f"{c + 1:02x}" * 20,
+            f"spread-{c}",
+            f"Spread {c}",
+            standard,
+            100,
+            ranked=c % 2 == 0,
+        )
+        data.add_collection(collection)
+        for token_id in (1, 2):
+            label = f"{collection.name} #{token_id}"
+            data.add_nft(
+                SandboxNFT(
+                    collection=collection,
+                    token_id=str(token_id),
+                    name=label,
+                    description=None,
+                    image=svg_data_uri(label, token_id),
+                    original_image=svg_data_uri(label, token_id),
+                    animation=None,
+                    traits=(("Level", token_id),),
+                    rank=token_id if collection.ranked else None,
+                    holders={WALLET: 2 if standard is TokenStandard.ERC1155 else 1},
+                )
+            )
+    return data.finish()
+
+
+@asynccontextmanager
+async def gateway(
+    sandbox: Sandbox, settings: Settings
+) -> AsyncIterator[tuple[httpx.AsyncClient, Recorder]]:
+    recorder = Recorder(sandbox.transport())
+    app = create_app(settings, transport=recorder)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+            yield http, recorder
+
+
+async def first_page(http: httpx.AsyncClient) -> dict[str, object]:
+    body = {"wallet_address": WALLET, "page": 1, "size": PAGE}
+    response = await http.post("/users/u1/nfts", json=body)
+    assert response.status_code == 200, response.text
+    answer: dict[str, object] = response.json()
+    return answer
+
+
+def opensea(host: str, path: str) -> bool:
+    return host.startswith("opensea")
+
+
+def is_list(host: str, path: str) -> bool:
+    return (
+        "/account/" in path
+        or "getNFTsForOwner" in path
+        or "/wallets/" in path
+        or (path.endswith("/nft") and "moralis" in host)
+    )
+
+
+def page_call(host: str, path: str) -> bool:
+    """A detail, collection or floor call of OpenSea (not a list call, not the route check)."""
+    return opensea(host, path) and not is_list(host, path) and "#" not in path
+
+
+def slow(sandbox: Sandbox) -> None:
+    for name in ("opensea", "alchemy", "moralis"):
+        sandbox.faults(name).latency = 0.05  # every call is in flight long enough to overlap
+
+
+async def test_a_cold_page_asks_details_and_collections_in_one_wave() -> None:
+    sandbox = build_sandbox(spread_world())
+    slow(sandbox)
+    async with gateway(sandbox, sandbox_settings(chains=[Chain.ETHEREUM])) as (http, calls):
+        answer = await first_page(http)
+    assert calls.requests(lambda h, p: p == "/api/v2/nfts/batch") == ["/api/v2/nfts/batch"]
+    batches = {"/api/v2/nfts/batch", "/api/v2/collections/batch"}
+    assert calls.together(lambda h, p: opensea(h, p) and p in batches)
+    assets = answer["assets"]
+    assert isinstance(assets, list) and len(assets) == PAGE
+    # What the waves are for is all there: names, ranks where ranked, quantities.
+    assert all(a["nft"]["collection_name"].startswith("Spread ") for a in assets)
+    ranked = [a for a in assets if int(a["nft"]["collection_slug"].split("-")[1]) % 2 == 0]
+    assert all(a["nft"]["rarity"]["rank"] == int(a["nft"]["token_id"]) for a in ranked)
+    assert all(a["quantity"] for a in assets)
+
+
+async def test_without_batch_routes_every_per_nft_and_collection_get_goes_at_once() -> None:
+    sandbox = build_sandbox(spread_world())
+    slow(sandbox)
+    sandbox.faults("opensea").batch_routes = False  # the documented API v2 only
+    settings = sandbox_settings(chains=[Chain.ETHEREUM])
+    async with gateway(sandbox, settings) as (http, calls):
+        answer = await first_page(http)
+    singles = calls.requests(page_call)
+    details = [p for p in singles if "/contract/" in p and "/owners" not in p]
+    collections = [p for p in singles if p.startswith("/api/v2/collections/")]
+    assert len(details) == PAGE and len({p for p in collections if "/stats" not in p}) >= 1
+    assert calls.together(page_call), "one wave: no call waited for another"
+    # The route check went out beside the list calls, not after them, and no batch call
+    # was tried on the page (it would have been a 404 and a round trip lost).
+    assert calls.requests(lambda h, p: p == "/api/v2/nfts/batch") == []
+    assert calls.together(lambda h, p: opensea(h, p) and (is_list(h, p) or "/batch" in p))
+    assets = answer["assets"]
+    assert isinstance(assets, list) and len(assets) == PAGE
+    assert all(a["nft"]["collection_name"].startswith("Spread ") for a in assets)
+    assert all(a["quantity"] for a in assets)
+
+
+async def test_concurrent_cold_requests_for_a_page_share_its_calls() -> None:
+    sandbox = build_sandbox(spread_world())
+    details = sandbox.faults("opensea")
+    details.path_filter, details.latency = "/nfts/batch", 0.2  # the detail batch is slow
+    async with gateway(sandbox, sandbox_settings(chains=[Chain.ETHEREUM])) as (http, calls):
+        first = asyncio.create_task(first_page(http))
+        # The second request arrives once the first one's collections are cached: it
+        # knows more, yet it shares the first one's detail batch instead of its own.
+        async with asyncio.timeout(10):
+            while ("end", "opensea.sandbox", "/api/v2/collections/batch") not in calls.events[1:]:
+                await asyncio.sleep(0.005)
+        await asyncio.gather(first, first_page(http))
+    assert calls.requests(lambda h, p: p == "/api/v2/nfts/batch") == ["/api/v2/nfts/batch"]
