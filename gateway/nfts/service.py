@@ -192,6 +192,11 @@ class NFTService:
             walk.outdate_pages()
         return answer
 
+    async def settled(self) -> None:
+        """Return once every wallet walk of this process has ended and published its
+        snapshot (for measuring what the service holds; answers never wait for it)."""
+        await self._walks.settled()
+
     async def aclose(self) -> None:
         await self._walks.aclose()
 

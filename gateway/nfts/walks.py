@@ -143,6 +143,12 @@ class WalkRegistry:
         walk, age = restored
         return walk, int(age)
 
+    async def settled(self) -> None:
+        """Return once every walk of this process has ended and published its snapshot
+        (what a measurement of the memory held waits for; requests never need to)."""
+        tasks = [entry.task for entry in self._walks.values() if entry.task is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def aclose(self) -> None:
         tasks: list[asyncio.Task[Any]] = [e.task for e in self._walks.values() if e.task]
         tasks += self._opening.values()
