@@ -132,12 +132,13 @@ def create_app(
                     await rate_redis.aclose()
 
     return Starlette(
+        # The busiest routes first: the router tries them in order, for every request.
         routes=[
-            Route("/users/{user_id}/nfts", list_user_nfts, methods=["POST"]),
-            Route("/users/{user_id}/dids", list_user_dids, methods=["POST"]),
             # Every verb reaches the view, which answers 405 itself (a GraphQL error body,
             # `Allow: GET, POST`); Starlette's own 405 would advertise HEAD, which it lacks.
             Route("/graphql", _graphql_view(settings)),
+            Route("/users/{user_id}/nfts", list_user_nfts, methods=["POST"]),
+            Route("/users/{user_id}/dids", list_user_dids, methods=["POST"]),
             Route("/openapi.json", openapi_endpoint, methods=["GET"]),
             Route("/healthz", _healthz, methods=["GET"]),
             *operate_routes(),

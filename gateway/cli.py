@@ -124,6 +124,7 @@ def _server_options(settings: Settings) -> dict[str, Any]:
         "log_level": settings.log_level.lower(),
         "log_config": None,  # configure_logging: JSON lines with request ids
         "access_log": False,  # gateway.access logs each request, with its id and route
+        "server_header": False,  # no "server: uvicorn": what runs here is nobody's business
         "timeout_keep_alive": max(1, round(settings.keep_alive_timeout)),
         # X-Forwarded-* only from NFTGW_TRUSTED_PROXIES (none by default: uvicorn's own
         # default trusts 127.0.0.1, so a local client could pick its rate-limit bucket).

@@ -168,7 +168,7 @@ class GraphQLView(GraphQL[Context, None]):
             if key is not None:  # a warm answer, when replaying its service calls says so
                 kept = await self.answers.replay(key, services, log)
                 if kept is not None:
-                    return _kept_response(kept, log, response_type)
+                    return _kept_response(kept, response_type)
             context = Context(
                 settings=state.settings,
                 services=RecordingServices(services, log),
@@ -228,14 +228,9 @@ class GraphQLView(GraphQL[Context, None]):
         return _dumps(data)
 
 
-def _kept_response(data: bytes, log: AnswerLog, response_type: str) -> Response:
-    """A warm answer: the kept ``data`` (already redacted; see
-    :class:`gateway.http.redaction.RedactedBytes`) and this request's ``extensions``, which
-    alone are encoded and redacted per request (the same bytes ``_response`` would write)."""
-    extensions = log.extensions()
-    tail = b',"extensions":' + _dumps(extensions) + b"}" if extensions else b"}"
-    media = f"{response_type}; charset=utf-8"
-    return Response(b'{"data":' + data + tail, status_code=200, media_type=media)
+def _kept_response(body: bytes, response_type: str) -> Response:
+    """A warm answer (see :meth:`AnswerCache.replay`): already written and redacted."""
+    return Response(body, status_code=200, media_type=f"{response_type}; charset=utf-8")
 
 
 def _capped(errors: list[Any], maximum: int) -> list[Any]:

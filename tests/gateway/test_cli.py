@@ -10,6 +10,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -279,3 +280,33 @@ async def test_served_connections_send_answers_without_waiting_for_acks() -> Non
             await asyncio.sleep(0.01)
         writer.close()
     assert nodelay == [1]
+
+
+def test_served_answers_name_no_server_software() -> None:
+    # A "server: uvicorn" header tells a scanner what to try; every answer keeps its Date.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serving = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(300):
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0)
+                break
+            except httpx.TransportError:
+                if serving.poll() is not None:
+                    raise AssertionError("serve exited") from None
+                time.sleep(0.1)
+        else:
+            raise AssertionError("serve did not answer")
+    finally:
+        serving.terminate()
+        serving.wait(timeout=10)
+    assert response.status_code == 200
+    assert "server" not in response.headers
+    assert "date" in response.headers

@@ -44,7 +44,8 @@ import orjson
 from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from gateway.http.redaction import RedactedBytes
+from gateway.http.redaction import RedactedBytes, redact_bytes
+from gateway.http.security import encode_json
 from gateway.schema.calls import ServiceCall, Services
 from gateway.schema.fastpath.kept import KeptPages, slice_key
 from gateway.schema.fastpath.recording import AnswerLog, Trace
@@ -64,11 +65,14 @@ class Plan:
     anchor: int  # index of the call whose answer (a kept page) keeps the response
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class _Kept:
     plan: Plan
     results: tuple[Any, ...]
     data: RedactedBytes  # the answer's "data", serialised
+    # The whole response body of a replay that cost nothing, while replays answer with
+    # the very objects in ``results`` (its extensions are then the same, byte for byte).
+    body: RedactedBytes | None = None
 
 
 def request_key(data: GraphQLRequestData, method: str) -> RequestKey | None:
@@ -99,22 +103,30 @@ class AnswerCache:
         return self.per_slice > 0
 
     async def replay(self, key: RequestKey, services: Services, log: AnswerLog) -> bytes | None:
-        """The kept ``data`` for ``key`` (JSON, redacted) when replaying its calls answers
-        the same; else None, with whatever the replay fetched prefetched into ``log``."""
+        """The response body for ``key`` (JSON, redacted: the kept ``data`` and this
+        request's ``extensions``) when replaying its calls answers the same; else None,
+        with whatever the replay fetched prefetched into ``log``."""
         plan = self._plans.get(key)
         if plan is None:
             return None
         self._plans.move_to_end(key)
         outcomes = await _run_all(plan.calls, services)
         memo = self.pages.peek(outcomes[plan.anchor])
-        kept = None if memo is None else memo.answers.get(key)
+        kept: _Kept | None = None if memo is None else memo.answers.get(key)
         if kept is None or kept.plan is not plan or not _same(kept.results, outcomes):
             log.prefetch(zip(plan.calls, outcomes, strict=True))
             return None
         for call, result in zip(plan.calls, outcomes, strict=True):
             log.note(call, result)
-        data: bytes = kept.data.get()
-        return data
+        if any(old is not new for old, new in zip(kept.results, outcomes, strict=True)):
+            # Equal answers in new objects (a page's warm copy): the next replays compare
+            # by identity, and a body written for the old objects is not theirs.
+            kept.results, kept.body = tuple(outcomes), None
+        if log.meter.counts:  # this replay cost upstream calls: its extensions say so
+            return _answer_body(kept.data.get(), log)
+        if kept.body is None:
+            kept.body = RedactedBytes(_answer_body(kept.data.get(), log))
+        return kept.body.get()
 
     def keep(
         self, key: RequestKey, log: AnswerLog, result: ExecutionResult
@@ -158,6 +170,15 @@ async def _run_all(calls: tuple[ServiceCall[Any], ...], services: Services) -> l
         except Exception as exc:  # an outcome like any other
             return [exc]
     return await asyncio.gather(*(call.run(services) for call in calls), return_exceptions=True)
+
+
+def _answer_body(data: bytes, log: AnswerLog) -> bytes:
+    """``{"data": ..., "extensions": ...}``: the bytes the view writes for an executed
+    answer (see ``GraphQLView._answer``), ``data`` already serialised."""
+    extensions = log.extensions()
+    if not extensions:
+        return b'{"data":' + data + b"}"
+    return b'{"data":' + data + b',"extensions":' + redact_bytes(encode_json(extensions)) + b"}"
 
 
 def _anchor(trace: Trace) -> int | None:
