@@ -27,8 +27,9 @@ Readers are many and commits are few, so what readers ask for is kept between co
 The spam verdict (:mod:`gateway.nfts.spam`) is given there too, once per merged holding,
 and again for every holding when the lists change. Memory is the other cost of a big wallet:
 holdings live in one insertion-ordered dict (the walk order), values repeated across a
-wallet (contract addresses, slugs, collection names, traits, owner lists) are stored once
-per walk, and a second provider's record of an NFT reuses the first one's equal strings.
+wallet (contract addresses, slugs, collection names, traits, owner lists, floors) are
+stored once per walk, and a second provider's record of an NFT reuses the first one's equal
+strings and trait list.
 
 Over 400 lines on purpose: streams, rounds, the commit order and the interning above share
 one mutable state (the walk); the snapshot codec already lives apart (:mod:`.snapshot`).
@@ -390,10 +391,14 @@ class WalletWalk:
                 if value is not None and held is not value and held == value:
                     changes[name] = held
         if record.traits:  # the trait lists differ, their (type, value) pairs repeat
-            changes["traits"] = tuple(pool.setdefault(trait, trait) for trait in record.traits)
+            traits = tuple(pool.setdefault(trait, trait) for trait in record.traits)
+            held_traits = known.nft.traits if known is not None else None
+            changes["traits"] = held_traits if held_traits == traits else traits
         if record.owner_addresses is not None:
             owners = record.owner_addresses
             changes["owner_addresses"] = pool.setdefault(("owners", owners), owners)
+        if record.floor is not None:  # a collection's floor, quoted alike on every NFT of it
+            changes["floor"] = pool.setdefault(record.floor, record.floor)
         return replace(record, **changes) if changes else record
 
     # -- restoring -----------------------------------------------------------------------

@@ -14,7 +14,7 @@ from gateway.nfts.snapshot import decode_walk, encode_walk
 from gateway.nfts.walk import WalletWalk
 from gateway.settings import DEFAULT_FIELD_PRIORITY
 from providers.errors import ProviderCursorExpired, ProviderUnavailable
-from providers.models import Chain, HoldingsPage, NFTRecord, SpamSignal
+from providers.models import Chain, FloorPrice, HoldingsPage, NFTRecord, SpamSignal, Trait
 
 OWNER = "0x" + "1" * 40
 CONTRACT = "0x" + "c" * 40
@@ -179,3 +179,27 @@ async def test_a_restored_snapshot_pages_exactly_like_the_walk(big: bool) -> Non
 def test_a_snapshot_of_another_version_is_refused() -> None:
     with pytest.raises(ValueError):
         decode_walk({"version": 1, "owner": OWNER, "holdings": [], "reports": []}, {})
+
+
+def test_a_collections_floor_and_an_nfts_traits_are_held_once_per_walk() -> None:
+    """A big wallet is held for minutes: equal values quoted by several providers (a
+    collection's floor on each of its NFTs, an NFT's traits) are one object, unchanged."""
+
+    def record(source: str, token_id: int) -> NFTRecord:
+        return NFTRecord(
+            source=source,
+            chain=Chain.ETHEREUM,
+            contract_address=CONTRACT,
+            token_id=str(token_id),
+            traits=(Trait("Eyes", "Blue"), Trait("Hat", str(token_id))),
+            floor=FloorPrice(value=0.5, currency="ETH", source="moralis", fetched_at=1.0),
+        )
+
+    holdings = [[record("opensea", t), record("moralis", t)] for t in (1, 2)]
+    walk = WalletWalk.restored(OWNER, holdings, [], DEFAULT_FIELD_PRIORITY, fetched_at=1.0)
+    records = [r for h in walk.holdings for r in (h.nft, *h.records)]
+    assert {id(r.floor) for r in records} == {id(records[0].floor)}
+    assert records[0].floor == holdings[0][0].floor
+    for holding in walk.holdings:
+        assert {id(r.traits) for r in (holding.nft, *holding.records)} == {id(holding.nft.traits)}
+    assert [h.nft.traits for h in walk.holdings] == [holdings[0][0].traits, holdings[1][0].traits]
