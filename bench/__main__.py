@@ -34,6 +34,8 @@ import httpx
 from bench.cold import COLD_ENV, cold_figures
 from bench.processes import HOST, free_port, gateway, process, wait_ready
 from bench.workers import workers_figure
+from bench.wrk import available as wrk_available
+from bench.wrk import run_wrk
 from providers.sandbox.world import WHALE_WALLET
 
 PAGE_QUERY = """query Page($a: String!) {
@@ -89,6 +91,13 @@ PEER_NOTE = (
 
 
 def drive(port: int, path: str, body: bytes, args: argparse.Namespace) -> dict[str, float]:
+    """One load round on ``path``: wrk when it is installed (``--driver``), else the
+    Python driver."""
+    if _driver(args) == "wrk":
+        result = run_wrk(port, path, body, connections=args.connections, duration=args.duration)
+        if result["errors"] or not result["requests"]:
+            raise SystemExit(f"load on {path} failed: {result}")
+        return result
     with tempfile.NamedTemporaryFile(suffix=".json") as file:
         file.write(body)
         file.flush()
@@ -173,6 +182,12 @@ def warm_figures(emulator_port: int, args: argparse.Namespace, work: Path) -> di
             for name in ("rest", "graphql", "gallery", "bare_rest")
         },
     }
+
+
+def _driver(args: argparse.Namespace) -> str:
+    if args.driver == "auto":
+        return "wrk" if wrk_available() else "python"
+    return str(args.driver)
 
 
 def _page_body() -> bytes:
@@ -271,7 +286,8 @@ def table(
     width = max(len(r[0]) for r in rows)
     lines = [
         f"machine: {machine()}",
-        f"emulator latency {args.latency * 1000:.0f} ms, {args.connections} connections, "
+        f"load: {_driver(args)}; emulator latency {args.latency * 1000:.0f} ms, "
+        f"{args.connections} connections, "
         f"{args.rounds} rounds x {args.duration:.0f} s (medians); page: {warm['assets']} NFTs, "
         f"{warm['fields']} leaf values, {warm['bytes']} bytes",
         "",
@@ -301,6 +317,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--cold-latency", type=float, default=0.1, help="upstream latency of figures 3 and 5, s"
     )
     parser.add_argument("--wallets", type=int, default=100_000, help="figure 6b's wallet count")
+    parser.add_argument(
+        "--driver",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="load generator: wrk (when installed: apt-get install wrk) or bench.driver",
+    )
     parser.add_argument("--json", type=Path, help="also write every number here")
     args = parser.parse_args(argv)
     started = time.monotonic()
