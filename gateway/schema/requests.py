@@ -39,8 +39,9 @@ __all__ = [
     "checked_document_of",
     "has_operation",
     "negotiate",
+    "parse_post_body",
     "read_get",
-    "read_post",
+    "read_post_body",
     "selected_operation",
 ]
 
@@ -77,16 +78,19 @@ def has_operation(request: Request) -> bool:
     return "query" in params or "extensions" in params
 
 
-async def read_post(
-    request: Request, limits: GraphQLLimits, *, max_body_bytes: int
-) -> GraphQLRequestData:
+async def read_post_body(request: Request, *, max_body_bytes: int) -> bytes:
+    """A POST's raw body: ``application/json`` only (415), at most ``max_body_bytes`` (413)."""
     if media_type(request) != JSON_TYPE:
         raise QueryRejected(
             "UNSUPPORTED_MEDIA_TYPE",
             "send GraphQL POSTs as Content-Type: application/json",
             status=415,
         )
-    body = await read_body(request, max_bytes=max_body_bytes)
+    return await read_body(request, max_bytes=max_body_bytes)
+
+
+def parse_post_body(body: bytes, limits: GraphQLLimits) -> GraphQLRequestData:
+    """A POST body's request: valid, shallow JSON (400), one operation (no batching)."""
     data = decode_json_body(body, max_depth=limits.max_json_depth)
     if isinstance(data, list):
         raise QueryRejected("BATCHING_NOT_SUPPORTED", "send one operation per request")

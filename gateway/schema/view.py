@@ -54,6 +54,7 @@ from gateway.resilience import metering
 from gateway.schema.calls import Services
 from gateway.schema.context import Context
 from gateway.schema.errors import is_input_error
+from gateway.schema.fastpath.checked import CheckedBodies, CheckedRequest
 from gateway.schema.fastpath.documents import ParsedDocument
 from gateway.schema.fastpath.kept import DEFAULT_MAX_PAGES, KeptPages
 from gateway.schema.fastpath.recording import AnswerLog, RecordingServices
@@ -67,8 +68,9 @@ from gateway.schema.requests import (
     checked_document_of,
     has_operation,
     negotiate,
+    parse_post_body,
     read_get,
-    read_post,
+    read_post_body,
 )
 from gateway.web import graphiql_response
 
@@ -107,6 +109,7 @@ class GraphQLView(GraphQL[Context, None]):
         self.max_body_bytes = max_body_bytes
         self.pages = KeptPages(kept_pages)  # what this face built from the service's kept pages
         self.answers = AnswerCache(per_slice=answers_per_page, pages=self.pages)
+        self.bodies = CheckedBodies()  # POST bodies that passed the checks, by their bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # no subscriptions: refuse WebSocket handshakes
@@ -143,19 +146,17 @@ class GraphQLView(GraphQL[Context, None]):
             raise BadRequest("no GraphQL query in the request")
         check_preflight(request, self.limits)
         if method == "GET":
-            data = read_get(request, self.limits)
+            checked = await self._checked(read_get(request, self.limits), method, request)
         else:
-            data = await read_post(request, self.limits, max_body_bytes=self.max_body_bytes)
+            body = await read_post_body(request, max_body_bytes=self.max_body_bytes)
+            seen = self.bodies.get(body)  # these very bytes passed every check before
+            if seen is None:
+                sent = parse_post_body(body, self.limits)
+                seen = await self._checked(sent, method, request)
+                self.bodies.keep(body, sent, seen)
+            checked = seen
+        data, key = checked.data, checked.key
         state = request.app.state
-        resolved = await self.documents.resolve(data.query, data.extensions, state.cache)
-        if data.extensions or resolved.query is not data.query:
-            # The hash has done its work: without it the request is the one its text makes
-            # (and may be answered by the fast path like any other).
-            extensions = {k: v for k, v in (data.extensions or {}).items() if k != "persistedQuery"}
-            data = dataclasses.replace(data, query=resolved.query, extensions=extensions or None)
-        document = checked_document_of(resolved.query, data.operation_name, method, self.limits)
-        if resolved.register is not None:  # an APQ registration, within the limits
-            await self.documents.register(resolved.register, resolved.query, state.cache)
         services = Services(
             state.nft_service,
             state.identity_service,
@@ -164,7 +165,6 @@ class GraphQLView(GraphQL[Context, None]):
         log = AnswerLog()
         # Calls made without a meter of their own (DIDs, names, unions) count on the log's.
         with metering(log.meter):
-            key = request_key(data, method) if self.answers.enabled else None
             if key is not None:  # a warm answer, when replaying its service calls says so
                 kept = await self.answers.replay(key, services, log)
                 if kept is not None:
@@ -172,12 +172,30 @@ class GraphQLView(GraphQL[Context, None]):
             context = Context(
                 settings=state.settings,
                 services=RecordingServices(services, log),
-                parsed=ParsedDocument(resolved.query, document),  # parsed once, by the check
+                parsed=ParsedDocument(checked.query, checked.document),  # parsed once: the check's
                 pages=self.pages,
                 client=client_bucket(request.scope),
             )
             result = await self._execute(request, data, context)
         return self._response(self._answer(result, log, key), response_type)
+
+    async def _checked(
+        self, data: GraphQLRequestData, method: str, request: Request
+    ) -> CheckedRequest:
+        """The request to run: its document (a persisted query's too), checked against the
+        limits, and the key its answer is kept by (None: never kept)."""
+        cache = request.app.state.cache
+        resolved = await self.documents.resolve(data.query, data.extensions, cache)
+        if data.extensions or resolved.query is not data.query:
+            # The hash has done its work: without it the request is the one its text makes
+            # (and may be answered by the fast path like any other).
+            extensions = {k: v for k, v in (data.extensions or {}).items() if k != "persistedQuery"}
+            data = dataclasses.replace(data, query=resolved.query, extensions=extensions or None)
+        document = checked_document_of(resolved.query, data.operation_name, method, self.limits)
+        if resolved.register is not None:  # an APQ registration, within the limits
+            await self.documents.register(resolved.register, resolved.query, cache)
+        key = request_key(data, method) if self.answers.enabled else None
+        return CheckedRequest(data, resolved.query, document, key)
 
     async def _execute(
         self, request: Request, data: GraphQLRequestData, context: Context

@@ -538,3 +538,28 @@ def test_a_page_takes_the_compiled_path(run: Harness, monkeypatch: pytest.Monkey
     fresh = FULL_PAGE.replace("query Page", "query PageAgain")  # a document not cached yet
     run(schema, fresh, {"a": SMALL_WALLET, "traits": True})
     assert projected, "the NFT page should be completed by a projector"
+
+
+def test_a_repeated_body_is_parsed_once_and_still_checked_per_request(
+    run: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.schema import view
+
+    parsed: list[bytes] = []
+    original = view.parse_post_body
+
+    def counting(body: bytes, limits: Any) -> Any:
+        parsed.append(body)
+        return original(body, limits)
+
+    monkeypatch.setattr(view, "parse_post_body", counting)
+    query = fresh("query ($a: String!) { wallet(address: $a) { address } }")
+    answers = [run.post(query, {"a": SMALL_WALLET}) for _ in range(3)]
+    assert len(parsed) == 1
+    assert answers[0] == answers[1] == answers[2]
+    # What the headers say is checked every time: the same bytes as text/plain are refused.
+    body = orjson.dumps({"query": query, "variables": {"a": SMALL_WALLET}})
+    refused = run.loop.run_until_complete(
+        run.http.post("/graphql", content=body, headers={"content-type": "text/plain"})
+    )
+    assert refused.status_code == 415

@@ -6,6 +6,7 @@ send the hash alone, and on ``PersistedQueryNotFound`` send it again with the qu
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator
@@ -232,3 +233,18 @@ def test_a_missing_manifest_stops_the_start(sandbox: Sandbox, tmp_path: Path) ->
             sandbox_settings(graphql_trusted_documents=tmp_path / "absent.json"),
             transport=sandbox.transport(),
         )
+
+
+async def test_a_registration_sent_again_after_its_query_expired_registers_it_again(
+    sandbox: Sandbox,
+) -> None:
+    # The same registration bytes twice: the second must reach the store again (a body
+    # that names a persisted query is never answered from what its bytes did before).
+    hashed = {"variables": VARIABLES, "extensions": persisted(QUERY)}
+    async with gateway(sandbox, graphql_persisted_query_ttl=1) as client:
+        assert "data" in await post(client, {"query": QUERY, **hashed})
+        await asyncio.sleep(1.1)  # the stored query expires
+        assert code(await post(client, hashed)) == "PERSISTED_QUERY_NOT_FOUND"
+        assert "data" in await post(client, {"query": QUERY, **hashed})
+        hit = await post(client, hashed)
+    assert hit.get("data"), hit

@@ -7,7 +7,8 @@
 - :mod:`.recording`: each request's trace of typed service calls and their answers, and the
   provider reports for ``extensions``;
 - :mod:`.replay`: a repeated request answered from the bytes it was answered with, when
-  replaying its calls gives the very same answers.
+  replaying its calls gives the very same answers;
+- :mod:`.checked`: a repeated POST body's checked request, by its bytes (no second parse).
 
 May import: the services' public types (:mod:`gateway.nfts`, :mod:`gateway.identity`), the
 schema's call vocabulary and error classification (:mod:`gateway.schema.calls`,
