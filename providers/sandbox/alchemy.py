@@ -31,7 +31,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils.address import to_checksum_address
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -55,7 +54,7 @@ from providers.sandbox.faults import (
     ForcedResponse,
 )
 from providers.sandbox.quotas import RollingCost, Tier, tier_for
-from providers.sandbox.tables import alchemy_chain
+from providers.sandbox.tables import alchemy_chain, checksum_address
 from providers.sandbox.world import SandboxCollection, SandboxNFT, World
 from providers.sandbox.world import world as sandbox_world
 
@@ -242,7 +241,7 @@ class _AlchemyApp:
         token_id = _token_id_param(request.query_params.get("tokenId"))
         nft = self._nft(chain, contract, token_id)
         owners = sorted(nft.holders) if nft is not None else []
-        return {"owners": [to_checksum_address(o) for o in owners], "pageKey": None}
+        return {"owners": [checksum_address(o) for o in owners], "pageKey": None}
 
     def get_owners_for_contract(self, chain: Chain, request: Request) -> dict[str, Any]:
         query = request.query_params
@@ -269,7 +268,7 @@ class _AlchemyApp:
         return {
             "summary": summary,
             "totalSupply": str(collection.total_supply),
-            "contractAddress": to_checksum_address(collection.contract),
+            "contractAddress": checksum_address(collection.contract),
         }
 
     def compute_rarity(self, chain: Chain, request: Request) -> dict[str, Any]:

@@ -22,9 +22,8 @@ import base64
 from hashlib import sha256
 from typing import Any
 
-from eth_utils.address import to_checksum_address
-
 from providers.models import Chain
+from providers.sandbox.tables import checksum_address
 from providers.sandbox.world import SandboxCollection, SandboxNFT
 
 __all__ = [
@@ -53,7 +52,7 @@ _VALID_AT_BLOCKS = {
 
 def owned_base_nft(nft: SandboxNFT, chain: Chain, owner: str) -> dict[str, Any]:
     return {
-        "contractAddress": to_checksum_address(nft.contract),
+        "contractAddress": checksum_address(nft.contract),
         "tokenId": nft.token_id,
         "balance": str(nft.holders[owner]),
     }
@@ -96,12 +95,12 @@ def classifies_spam(spam_tier: str, chain: Chain) -> bool:
 def _contract(collection: SandboxCollection, with_spam_fields: bool) -> dict[str, Any]:
     seed = _seed(collection.contract)
     contract: dict[str, Any] = {
-        "address": to_checksum_address(collection.contract),
+        "address": checksum_address(collection.contract),
         "name": collection.name,
         "symbol": "".join(word[0] for word in collection.name.split()).upper(),
         "totalSupply": str(collection.total_supply),
         "tokenType": collection.standard.value,
-        "contractDeployer": to_checksum_address(_derived_address("deployer", collection)),
+        "contractDeployer": checksum_address(_derived_address("deployer", collection)),
         "deployedBlockNumber": 12_000_000 + seed % 5_000_000,
         "openSeaMetadata": _opensea_metadata(collection, seed),
     }
@@ -182,7 +181,7 @@ def missing_nft(
     return {
         "contract": _contract(collection, with_spam_fields)
         if collection is not None
-        else {"address": to_checksum_address(contract), "tokenType": "NOT_A_CONTRACT"},
+        else {"address": checksum_address(contract), "tokenType": "NOT_A_CONTRACT"},
         "tokenId": token_id,
         "tokenType": collection.standard.value if collection is not None else "UNKNOWN",
         "name": None,

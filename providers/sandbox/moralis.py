@@ -34,7 +34,6 @@ import json
 from hashlib import md5
 from typing import Any
 
-from eth_utils.address import to_checksum_address
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -48,7 +47,7 @@ from providers.sandbox.faults import (
     FaultSwitches,
     ForcedResponse,
 )
-from providers.sandbox.tables import lower_evm_address, moralis_chain
+from providers.sandbox.tables import checksum_address, lower_evm_address, moralis_chain
 from providers.sandbox.world import SandboxNFT, World
 from providers.sandbox.world import world as sandbox_world
 
@@ -162,9 +161,9 @@ def _item(nft: SandboxNFT, owner: str, *, hex_ids: bool, normalize: bool) -> dic
     collection = nft.collection
     metadata = _token_metadata(nft)
     item: dict[str, Any] = {
-        "token_address": to_checksum_address(nft.contract),
+        "token_address": checksum_address(nft.contract),
         "token_id": hex(int(nft.token_id)) if hex_ids else nft.token_id,
-        "owner_of": to_checksum_address(owner),
+        "owner_of": checksum_address(owner),
         "block_number": "19876543",
         "block_number_minted": "17654321",
         "token_hash": _token_hash(nft),

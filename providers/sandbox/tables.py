@@ -7,7 +7,10 @@ against the emulators instead of agreeing with itself on both sides of the wire.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
+
+from eth_utils.address import to_checksum_address
 
 from providers.models import Chain
 
@@ -17,6 +20,7 @@ __all__ = [
     "NEXTID_PLATFORMS",
     "OPENSEA_CHAINS",
     "alchemy_chain",
+    "checksum_address",
     "moralis_chain",
     "lower_evm_address",
     "opensea_chain",
@@ -120,3 +124,12 @@ def lower_evm_address(value: str) -> str | None:
         return None
     lowered = value.lower()
     return lowered if set(lowered[2:]) <= _HEX_DIGITS else None
+
+
+@functools.lru_cache(maxsize=65_536)
+def checksum_address(address: str) -> str:
+    """``address`` in EIP-55 form, as Alchemy and Moralis answer it. Remembered: the
+    checksum hashes the address (keccak in Python, about 0.1 ms), a world's addresses are
+    few and asked again and again, and an emulator busy hashing would make concurrent
+    benchmark calls queue behind its CPU the way they never queue at a real upstream."""
+    return str(to_checksum_address(address))
