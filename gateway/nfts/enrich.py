@@ -18,9 +18,10 @@ in the one detail batch).
 
 No detail call is made where the list calls already gave all it could add: an ERC-721
 with traits, quantity and owner known, of a collection cached as unranked. An ERC-1155 with
-more than 50 holders comes back without its balance; its ``/owners`` pages are walked at
-owner-walk priority, at most :data:`OWNERS_MAX_PAGES`, and what they told is cached per
-token, so the next wallet holding it starts where the last walk stopped.
+more than 50 holders comes back without its balance; unless a list call gave the balance
+(Alchemy's), its ``/owners`` pages are walked at owner-walk priority, at most
+:data:`OWNERS_MAX_PAGES`, and what they told is cached per token, so the next wallet
+holding it starts where the last walk stopped.
 
 Every call goes through the provider's guard at its priority (details before collections
 before owner walks), within the request's deadline, counted on the request's meter. A
@@ -68,6 +69,9 @@ class _Request:
     failures: Failures
     meter: CallMeter
     deadline: float | None
+    # NFTs whose balance in the wallet a list call already gave (Alchemy's ``balance``):
+    # no ``/owners`` walk on the page's critical path for them.
+    balances: frozenset[NFTKey] = frozenset()
 
 
 class Enricher:
@@ -100,7 +104,8 @@ class Enricher:
         deadline: float | None = None,
     ) -> list[Holding]:
         """Detail and collection facts for ``page``; failed calls land in ``failures``."""
-        request = _Request(owner, failures, meter or request_meter(), deadline)
+        balances = frozenset(h.key for h in page if h.nft.quantity is not None)
+        request = _Request(owner, failures, meter or request_meter(), deadline, balances)
         holdings = list(page)
         for source in self._details.values():
             holdings = await self._enrich_from(source, holdings, request)
@@ -122,7 +127,10 @@ class Enricher:
         # A collection cached as unranked spares the details that could only add a
         # rank; on a cold page nothing is known yet and every detail is asked (in a
         # batch that costs no extra call, only extra items).
-        known = await self._cached_collections(source, listed.values())
+        page = list(listed.values())
+        known, cached = await asyncio.gather(
+            self._cached_collections(source, page), self._peek_details(source, page, request)
+        )
         wanted = [
             record
             for index, record in listed.items()
@@ -132,9 +140,10 @@ class Enricher:
                 and info.ranked is False
             )
         ]
-        infos, details = await asyncio.gather(
-            self._collections(source, listed.values(), known, request),
-            self._details_of(source, wanted, request, list(listed.values())),
+        # The detail batch first: the largest answer, the one to send soonest.
+        details, infos = await asyncio.gather(
+            self._details_of(source, wanted, request, page, cached),
+            self._collections(source, page, known, request),
         )
         enriched = list(holdings)
         for index, record in listed.items():
@@ -159,15 +168,16 @@ class Enricher:
         records: list[NFTRecord],
         request: _Request,
         page: list[NFTRecord],
+        found: dict[NFTKey, NFTRecord],
     ) -> dict[NFTKey, NFTRecord]:
-        """Each record's detail from the cache, fetching the missing ones first.
+        """Each record's detail from the cache (``found``: what it held of ``page``),
+        fetching the missing ones first.
 
         Concurrent requests for the same records of a ``page`` (here or on another
         replica) share one fetch, whatever each of them knew of the collections when it
         asked: the fetch is named by the page's records whose detail is not cached."""
         if not records:
             return {}
-        found = await self._peek_details(source, page, request)
         missing = [r for r in records if r.key not in found]
         if not missing:
             return found
@@ -182,7 +192,7 @@ class Enricher:
             )
         except ProviderError as exc:
             request.failures.append((source.name, exc))
-        return await self._peek_details(source, records, request)
+        return found | await self._peek_details(source, missing, request)
 
     async def _peek_details(
         self, source: NFTDetailSource, records: list[NFTRecord], request: _Request
@@ -197,6 +207,8 @@ class Enricher:
         """Fetch and cache (per NFT) the details of ``records`` not cached yet: in batches
         per chain, or one by one from a server without batch routes. Raises the first
         failure (what did arrive is cached all the same); returns how many arrived."""
+        # Looked up again: under load this flight may start after another replica's
+        # (whose marker lives FLIGHT_TTL) has cached what this request peeked for.
         found = await self._peek_details(source, records, request)
         missing = [r for r in records if r.key not in found]
         fetched: list[NFTRecord] = []
@@ -276,10 +288,11 @@ class Enricher:
         self, source: NFTBatchDetailSource, detail: NFTRecord, request: _Request
     ) -> NFTRecord:
         """An ERC-1155 whose holders OpenSea left out (``owners: null``), with the wallet's
-        balance from the token's ``/owners`` pages (walked once per token, cached)."""
+        balance from the token's ``/owners`` pages (walked once per token, cached), unless
+        a list call already told the balance: then the page does not wait for a walk."""
         if detail.token_standard is not TokenStandard.ERC1155 or detail.quantity is not None:
             return detail
-        if detail.owner_addresses is not None:
+        if detail.owner_addresses is not None or detail.key in request.balances:
             return detail
         key = cache_key(
             "owners", source.name, detail.chain, detail.contract_address, detail.token_id

@@ -183,3 +183,53 @@ async def test_concurrent_cold_requests_for_a_page_share_its_calls() -> None:
                 await asyncio.sleep(0.005)
         await asyncio.gather(first, first_page(http))
     assert calls.requests(lambda h, p: p == "/api/v2/nfts/batch") == ["/api/v2/nfts/batch"]
+
+
+def popular_badge() -> World:
+    """One ERC-1155 with 60 holders (OpenSea lists at most 50 inline), 7 of it ours."""
+    data = World()
+    badges = SandboxCollection(
+        Chain.ETHEREUM, "0x" + "b7" * 20, "badges", "Badges", TokenStandard.ERC1155, 1
+    )
+    data.add_collection(badges)
+    holders = {"0x" + f"{n + 1:040x}": 1 for n in range(59)} | {WALLET: 7}
+    data.add_nft(
+        SandboxNFT(
+            collection=badges,
+            token_id="1",
+            name="Badge",
+            description=None,
+            image=svg_data_uri("Badge", 1),
+            original_image=svg_data_uri("Badge", 1),
+            animation=None,
+            traits=(("Tier", "Gold"),),
+            rank=None,
+            holders=holders,
+        )
+    )
+    return data.finish()
+
+
+def owners_walk(host: str, path: str) -> bool:
+    return opensea(host, path) and path.endswith("/owners")
+
+
+async def test_a_balance_a_list_call_gave_costs_no_owners_walk() -> None:
+    sandbox = build_sandbox(popular_badge())
+    async with gateway(sandbox, sandbox_settings(chains=[Chain.ETHEREUM])) as (http, calls):
+        answer = await first_page(http)
+    assets = answer["assets"]
+    assert isinstance(assets, list) and [a["quantity"] for a in assets] == [7]
+    assert calls.requests(owners_walk) == []
+
+
+async def test_without_a_listed_balance_the_owners_walk_finds_it() -> None:
+    sandbox = build_sandbox(popular_badge())
+    for name in ("alchemy", "moralis"):
+        sandbox.faults(name).status = 503  # only OpenSea lists it: no balance
+    settings = sandbox_settings(chains=[Chain.ETHEREUM], retry_max=0)
+    async with gateway(sandbox, settings) as (http, calls):
+        answer = await first_page(http)
+    assets = answer["assets"]
+    assert isinstance(assets, list) and [a["quantity"] for a in assets] == [7]
+    assert len(calls.requests(owners_walk)) >= 1
