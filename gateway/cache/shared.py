@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from gateway.cache.backends import BoundedMemoryCache, JsonBytes, RedisLayer, Unavailable, as_is
@@ -115,9 +115,23 @@ class SharedCache:
 
         ``background=True`` when the caller is off the request path (Redis then gets a
         longer timeout)."""
-        raw = await self._set_local(key, value, ttl)
+        await self.set_many([(key, ttl)], value, background=background)
+
+    async def set_many(
+        self, entries: Sequence[tuple[str, float]], value: Any, *, background: bool = False
+    ) -> None:
+        """Store ``value`` under each ``(key, ttl)`` of ``entries``, as :meth:`set` does,
+        encoded once: the memory layer's entries share one bytes object (a big wallet's
+        snapshot is kept under two keys). Its byte budget still counts each entry: an
+        over-count while both live, never an under-count."""
+        for _, ttl in entries:
+            _check_ttl(ttl)
+        raw = _JSON.dumps(value)
+        for key, ttl in entries:
+            await self._memory.set(key, raw, ttl=ttl, dumps_fn=as_is)
         if self._redis is not None:
-            await self._redis.set(key, raw, ttl, background=background)
+            for key, ttl in entries:
+                await self._redis.set(key, raw, ttl, background=background)
 
     async def delete(self, key: str) -> None:
         """Forget ``key`` in every layer (a refreshed NFT's detail); never raises. Another

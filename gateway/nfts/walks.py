@@ -200,10 +200,11 @@ class WalkRegistry:
             data = encode_walk(walk)
         data["stored_at"] = time.time()
         settings = self._settings
-        snapshot_key = _snapshot_key(walk.owner, chains)
-        await self._cache.set(snapshot_key, data, settings.snapshot_ttl, background=True)
-        stale_key = _stale_key(walk.owner, chains)
-        await self._cache.set(stale_key, data, settings.stale_ttl, background=True)
+        entries = [
+            (_snapshot_key(walk.owner, chains), settings.snapshot_ttl),
+            (_stale_key(walk.owner, chains), settings.stale_ttl),
+        ]
+        await self._cache.set_many(entries, data, background=True)  # one copy for both
 
     async def _restore(self, data: Any) -> tuple[WalletWalk, float] | None:
         """A snapshot as a complete walk and its age in seconds; ``None`` if unreadable.

@@ -215,6 +215,30 @@ async def test_the_byte_budget_counts_what_memory_really_holds() -> None:
     assert held < 1.5 * memory.bytes  # the counted bytes plus keys and bookkeeping
 
 
+async def test_one_value_under_several_keys_is_read_under_each(replicas: Factory) -> None:
+    cache = replicas()
+    value = {"holdings": [["opensea", "ethereum", "0xc", "1"]]}
+    await cache.set_many([("v1:snapshot:w", 60), ("v1:stale:w", 3600)], value)
+    assert await cache.get("v1:snapshot:w") == value
+    assert await cache.get("v1:stale:w") == value
+
+
+async def test_one_value_under_several_keys_is_held_once_in_memory() -> None:
+    # A big wallet's snapshot is kept as the fresh copy and the stale-if-error one.
+    cache = SharedCache(BoundedMemoryCache())
+    value = {"zlib": ["x" * 4096 for _ in range(25)]}
+    await cache.set_many([("v1:snapshot:warm-up", 60)], value)  # first-use allocations
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        await cache.set_many([("v1:snapshot:w", 60), ("v1:stale:w", 3600)], value)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 1.2 * len(orjson.dumps(value))
+
+
 async def test_a_peek_reads_what_is_stored_and_never_fetches(replicas: Factory) -> None:
     cache = replicas()
     await cache.set("v1:collection:x", {"n": 3}, ttl=60)
