@@ -263,7 +263,7 @@ class CacheSettings(SettingsSlice):
     redis_op_timeout: float = Field(default=0.1, gt=0)
     cache_max_entries: int = Field(default=10_000, ge=1)
     cache_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
-    # Wallet walks kept in process (gateway/nfts/walks.py), counted at about 1 KiB a holding.
+    # Wallet walks kept in process (gateway/nfts/walks.py), counted at about 2 KiB a holding.
     walk_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     stale_ttl: int = Field(default=3600, ge=1)
     singleflight_lease: float = Field(default=15.0, gt=0)

