@@ -3,8 +3,10 @@
 Figure 3 (cold 20-NFT page / one upstream round trip) and figure 5 (page 1 of a
 10,000-NFT wallet / of a 20-NFT one) run against an emulator server of their own at a
 realistic upstream latency (100 ms by default), for both NFT providers together (the
-default settings) and for each alone. Figure 4 (upstream calls of 100 identical cold
-requests / of one) runs on the caller's emulator.
+default settings) and for each alone; figure 3 also against an OpenSea without the batch
+routes (``cold_without_batch_routes_vs_round_trip``: one GET per NFT and per
+collection). Figure 4 (upstream calls of 100 identical cold requests / of one) runs on the
+caller's emulator.
 """
 
 from __future__ import annotations
@@ -91,14 +93,26 @@ def _cold_pages(
 
 
 def cold_figures(emulator_port: int, args: argparse.Namespace) -> dict[str, Any]:
-    slow_port = free_port()
+    slow_port, documented_port = free_port(), free_port()
     slow = ["-m", "providers.sandbox.server", "--port", str(slow_port)]
-    with process([*slow, "--latency", str(args.cold_latency)]):
+    # The same upstreams with OpenSea's documented per-NFT and per-collection routes only
+    # (no batch routes, as on servers that speak the published API v2 and no more).
+    documented = ["-m", "providers.sandbox.server", "--port", str(documented_port)]
+    latency = ["--latency", str(args.cold_latency)]
+    with (
+        process([*slow, *latency]),
+        process([*documented, *latency, "--set", "opensea.batch_routes=False"]),
+    ):
         wait_ready(f"http://{HOST}:{slow_port}/_sandbox/calls")
+        wait_ready(f"http://{HOST}:{documented_port}/_sandbox/calls")
         round_trip = asyncio.run(_round_trip(slow_port))
         pages = {
             name: _cold_pages(slow_port, args.cold_rounds, without, huge=name == "both")
             for name, without in PROVIDER_SETS.items()
+        }
+        without_batches = {
+            name: _cold_pages(documented_port, args.cold_rounds, PROVIDER_SETS[name], False)[0]
+            for name in ("both", "opensea")
         }
     single, herd = asyncio.run(_herd(emulator_port, args))
     tiny, huge = pages["both"]
@@ -108,6 +122,10 @@ def cold_figures(emulator_port: int, args: argparse.Namespace) -> dict[str, Any]
         "tiny_cold_ms": {name: 1000 * page[0] for name, page in pages.items()},
         "huge_cold_ms": 1000 * huge,
         "cold_vs_round_trip": {name: page[0] / round_trip for name, page in pages.items()},
+        # Figure 3 without OpenSea's batch routes (per-NFT and per-collection GETs).
+        "cold_without_batch_routes_vs_round_trip": {
+            name: page / round_trip for name, page in without_batches.items()
+        },
         "huge_vs_tiny": huge / tiny,
         "calls_one_request": single,
         "calls_100_concurrent": herd,
