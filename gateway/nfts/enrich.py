@@ -46,7 +46,12 @@ from gateway.nfts.merging import Holding, with_record
 from gateway.resilience import CallMeter, Priority, ProviderGuards, request_meter
 from gateway.settings import Settings
 from providers.base import NFTBatchDetailSource, NFTDetailSource
-from providers.errors import ProviderBatchTooLarge, ProviderError, ProviderUnsupported
+from providers.errors import (
+    ProviderBadRequest,
+    ProviderBatchTooLarge,
+    ProviderError,
+    ProviderUnsupported,
+)
 from providers.models import Chain, CollectionInfo, NFTKey, NFTRecord, Rarity, TokenStandard
 
 __all__ = ["OWNERS_MAX_PAGES", "Enricher"]
@@ -464,6 +469,8 @@ class Enricher:
                 )
             except ProviderUnsupported:
                 return False
+            except ProviderBadRequest:
+                pass  # the route exists: it read the (empty) list and refused it
             return True
 
         try:

@@ -233,3 +233,14 @@ async def test_without_a_listed_balance_the_owners_walk_finds_it() -> None:
     assets = answer["assets"]
     assert isinstance(assets, list) and [a["quantity"] for a in assets] == [7]
     assert len(calls.requests(owners_walk)) >= 1
+
+
+async def test_a_route_check_refused_as_a_bad_request_still_finds_the_routes() -> None:
+    sandbox = build_sandbox(spread_world())
+    opensea_faults = sandbox.faults("opensea")
+    opensea_faults.path_filter = "/collections/batch"
+    opensea_faults.fail_next(400, body=b'{"errors": ["slugs: This list may not be empty."]}')
+    async with gateway(sandbox, sandbox_settings(chains=[Chain.ETHEREUM])) as (http, calls):
+        await first_page(http)
+    assert calls.requests(lambda h, p: p == "/api/v2/nfts/batch") == ["/api/v2/nfts/batch"]
+    assert [p for p in calls.requests(page_call) if "/contract/" in p] == []
