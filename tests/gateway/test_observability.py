@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 
 from gateway.app import create_app
 from gateway.http.edge import REQUEST_ID_HEADER, parse_request_id
-from gateway.http.logs import JSONLogFormatter, configure_logging
+from gateway.http.logs import BatchedStderrHandler, JSONLogFormatter, configure_logging
 from gateway.http.observability import Metrics
 from gateway.settings import Settings
 from providers.sandbox import Sandbox
@@ -317,3 +317,50 @@ async def test_the_access_line_formats_with_any_standard_formatter(
     text = logging.Formatter(every_field + " %(message)s %(request_id)s").format(seen[0])
     assert text.endswith("POST /users/u1/nfts 200 req-text")
     assert seen[0].levelname == "INFO" and seen[0].name == "gateway.access"
+
+
+def _record(level: int, message: str) -> logging.LogRecord:
+    return logging.makeLogRecord({"name": "gateway.test", "levelno": level, "msg": message})
+
+
+def test_serve_writes_its_lines_in_batches_in_order_and_warnings_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    handler = BatchedStderrHandler(interval=3600)  # no timed flush within this test
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    for n in range(3):
+        handler.handle(_record(logging.INFO, f"access {n}"))
+    assert err.getvalue() == ""  # batched
+    handler.handle(_record(logging.WARNING, "upstream failed"))
+    assert err.getvalue().splitlines() == ["access 0", "access 1", "access 2", "upstream failed"]
+    handler.handle(_record(logging.INFO, "access 3"))
+    handler.flush()  # what logging.shutdown does at exit
+    assert err.getvalue().splitlines()[-1] == "access 3"
+    handler.close()
+
+
+def test_a_full_batch_is_written_without_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    handler = BatchedStderrHandler(interval=3600, max_bytes=100)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    for n in range(5):
+        handler.handle(_record(logging.INFO, f"line {n:02d} " + "x" * 20))
+    assert len(err.getvalue().splitlines()) >= 3  # 30 bytes a line, written per 100
+    handler.close()
+    handler.flush()
+    assert len(err.getvalue().splitlines()) == 5
+
+
+def test_serve_logs_through_the_batched_handler() -> None:
+    root = logging.getLogger()
+    level = root.level
+    handler = configure_logging("INFO")
+    try:
+        assert isinstance(handler, BatchedStderrHandler)
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+        root.setLevel(level)
