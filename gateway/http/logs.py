@@ -78,9 +78,10 @@ class JSONLogFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", None),
         }
-        for key, value in vars(record).items():
-            if key not in _RECORD_ATTRIBUTES and key not in entry:
-                entry[key] = value
+        fields = vars(record)
+        extras = fields.keys() - _RECORD_ATTRIBUTES - entry.keys()  # set operations, in C
+        for key in sorted(extras) if len(extras) > 1 else extras:
+            entry[key] = fields[key]
         if record.exc_info and record.exc_info[0] is not None:
             entry["exc_type"] = record.exc_info[0].__name__
             entry["exc"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()

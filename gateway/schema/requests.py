@@ -21,6 +21,7 @@ Each check raises :class:`~gateway.schema.limits.QueryRejected` or a
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -202,6 +203,7 @@ def _variables_too_large(limits: GraphQLLimits) -> QueryRejected:
 # -- content negotiation ------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=256)  # a pure function of the header; clients send a few
 def negotiate(accept: str | None) -> str:
     """The response media type for an ``Accept`` header, by quality values.
 
