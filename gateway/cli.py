@@ -37,7 +37,7 @@ from gateway.app import create_app
 from gateway.cli_tables import PageView, dids_table, nfts_table
 from gateway.http.logs import configure_logging
 from gateway.http.security import encode_json
-from gateway.http.server import ConnectionLimits, guarded_protocol
+from gateway.http.server import ConnectionLimits, guarded_protocol, reuse_port_socket
 from gateway.schema import SCHEMA_PATH, export_schema
 from gateway.settings import Settings
 
@@ -94,7 +94,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     )
     host = host or settings.host
     port = settings.port if port is None else port
-    listener = _listen(host, port)  # before anything else starts: a taken port is a clear error
+    # Before anything else starts: a taken port is a clear error.
+    listener = _listen(host, port, workers=workers)
     if settings.sandbox_enabled:
         click.echo(
             "nft-gateway: no provider keys configured, serving the embedded sandbox", err=True
@@ -110,8 +111,9 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         uvicorn.Server(config).run(sockets=[listener])
         return
     # Each worker is a spawned process that builds its own app (its own lifespan, HTTP
-    # client and memory cache) from the same environment; they share the listening socket,
-    # and Redis when configured, so single-flight and kept walks span the workers.
+    # client and memory cache) from the same environment; each listens on a socket of its
+    # own on the one port (WorkerListener), and they share Redis when configured, so
+    # single-flight and kept walks span the workers.
     worker_config = WorkerConfig(
         _WORKER_APP, factory=True, workers=workers, **_server_options(settings)
     )
@@ -170,8 +172,10 @@ def _connection_limits(settings: Settings) -> ConnectionLimits:
     return ConnectionLimits(settings.header_timeout, settings.body_timeout, cap)
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port`` (as uvicorn binds one), or a :class:`PortInUse`.
+def _listen(host: str, port: int, *, workers: int = 1) -> socket.socket:
+    """A socket bound to ``host:port`` (as uvicorn binds one), or a :class:`PortInUse`;
+    for several workers, the address each of them listens on with a socket of its own
+    (:class:`~gateway.http.server.WorkerListener`).
 
     Bound here rather than by uvicorn so that a taken port ends with a message naming it
     and the way to choose another, not with uvicorn's generic startup failure."""
@@ -181,6 +185,19 @@ def _listen(host: str, port: int) -> socket.socket:
     # keep-alive answer's last segment waited ~40 ms for the client's delayed ACK.
     listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    _bind(listener, host, port)
+    if workers > 1:
+        # The plain bind above fails on a port anything listens on, a group of
+        # SO_REUSEPORT sockets too, which the workers' sockets would silently join.
+        port = listener.getsockname()[1]
+        listener.close()
+        listener = reuse_port_socket(family)
+        _bind(listener, host, port)
+    listener.set_inheritable(True)
+    return listener
+
+
+def _bind(listener: socket.socket, host: str, port: int) -> None:
     try:
         listener.bind((host, port))
     except OSError as exc:
@@ -188,8 +205,6 @@ def _listen(host: str, port: int) -> socket.socket:
         if exc.errno == errno.EADDRINUSE:
             raise PortInUse(host, port) from None
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    listener.set_inheritable(True)
-    return listener
 
 
 def _url_host(host: str) -> str:

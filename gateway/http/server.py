@@ -24,18 +24,22 @@ the tests and benches drive uvicorn in process. uvicorn takes a protocol class a
 
 Both deadlines are timers on the event loop (one per connection), cancelled when the
 awaited part arrives; nothing here runs per byte.
+
+:class:`WorkerListener` gives each ``serve --workers`` process a listening socket of its
+own on the one address, so the kernel spreads new connections over the workers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["ConnectionLimits", "guarded_protocol"]
+__all__ = ["ConnectionLimits", "WorkerListener", "guarded_protocol"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,3 +141,42 @@ class _GuardedH11Protocol(H11Protocol):
                 waiting.transport.abort()
                 return True
         return False
+
+
+# -- one listening socket per worker ---------------------------------------------------------
+
+
+class WorkerListener(socket.socket):
+    """The address ``serve --workers N`` listens on, bound (``SO_REUSEPORT``) but never
+    listened on in the supervisor: sent to a worker, it arrives as a new socket bound to
+    the same address, which that worker alone listens on.
+
+    uvicorn's supervisor sends every worker the sockets it was given. Sharing one listening
+    socket, the worker that wakes first accepts every connection waiting (asyncio accepts up
+    to the backlog at a time), so a burst of keep-alive clients landed on one worker: two
+    workers served 1.1 to 1.5 times what one did (issue 14). With a socket each in one
+    ``SO_REUSEPORT`` group, the kernel hands each new connection to one worker's socket,
+    spread by the connection's addresses. A restarted worker gets a socket of its own too.
+    """
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        host, port = self.getsockname()[:2]
+        return _worker_socket, (self.family, host, port)
+
+
+def reuse_port_socket(family: socket.AddressFamily) -> WorkerListener:
+    """A TCP socket that may share its port with the workers' (``SO_REUSEPORT``).
+
+    ``IPPROTO_TCP`` spelled out: asyncio turns Nagle off (``TCP_NODELAY``) only on sockets
+    whose proto says TCP, and accepted sockets inherit the listener's."""
+    sock = WorkerListener(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    return sock
+
+
+def _worker_socket(family: socket.AddressFamily, host: str, port: int) -> socket.socket:
+    """In a worker: its own socket on the supervisor's address (uvicorn listens on it)."""
+    sock = reuse_port_socket(family)
+    sock.bind((host, port))
+    return sock

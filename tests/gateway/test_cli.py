@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import pickle
 import re
 import socket
 import subprocess
@@ -310,3 +311,41 @@ def test_served_answers_name_no_server_software() -> None:
     assert response.status_code == 200
     assert "server" not in response.headers
     assert "date" in response.headers
+
+
+def test_each_worker_listens_on_a_socket_of_its_own_on_the_one_port() -> None:
+    # What the supervisor sends a worker (multiprocessing's spawn pickling) arrives as a
+    # new SO_REUSEPORT socket on the same address: the kernel then spreads connections
+    # over the workers instead of one worker accepting every waiting connection.
+    from multiprocessing.reduction import ForkingPickler
+
+    from gateway.cli import _listen
+
+    supervisor = _listen("127.0.0.1", 0, workers=2)
+    port = supervisor.getsockname()[1]
+    workers = [pickle.loads(ForkingPickler.dumps(supervisor)) for _ in range(2)]
+    try:
+        for worker in workers:
+            assert worker.fileno() != supervisor.fileno()
+            assert worker.getsockname()[1] == port
+            assert worker.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
+            worker.listen()
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass  # one of the workers' sockets took it
+    finally:
+        for sock in (supervisor, *workers):
+            sock.close()
+
+
+def test_workers_on_a_taken_port_name_it() -> None:
+    from gateway.cli import PortInUse, _listen
+    from gateway.http.server import reuse_port_socket
+
+    taken = reuse_port_socket(socket.AF_INET)  # even a group several workers could join
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        with pytest.raises(PortInUse):
+            _listen("127.0.0.1", taken.getsockname()[1], workers=2)
+    finally:
+        taken.close()
