@@ -267,6 +267,12 @@ def table(
              f"{tiny[name]:.0f} ms vs {cold['round_trip_ms']:.0f} ms")
             for letter, name in (("b", "opensea"), ("c", "alchemy"))
         ],
+        *[
+            (f"3{letter}. the same, {name}, OpenSea without batch routes (*)",
+             f"{cold['cold_without_batch_routes_vs_round_trip'][key]:.2f}", "<= 2.2",
+             "per-NFT and per-collection GETs")
+            for letter, name, key in (("d", "both", "both"), ("e", "OpenSea alone", "opensea"))
+        ],
         ("4. upstream calls, 100 concurrent cold / one request",
          f"{cold['herd_ratio']:.2f}", "1.0",
          f"{cold['calls_100_concurrent']} vs {cold['calls_one_request']} calls"),
