@@ -101,8 +101,15 @@ class Providers:
     personas: PersonaSource | None
 
 
-def build_providers(config: ProviderConfig, client: httpx.AsyncClient) -> Providers:
-    """The configured sources of :data:`NFT_PROVIDERS` and :data:`DID_PROVIDERS`, in order."""
+ClientSource = httpx.AsyncClient | Callable[[], httpx.AsyncClient]
+
+
+def build_providers(config: ProviderConfig, client: ClientSource) -> Providers:
+    """The configured sources of :data:`NFT_PROVIDERS` and :data:`DID_PROVIDERS`, in order.
+
+    ``client`` is the one every source uses, or a factory called once per source for a
+    client of its own (the gateway's choice: httpcore's pool walks every connection it
+    holds on every request, so a pool per provider keeps that walk short)."""
     nft_sources = _built(NFT_PROVIDERS, config, client)
     did_sources = _built(DID_PROVIDERS, config, client)
     return Providers(
@@ -119,7 +126,10 @@ def build_providers(config: ProviderConfig, client: httpx.AsyncClient) -> Provid
 def _built(
     builders: tuple[Callable[[ProviderConfig, httpx.AsyncClient], T | None], ...],
     config: ProviderConfig,
-    client: httpx.AsyncClient,
+    client: ClientSource,
 ) -> tuple[T, ...]:
-    sources = (build(config, client) for build in builders)
+    sources = (
+        build(config, client if isinstance(client, httpx.AsyncClient) else client())
+        for build in builders
+    )
     return tuple(source for source in sources if source is not None)
