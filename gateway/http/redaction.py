@@ -28,6 +28,7 @@ it is idempotent and secrets only accumulate (several apps in one process, as in
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -109,6 +110,7 @@ def install_log_redaction(secrets: Iterable[str]) -> None:
             _generation += 1
         _secrets = tuple(sorted(known, key=len, reverse=True))
         _spellings = Spellings.of(_secrets)
+        clean_log_text.cache_clear()  # what was clean may spell a new secret
         if not _installed:
             logging.setLogRecordFactory(_redacting_factory(logging.getLogRecordFactory()))
             _installed = True
@@ -144,11 +146,13 @@ def _clean(record: logging.LogRecord) -> None:
         record.stack_info = redact(record.stack_info)
 
 
+@functools.lru_cache(maxsize=4096)
 def clean_log_text(text: str) -> str:
     """``text`` as a log line may show it: secrets redacted, control characters escaped;
-    the very string when there is nothing to clean (a search, nothing built). For values a
-    record carries outside its message and arguments (``extra=``), which the record
-    factory does not see."""
+    the very string when there is nothing to clean. For values a record carries outside
+    its message and arguments (``extra=``), which the record factory does not see: the
+    method and path of every access line. Remembered per text (a gateway's requests name
+    a few paths over and over), and forgotten whenever more secrets are registered."""
     return _clean_text(text) if _is_dirty(text) else text
 
 

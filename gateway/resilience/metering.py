@@ -19,8 +19,7 @@ accounts it names), and the sum of the answers' costs is what the upstreams coun
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from contextvars import ContextVar, Token
 
 __all__ = [
@@ -64,16 +63,23 @@ class CallMeter:
 _REQUEST_METER: ContextVar[CallMeter | None] = ContextVar("nftgw_request_meter", default=None)
 
 
-@contextmanager
-def metering(meter: CallMeter | None = None) -> Iterator[CallMeter]:
+class metering:  # a lower-case name: used as a function, ``with metering() as meter``
     """``meter`` (default: a new one) is the meter of the request answered inside the
-    block (see the module doc)."""
-    meter = meter or CallMeter()
-    token = _REQUEST_METER.set(meter)
-    try:
-        yield meter
-    finally:
-        _REQUEST_METER.reset(token)
+    block (see the module doc). A class, not a generator: every request opens one."""
+
+    __slots__ = ("_token", "meter")
+
+    def __init__(self, meter: CallMeter | None = None) -> None:
+        self.meter = meter or CallMeter()
+        self._token: Token[CallMeter | None] | None = None
+
+    def __enter__(self) -> CallMeter:
+        self._token = _REQUEST_METER.set(self.meter)
+        return self.meter
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _REQUEST_METER.reset(self._token)
 
 
 def request_meter() -> CallMeter:

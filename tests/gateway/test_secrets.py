@@ -199,6 +199,15 @@ def test_a_kept_body_is_redacted_again_once_another_secret_is_registered() -> No
     assert kept.get() == f'{{"error":"{REDACTED} {REDACTED}"}}'.encode()
 
 
+def test_an_access_path_logged_before_a_secret_was_registered_is_redacted_after() -> None:
+    from gateway.http.redaction import clean_log_text, install_log_redaction
+
+    path = "/users/path-later-7d6e5f41/nfts"
+    assert clean_log_text(path) == path  # clean, and remembered as clean
+    install_log_redaction(["path-later-7d6e5f41"])
+    assert clean_log_text(path) == f"/users/{REDACTED}/nfts"
+
+
 # -- log records keep their shape -------------------------------------------------------------
 
 UNIT_SECRET = "canary-unit-0002"
