@@ -10,10 +10,15 @@ or double-register series. It is also the observer the resilience layer reports 
 
 from __future__ import annotations
 
+import bisect
 import hmac
+import itertools
+from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -37,18 +42,8 @@ class Metrics:
         self._failure_log = failure_log or UpstreamFailureLog()
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self._requests = Counter(
-            "nftgw_http_requests_total",
-            "HTTP requests by route template, method and status.",
-            ["route", "method", "status"],
-            registry=r,
-        )
-        self._request_seconds = Histogram(
-            "nftgw_http_request_duration_seconds",
-            "HTTP request latency by route template and method.",
-            ["route", "method"],
-            registry=r,
-        )
+        self._requests = RequestTally()
+        r.register(self._requests)
         self._upstream_calls = Counter(
             "nftgw_upstream_calls_total",
             "Calls to upstream providers by provider, operation and outcome.",
@@ -73,7 +68,6 @@ class Metrics:
             ["kind", "result"],
             registry=r,
         )
-        self._request_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._budget = Gauge(
             "nftgw_upstream_budget_remaining",
             "Calls each provider's budget (per key, shared by replicas) has left, as last seen.",
@@ -91,16 +85,7 @@ class Metrics:
     # layer and the cache, so they stay plain Python values.
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        # The labelled children, looked up once per label set (``labels()`` takes a lock
-        # and validates the values each time): this runs for every request.
-        counted = self._request_series.get((route, method, status))
-        if counted is None:
-            counted = self._request_series[(route, method, status)] = (
-                self._requests.labels(route, method, str(status)),
-                self._request_seconds.labels(route, method),
-            )
-        counted[0].inc()
-        counted[1].observe(seconds)
+        self._requests.add(route, method, status, seconds)
 
     def upstream_call(self, provider: str, operation: str, outcome: str, seconds: float) -> None:
         self._upstream_calls.labels(provider, operation, outcome).inc()
@@ -123,6 +108,56 @@ class Metrics:
     def render(self) -> bytes:
         """The registry in Prometheus' text exposition format."""
         return generate_latest(self.registry)
+
+
+class RequestTally(Collector):
+    """``nftgw_http_requests_total`` and ``nftgw_http_request_duration_seconds``, counted in
+    plain numbers and handed to Prometheus when it scrapes.
+
+    Every request adds one sample to both. prometheus_client's labelled children take a
+    lock and walk the buckets in Python for each (about 2.5 us of a warm answer's 40 in
+    process); here a sample is a dictionary lookup, a bisection and three additions, on
+    the event loop's thread, the only one that counts or scrapes. The series are the ones
+    ``Counter`` and ``Histogram`` wrote (default buckets; the histogram by route and
+    method), without their ``_created`` samples.
+    """
+
+    BOUNDS = tuple(b for b in Histogram.DEFAULT_BUCKETS if b != float("inf"))
+
+    def __init__(self) -> None:
+        # (route, method, status) -> [count, sum of seconds, count per bucket ..., +Inf]
+        self._rows: dict[tuple[str, str, int], list[float]] = {}
+
+    def add(self, route: str, method: str, status: int, seconds: float) -> None:
+        row = self._rows.get((route, method, status))
+        if row is None:
+            row = self._rows[(route, method, status)] = [0.0] * (len(self.BOUNDS) + 3)
+        row[0] += 1
+        row[1] += seconds
+        row[2 + bisect.bisect_left(self.BOUNDS, seconds)] += 1
+
+    def collect(self) -> Iterable[Metric]:
+        requests = CounterMetricFamily(
+            "nftgw_http_requests",
+            "HTTP requests by route template, method and status.",
+            labels=["route", "method", "status"],
+        )
+        by_route: dict[tuple[str, str], list[float]] = {}
+        for (route, method, status), row in self._rows.items():
+            requests.add_metric([route, method, str(status)], row[0])
+            merged = by_route.setdefault((route, method), [0.0] * len(row))
+            for index, value in enumerate(row):
+                merged[index] += value
+        seconds = HistogramMetricFamily(
+            "nftgw_http_request_duration_seconds",
+            "HTTP request latency by route template and method.",
+            labels=["route", "method"],
+        )
+        bounds = [*(str(bound) for bound in self.BOUNDS), "+Inf"]  # as Histogram labels them
+        for (route, method), row in by_route.items():
+            cumulative = list(itertools.accumulate(row[2:]))
+            seconds.add_metric([route, method], list(zip(bounds, cumulative, strict=True)), row[1])
+        return [requests, seconds]
 
 
 async def metrics_endpoint(request: Request) -> Response:

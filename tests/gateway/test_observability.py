@@ -364,3 +364,18 @@ def test_serve_logs_through_the_batched_handler() -> None:
         root.removeHandler(handler)
         handler.close()
         root.setLevel(level)
+
+
+def test_request_latency_lands_in_cumulative_buckets_by_route_and_method() -> None:
+    metrics = Metrics()
+    for seconds, status in ((0.001, 200), (0.005, 200), (0.02, 404), (0.3, 200)):
+        metrics.request("/graphql", "POST", status, seconds)
+    text = metrics.render().decode()
+    bucket = "nftgw_http_request_duration_seconds_bucket"
+    assert sample(text, bucket, route="/graphql", method="POST", le="0.005") == 2  # le: <=
+    assert sample(text, bucket, route="/graphql", method="POST", le="0.025") == 3
+    assert sample(text, bucket, route="/graphql", method="POST", le="+Inf") == 4
+    total = sample(text, "nftgw_http_request_duration_seconds_sum", route="/graphql")
+    assert total is not None and abs(total - 0.326) < 1e-9
+    assert sample(text, "nftgw_http_requests_total", status="200") == 3
+    assert sample(text, "nftgw_http_requests_total", status="404") == 1
