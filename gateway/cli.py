@@ -186,7 +186,7 @@ def _listen(host: str, port: int, *, workers: int = 1) -> socket.socket:
     listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     _bind(listener, host, port)
-    if workers > 1:
+    if workers > 1 and hasattr(socket, "SO_REUSEPORT"):  # else: one shared socket
         # The plain bind above fails on a port anything listens on, a group of
         # SO_REUSEPORT sockets too, which the workers' sockets would silently join.
         port = listener.getsockname()[1]

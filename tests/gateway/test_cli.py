@@ -349,3 +349,16 @@ def test_workers_on_a_taken_port_name_it() -> None:
             _listen("127.0.0.1", taken.getsockname()[1], workers=2)
     finally:
         taken.close()
+
+
+def test_without_so_reuseport_the_workers_share_one_socket(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.cli import _listen
+    from gateway.http.server import WorkerListener
+
+    monkeypatch.delattr(socket, "SO_REUSEPORT")  # a platform without it
+    shared = _listen("127.0.0.1", 0, workers=2)
+    try:
+        assert not isinstance(shared, WorkerListener)
+        shared.listen()  # served as before: every worker on this one socket
+    finally:
+        shared.close()
