@@ -37,7 +37,7 @@ from gateway.app import create_app
 from gateway.cli_tables import PageView, dids_table, nfts_table
 from gateway.http.logs import configure_logging
 from gateway.http.security import encode_json
-from gateway.http.server import ConnectionLimits, guarded_protocol, reuse_port_socket
+from gateway.http.server import ConnectionLimits, guarded_protocol, serving_socket
 from gateway.schema import SCHEMA_PATH, export_schema
 from gateway.settings import Settings
 
@@ -180,18 +180,14 @@ def _listen(host: str, port: int, *, workers: int = 1) -> socket.socket:
     Bound here rather than by uvicorn so that a taken port ends with a message naming it
     and the way to choose another, not with uvicorn's generic startup failure."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP spelled out: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose
-    # proto says TCP, and accepted sockets inherit the listener's. With proto 0 every
-    # keep-alive answer's last segment waited ~40 ms for the client's delayed ACK.
-    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener = serving_socket(family)
     _bind(listener, host, port)
     if workers > 1 and hasattr(socket, "SO_REUSEPORT"):  # else: one shared socket
         # The plain bind above fails on a port anything listens on, a group of
         # SO_REUSEPORT sockets too, which the workers' sockets would silently join.
         port = listener.getsockname()[1]
         listener.close()
-        listener = reuse_port_socket(family)
+        listener = serving_socket(family, reuse_port=True)
         _bind(listener, host, port)
     listener.set_inheritable(True)
     return listener

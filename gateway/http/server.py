@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["ConnectionLimits", "WorkerListener", "guarded_protocol"]
+__all__ = ["ConnectionLimits", "WorkerListener", "guarded_protocol", "serving_socket"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,19 +164,23 @@ class WorkerListener(socket.socket):
         return _worker_socket, (self.family, host, port)
 
 
-def reuse_port_socket(family: socket.AddressFamily) -> WorkerListener:
-    """A TCP socket that may share its port with the workers' (``SO_REUSEPORT``).
+def serving_socket(family: socket.AddressFamily, *, reuse_port: bool = False) -> socket.socket:
+    """An unbound TCP socket for ``serve`` to listen on; with ``reuse_port`` a
+    :class:`WorkerListener` that may share its port with the workers' (``SO_REUSEPORT``).
 
     ``IPPROTO_TCP`` spelled out: asyncio turns Nagle off (``TCP_NODELAY``) only on sockets
-    whose proto says TCP, and accepted sockets inherit the listener's."""
-    sock = WorkerListener(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    whose proto says TCP, and accepted sockets inherit the listener's. With proto 0 every
+    keep-alive answer's last segment waited ~40 ms for the client's delayed ACK."""
+    kind = WorkerListener if reuse_port else socket.socket
+    sock = kind(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     return sock
 
 
 def _worker_socket(family: socket.AddressFamily, host: str, port: int) -> socket.socket:
     """In a worker: its own socket on the supervisor's address (uvicorn listens on it)."""
-    sock = reuse_port_socket(family)
+    sock = serving_socket(family, reuse_port=True)
     sock.bind((host, port))
     return sock

@@ -23,7 +23,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from gateway.errors import RefreshRateLimited, input_field
 from gateway.http.ratelimit import RateLimiter
@@ -114,6 +114,24 @@ class ServiceCall(ABC, Generic[R_co]):
         return None
 
 
+class WindowMethod(Protocol[R_co]):
+    """A service method that reads a :class:`ListWindow` (checked by mypy at each use)."""
+
+    def __call__(
+        self,
+        target: Any,
+        /,
+        *,
+        offset: int,
+        limit: int,
+        chains: Sequence[Chain] | None,
+        spam: SpamFilter,
+        enrich: bool,
+        max_age: float | None,
+        nsfw: NsfwFilter,
+    ) -> R_co: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ListWindow:
     """The services' ``list_holdings`` keywords: the window, the filters and whether the
@@ -127,6 +145,20 @@ class ListWindow:
     # The client's maxAge (seconds): walks that read the providers longer ago are not used.
     max_age: int | None = None
     nsfw: NsfwFilter = NsfwFilter.INCLUDE
+
+    def applied(self, method: WindowMethod[R], target: Any) -> R:
+        """``method(target, **these keywords)``: every service method that reads a window
+        (``list_holdings`` of both services, ``kept_page``) names them alike."""
+        return method(
+            target,
+            offset=self.offset,
+            limit=self.limit,
+            chains=self.chains,
+            spam=self.spam,
+            enrich=self.enrich,
+            max_age=self.max_age,
+            nsfw=self.nsfw,
+        )
 
 
 def _page_reports(answer: object) -> ProviderAnswer | None:
@@ -144,30 +176,10 @@ class WalletHoldings(ServiceCall[HoldingsSlice]):
     window: ListWindow
 
     async def run(self, services: Services) -> HoldingsSlice:
-        w = self.window
-        return await services.nfts.list_holdings(
-            self.address,
-            offset=w.offset,
-            limit=w.limit,
-            chains=w.chains,
-            spam=w.spam,
-            enrich=w.enrich,
-            max_age=w.max_age,
-            nsfw=w.nsfw,
-        )
+        return await self.window.applied(services.nfts.list_holdings, self.address)
 
     def ready(self, services: Services) -> HoldingsSlice | None:
-        w = self.window
-        return services.nfts.kept_page(
-            self.address,
-            offset=w.offset,
-            limit=w.limit,
-            chains=w.chains,
-            spam=w.spam,
-            enrich=w.enrich,
-            max_age=w.max_age,
-            nsfw=w.nsfw,
-        )
+        return self.window.applied(services.nfts.kept_page, self.address)
 
     def reports(self, answer: object) -> ProviderAnswer | None:
         return _page_reports(answer)
@@ -181,17 +193,7 @@ class IdentityHoldings(ServiceCall[LinkedHoldingsSlice]):
     window: ListWindow
 
     async def run(self, services: Services) -> LinkedHoldingsSlice:
-        w = self.window
-        return await services.identities.list_holdings(
-            self.addresses,
-            offset=w.offset,
-            limit=w.limit,
-            chains=w.chains,
-            spam=w.spam,
-            enrich=w.enrich,
-            max_age=w.max_age,
-            nsfw=w.nsfw,
-        )
+        return await self.window.applied(services.identities.list_holdings, self.addresses)
 
     def reports(self, answer: object) -> ProviderAnswer | None:
         return _page_reports(answer)

@@ -339,9 +339,10 @@ def test_each_worker_listens_on_a_socket_of_its_own_on_the_one_port() -> None:
 
 def test_workers_on_a_taken_port_name_it() -> None:
     from gateway.cli import PortInUse, _listen
-    from gateway.http.server import reuse_port_socket
+    from gateway.http.server import serving_socket
 
-    taken = reuse_port_socket(socket.AF_INET)  # even a group several workers could join
+    # Even a group several workers could join.
+    taken = serving_socket(socket.AF_INET, reuse_port=True)
     taken.bind(("127.0.0.1", 0))
     taken.listen()
     try:
