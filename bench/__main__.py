@@ -9,9 +9,8 @@ several rounds, the two sides of a ratio loaded in turns. Bounded: each load rou
 fixed duration and request cap, each process a start timeout, and the whole run stays
 within about five minutes on 2 cores.
 
-Not measured here: GraphQL against a GraphQL Mesh + Hive Gateway peer on the same
-emulators. Its packages install from the npm registry, but composing a supergraph from the
-emulators' REST routes is a project of its own; :data:`PEER_NOTE` is printed instead.
+Figure 8 loads a GraphQL Mesh + Hive Gateway peer on the same emulators (:mod:`bench.peer`;
+Node.js and, on the first run, the npm registry); without them its row says why.
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from typing import Any
 import httpx
 
 from bench.cold import COLD_ENV, cold_figures
+from bench.peer import peer_figure, peer_row
 from bench.processes import HOST, free_port, gateway, process, wait_ready
 from bench.workers import workers_figure
 from bench.wrk import available as wrk_available
@@ -84,10 +84,6 @@ GALLERY_VARIABLES = {
     "chains": None,
     "spam": "EXCLUDE",
 }
-PEER_NOTE = (
-    "GraphQL / Mesh + Hive Gateway peer: not measured by make bench (the peer needs a "
-    "supergraph composed over the emulators' REST routes; issue 14 measured 31-41x by hand)"
-)
 
 
 def drive(port: int, path: str, body: bytes, args: argparse.Namespace) -> dict[str, float]:
@@ -229,6 +225,7 @@ def machine() -> str:
 
 def table(
     warm: dict[str, Any],
+    peer: dict[str, Any],
     workers: dict[str, Any],
     cold: dict[str, Any],
     memory: dict[str, Any],
@@ -288,6 +285,7 @@ def table(
         ("7. REST throughput, serve --workers 2 / one worker (**)",
          f"{workers['ratio']:.2f}", ">= 1.7",
          f"{workers['two_rps']:.0f} vs {workers['one_rps']:.0f} req/s"),
+        peer_row(med["graphql"]["rps"], peer),
     ]  # fmt: skip
     width = max(len(r[0]) for r in rows)
     lines = [
@@ -306,7 +304,6 @@ def table(
         + " (the default waits up to 8 s for an exact total)",
         f"(**) the load driver shares the {os.cpu_count()} cores with the workers; "
         "both servers share one Redis",
-        PEER_NOTE,
     ]
     return "\n".join(lines)
 
@@ -339,6 +336,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         wait_ready(f"http://{HOST}:{emulator_port}/_sandbox/calls")
         print("warm throughput ...", file=sys.stderr)
         warm = warm_figures(emulator_port, args, Path(tmp))
+        print("GraphQL Mesh + Hive Gateway peer ...", file=sys.stderr)
+        peer = peer_figure(emulator_port, args, drive)
         print("two workers ...", file=sys.stderr)
         workers = workers_figure(
             emulator_port,
@@ -359,12 +358,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             timeout=600,
         ).stdout
     )
-    print(table(warm, workers, cold, memory, args))
+    print(table(warm, peer, workers, cold, memory, args))
     print(f"\n(bench took {time.monotonic() - started:.0f} s)")
     if args.json:
-        args.json.write_text(
-            json.dumps({"warm": warm, "workers": workers, "cold": cold, "memory": memory}, indent=2)
-        )
+        figures = {"warm": warm, "peer": peer, "workers": workers, "cold": cold, "memory": memory}
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

@@ -32,13 +32,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def process(args: Sequence[str], env: dict[str, str] | None = None) -> Iterator[None]:
-    """A child process, terminated (then killed) on the way out. Its stderr goes to a file
-    (a pipe nobody reads would block a server logging every request), whose tail is shown
-    when it failed."""
+def process(
+    args: Sequence[str], env: dict[str, str] | None = None, *, program: str = sys.executable
+) -> Iterator[None]:
+    """A child process (``program args``: Python unless told, e.g. Node.js for the bench's
+    peer), terminated (then killed) on the way out. Its stderr goes to a file (a pipe nobody
+    reads would block a server logging every request), whose tail is shown when it failed."""
     with tempfile.TemporaryFile() as log:
         child = subprocess.Popen(
-            [sys.executable, *args],
+            [program, *args],
             env={**os.environ, **(env or {})},
             stdout=subprocess.DEVNULL,
             stderr=log,
