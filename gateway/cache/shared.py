@@ -79,6 +79,7 @@ class SharedCache:
             heartbeat_seconds=heartbeat_seconds,
         )
         self._background: set[asyncio.Future[None]] = set()
+        self._reads: dict[str, asyncio.Future[bytes | None]] = {}  # Redis reads in flight
 
     @property
     def redis_layer(self) -> RedisLayer | None:
@@ -95,14 +96,17 @@ class SharedCache:
         local = await self._memory.get(key)
         if local is not None or self._redis is None:
             return local
-        found = await self._redis.get_with_ttl(key)
-        if isinstance(found, Unavailable) or found[0] is None:
-            return None
-        raw, ttl = found
-        value = _JSON.loads(raw)
-        if value is not None and ttl > 0:
-            await self._memory.set(key, raw, ttl=ttl, dumps_fn=as_is)  # the very bytes
-        return value
+        # Concurrent readers of one key share one Redis round trip. A burst of identical
+        # cold requests peeks the same details and collections: ~35 reads per key, which
+        # queued for the pool's connections past the op timeout and made the replica
+        # fetch for itself (issue 14). Each reader decodes its own copy of the bytes.
+        read = self._reads.get(key)
+        if read is None:
+            read = asyncio.ensure_future(self._read_through(self._redis, key))
+            self._reads[key] = read
+            read.add_done_callback(lambda _: self._reads.pop(key, None))
+        raw = await asyncio.shield(read)  # a reader that gives up leaves it to the others
+        return None if raw is None else _JSON.loads(raw)
 
     async def peek(self, key: str, decode: Callable[[Any], T]) -> T | None:
         """The decoded value stored under ``key`` (any layer), or ``None``: never fetches,
@@ -190,6 +194,17 @@ class SharedCache:
             await self._redis.close()
 
     # -- internals ---------------------------------------------------------------------
+
+    async def _read_through(self, redis: RedisLayer, key: str) -> bytes | None:
+        """Redis's bytes for ``key`` (``None``: missing or Redis unavailable), kept in the
+        memory layer for the rest of their life."""
+        found = await redis.get_with_ttl(key)
+        if isinstance(found, Unavailable) or found[0] is None:
+            return None
+        raw, ttl = found
+        if ttl > 0 and _JSON.loads(raw) is not None:
+            await self._memory.set(key, raw, ttl=ttl, dumps_fn=as_is)  # the very bytes
+        return raw
 
     async def _fetch_once(
         self,

@@ -357,7 +357,10 @@ class Enricher:
         """The collections of ``records`` a cache layer holds; never asks the provider."""
         refs = {(r.chain, slug) for r in records if (slug := _slug(r))}
         found = await asyncio.gather(
-            *(self._cache.peek(_collection_key(source, c, s), decode_collection) for c, s in refs)
+            *(
+                self._cache.peek(_collection_key(source.name, c, s), decode_collection)
+                for c, s in refs
+            )
         )
         return {slug: info for (_, slug), info in zip(refs, found, strict=True) if info}
 
@@ -377,7 +380,7 @@ class Enricher:
         infos: list[CollectionInfo] = []
         if self._batches(source):
             try:
-                infos = await self._collection_batches(source, sorted(chains), request)
+                infos = await self._collection_batches(source, chains, request)
             except ProviderUnsupported:
                 self._batchless.add(source.name)  # this page asks one by one instead
             except ProviderError:
@@ -387,12 +390,22 @@ class Enricher:
                 *(self._single_collection(source, chains[s], s, request) for s in missing)
             )
             infos = [info for info in singles if info is not None]
+            await self._keep_collections(source.name, chains, infos)
         found = dict(known)
         found.update((info.slug, info) for info in infos)
+        return found
+
+    async def _keep_collections(
+        self, provider: str, chains: dict[str, Chain], infos: list[CollectionInfo]
+    ) -> None:
+        """Cache each fetched collection on its own, for pages that share only some of
+        them. Written by the request that fetched, not by every request that shared the
+        fetch: a burst of identical pages wrote each collection once per request (~500
+        writes queued on the Redis pool past its op timeout, issue 14)."""
         await asyncio.gather(
             *(
                 self._cache.set(
-                    _collection_key(source, chains[info.slug], info.slug),
+                    _collection_key(provider, chains[info.slug], info.slug),
                     encode_collection(info),
                     self._settings.collection_ttl,
                 )
@@ -400,13 +413,13 @@ class Enricher:
                 if info.slug in chains
             )
         )
-        return found
 
     async def _collection_batches(
-        self, source: NFTBatchDetailSource, slugs: list[str], request: _Request
+        self, source: NFTBatchDetailSource, chains: dict[str, Chain], request: _Request
     ) -> list[CollectionInfo]:
-        """``slugs``' collections by the batch; concurrent requests for the same ones (here
-        or on another replica) share one fetch."""
+        """``chains``' collections (by slug) by the batch; concurrent requests for the same
+        ones (here or on another replica) share one fetch."""
+        slugs = sorted(chains)
 
         async def fetch(chunk: Sequence[str]) -> Sequence[CollectionInfo]:
             return await self._guarded(
@@ -418,7 +431,9 @@ class Enricher:
             )
 
         async def fetch_all() -> list[CollectionInfo]:
-            return await self._in_batches(source.name, "collections", slugs, fetch, None)
+            infos = await self._in_batches(source.name, "collections", slugs, fetch, None)
+            await self._keep_collections(source.name, chains, infos)
+            return infos
 
         infos, _ = await self._cache.get_or_fetch(
             cache_key("collections", source.name, _digest(",".join(slugs))),
@@ -565,8 +580,8 @@ def _slug(record: NFTRecord) -> str | None:
     return record.collection_opensea_slug
 
 
-def _collection_key(source: NFTDetailSource, chain: Chain, slug: str) -> str:
-    return cache_key("collection", source.name, chain, slug)
+def _collection_key(provider: str, chain: Chain, slug: str) -> str:
+    return cache_key("collection", provider, chain, slug)
 
 
 def _needs_detail(holding: Holding) -> bool:

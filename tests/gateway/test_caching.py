@@ -321,6 +321,29 @@ async def test_replicas_share_one_fetch(redis_replicas: Factory) -> None:
     assert {value["n"] for value, _ in results} == {3}
 
 
+async def test_concurrent_reads_of_another_replicas_value_share_one_redis_round_trip(
+    redis_replicas: Factory,
+) -> None:
+    writer, reader = redis_replicas(), redis_replicas()
+    await writer.set("v1:detail:k", {"traits": ["gold"]}, ttl=60)
+    layer = reader.redis_layer
+    assert layer is not None
+    reads = 0
+    get_with_ttl = layer.get_with_ttl
+
+    async def counted(key: str) -> Any:
+        nonlocal reads
+        reads += 1
+        return await get_with_ttl(key)
+
+    layer.get_with_ttl = counted  # type: ignore[method-assign]
+    values = await asyncio.gather(*(reader.get("v1:detail:k") for _ in range(50)))
+    assert values == [{"traits": ["gold"]}] * 50
+    assert reads == 1  # a burst's identical peeks cost Redis one read, not fifty
+    values[0]["traits"].append("silver")
+    assert values[1] == {"traits": ["gold"]}, "each reader gets a copy of its own"
+
+
 async def test_a_dead_leader_does_not_wedge_the_others(redis_replicas: Factory) -> None:
     leader, other = redis_replicas(), redis_replicas()
     found, lease = await leader.lead_or_wait("v1:k")

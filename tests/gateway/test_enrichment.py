@@ -10,7 +10,10 @@ import asyncio
 from typing import Any
 
 import httpx
+from asgi_lifespan import LifespanManager
 
+from gateway.app import create_app
+from gateway.cache import cache_kind
 from providers.models import Chain, TokenStandard
 from providers.sandbox import build_sandbox
 from providers.sandbox.world import (
@@ -115,3 +118,26 @@ async def test_other_wallets_are_listed_while_a_page_waits_on_slow_details() -> 
         await whale
     assert other.headers["x-nftgw-providers"] == "opensea=ok, alchemy=ok, moralis=ok"
     assert other.json()["total"] > 0
+
+
+async def test_a_burst_of_identical_cold_pages_stores_each_collection_once() -> None:
+    # Every request of the burst shares the one collection fetch; only the request that
+    # fetched writes what came back. Each writing them all again queued hundreds of Redis
+    # writes behind each other (past the op timeout: the replicas then stopped sharing).
+    sandbox = build_sandbox(cats_and_dogs())
+    app = create_app(sandbox_settings(chains=[Chain.ETHEREUM]), transport=sandbox.transport())
+    async with LifespanManager(app) as manager:
+        cache = app.state.cache
+        stored: list[str] = []
+        set_many = cache.set_many
+
+        async def recording_set_many(entries: Any, value: Any, **options: Any) -> None:
+            stored.extend(cache_kind(key) for key, _ in entries)
+            await set_many(entries, value, **options)
+
+        cache.set_many = recording_set_many
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+            answers = await asyncio.gather(*(page(http, WALLET, 1) for _ in range(50)))
+    assert len({answer.content for answer in answers}) == 1
+    assert stored.count("collection") == 1, "the cats' page has one collection"
