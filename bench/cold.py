@@ -23,7 +23,7 @@ import httpx
 from bench.processes import HOST, free_port, gateway, process, wait_ready
 from providers.sandbox.world import HUGE_WALLET, SMALL_WALLET, TINY_WALLET
 
-__all__ = ["COLD_ENV", "PROVIDER_SETS", "cold_figures"]
+__all__ = ["COLD_ENV", "PROVIDER_SETS", "cold_burst_calls", "cold_figures"]
 
 # Figures 3 and 5 ask for page 1 as soon as it is final. By default a page waits up to 8 s
 # for the whole walk (an exact ``total`` for clients that page by it); the 20-NFT wallet's
@@ -138,20 +138,27 @@ async def _herd(emulator_port: int, args: argparse.Namespace) -> tuple[int, int]
     counts = []
     for concurrency in (1, 100):
         with gateway(emulator_port) as port:
-            async with (
-                httpx.AsyncClient(base_url=f"http://{HOST}:{emulator_port}") as control,
-                httpx.AsyncClient(
-                    base_url=f"http://{HOST}:{port}",
-                    timeout=60.0,
-                    limits=httpx.Limits(max_connections=100),
-                ) as client,
-            ):
-                await _rest_page(client, "0x" + "3" * 40)
-                await asyncio.sleep(0.5)  # let the warm-up's own calls finish
-                await _calls(control, reset=True)
-                await asyncio.gather(
-                    *(_rest_page(client, SMALL_WALLET) for _ in range(concurrency))
-                )
-                await asyncio.sleep(args.latency * 4 + 0.5)  # background calls land too
-                counts.append(await _calls(control))
+            counts.append(await cold_burst_calls(port, emulator_port, concurrency, args.latency))
     return counts[0], counts[1]
+
+
+async def cold_burst_calls(
+    gateway_port: int, emulator_port: int, concurrency: int, latency: float
+) -> int:
+    """Upstream calls made for ``concurrency`` identical cold requests (SMALL_WALLET's page
+    1) sent at once to a fresh gateway, on as many connections, counted by the emulators
+    whose per-call ``latency`` is given; background calls those requests start count too."""
+    async with (
+        httpx.AsyncClient(base_url=f"http://{HOST}:{emulator_port}") as control,
+        httpx.AsyncClient(
+            base_url=f"http://{HOST}:{gateway_port}",
+            timeout=60.0,
+            limits=httpx.Limits(max_connections=concurrency),
+        ) as client,
+    ):
+        await _rest_page(client, "0x" + "3" * 40)
+        await asyncio.sleep(0.5)  # let the warm-up's own calls finish
+        await _calls(control, reset=True)
+        await asyncio.gather(*(_rest_page(client, SMALL_WALLET) for _ in range(concurrency)))
+        await asyncio.sleep(latency * 4 + 0.5)  # background calls land too
+        return await _calls(control)

@@ -1,25 +1,33 @@
-"""Figure 7: warm throughput of ``serve --workers 2`` / of one worker, on one machine.
+"""Figure 7: warm throughput of ``serve --workers 2`` / of one worker, on one machine; and
+7b: the upstream calls of 100 identical cold requests spread over the two workers / of one.
 
-Both servers share one Redis (database 13, a key namespace of this run's own, deleted at
+Both servers share one Redis (database 13, key namespaces of this run's own, deleted at
 the end), as replicas do in production. They are warmed on the same wallet, then loaded
 in turns (one worker, two workers, one, ...) and the medians compared. The load driver
 runs in its own process and needs a share of the cores too, so on a 2-core machine this
 figure measures the gateway and the driver together: it is a floor, not the ceiling.
+
+For 7b each count starts from a fresh two-worker gateway with a namespace of its own (an
+empty shared cache): the kernel spreads the burst's 100 connections over both workers'
+sockets, so only the walk shared through Redis keeps the calls at one request's.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import secrets
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from redis import Redis
 
+from bench.cold import cold_burst_calls
 from bench.processes import HOST, gateway
 
-__all__ = ["REDIS_URL", "workers_figure"]
+__all__ = ["REDIS_URL", "cold_burst_figure", "workers_figure"]
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 
@@ -36,37 +44,55 @@ def workers_figure(
     drive: Drive,
     warm_up: WarmUp,
 ) -> dict[str, Any]:
-    namespace = f"nftgw-bench-{secrets.token_hex(6)}"
-    env = {
-        "NFTGW_SNAPSHOT_TTL": "3600",
-        "NFTGW_REDIS_URL": REDIS_URL,
-        "NFTGW_REDIS_NAMESPACE": namespace,
-    }
-    try:
-        with (
-            gateway(emulator_port, workers=1, **env) as one,
-            gateway(emulator_port, workers=2, **env) as two,
-        ):
-            for port in (one, two):
-                warm_up(f"http://{HOST}:{port}")
-            # Many connections: the kernel spreads them over the two workers' accepts.
-            load = argparse.Namespace(**{**vars(args), "connections": 2 * args.connections})
-            brief = argparse.Namespace(**{**vars(load), "duration": 1.0})
-            for port in (one, two, two):  # every worker has its connections warm
-                drive(port, path, body, brief)
-            rps: dict[int, list[float]] = {1: [], 2: []}
-            for _ in range(args.rounds):
-                for workers, port in ((1, one), (2, two)):
-                    rps[workers].append(drive(port, path, body, load)["rps"])
-    finally:
-        _forget(namespace)
+    with (
+        shared_cache() as env,
+        gateway(emulator_port, workers=1, **env) as one,
+        gateway(emulator_port, workers=2, **env) as two,
+    ):
+        for port in (one, two):
+            warm_up(f"http://{HOST}:{port}")
+        # Many connections: the kernel spreads them over the two workers' accepts.
+        load = argparse.Namespace(**{**vars(args), "connections": 2 * args.connections})
+        brief = argparse.Namespace(**{**vars(load), "duration": 1.0})
+        for port in (one, two, two):  # every worker has its connections warm
+            drive(port, path, body, brief)
+        rps: dict[int, list[float]] = {1: [], 2: []}
+        for _ in range(args.rounds):
+            for workers, port in ((1, one), (2, two)):
+                rps[workers].append(drive(port, path, body, load)["rps"])
     one_rps, two_rps = statistics.median(rps[1]), statistics.median(rps[2])
     return {"one_rps": one_rps, "two_rps": two_rps, "ratio": two_rps / one_rps}
 
 
-def _forget(namespace: str) -> None:
-    redis = Redis.from_url(REDIS_URL)
-    keys = list(redis.scan_iter(match=f"{namespace}:*"))
-    if keys:
-        redis.delete(*keys)
-    redis.close()
+def cold_burst_figure(emulator_port: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Upstream calls of one cold request and of 100 identical ones at once, each on a
+    fresh ``--workers 2`` gateway sharing Redis."""
+    counts = {}
+    for concurrency in (1, 100):
+        with shared_cache() as env, gateway(emulator_port, workers=2, **env) as port:
+            counts[concurrency] = asyncio.run(
+                cold_burst_calls(port, emulator_port, concurrency, args.latency)
+            )
+    return {
+        "calls_one_request": counts[1],
+        "calls_100_concurrent": counts[100],
+        "ratio": counts[100] / max(counts[1], 1),
+    }
+
+
+@contextlib.contextmanager
+def shared_cache() -> Iterator[dict[str, str]]:
+    """Settings for gateways sharing a Redis key namespace of their own, deleted after."""
+    namespace = f"nftgw-bench-{secrets.token_hex(6)}"
+    try:
+        yield {
+            "NFTGW_SNAPSHOT_TTL": "3600",
+            "NFTGW_REDIS_URL": REDIS_URL,
+            "NFTGW_REDIS_NAMESPACE": namespace,
+        }
+    finally:
+        redis = Redis.from_url(REDIS_URL)
+        keys = list(redis.scan_iter(match=f"{namespace}:*"))
+        if keys:
+            redis.delete(*keys)
+        redis.close()
