@@ -390,7 +390,6 @@ class Enricher:
                 *(self._single_collection(source, chains[s], s, request) for s in missing)
             )
             infos = [info for info in singles if info is not None]
-            await self._keep_collections(source.name, chains, infos)
         found = dict(known)
         found.update((info.slug, info) for info in infos)
         return found
@@ -447,7 +446,10 @@ class Enricher:
     async def _single_collection(
         self, source: NFTDetailSource, chain: Chain, slug: str, request: _Request
     ) -> CollectionInfo | None:
-        try:
+        """One collection by its own GET (a server without the batch route), cached;
+        concurrent requests for it (here or on another replica) share the call."""
+
+        async def fetch() -> CollectionInfo:
             return await self._guarded(
                 source.name,
                 "collection",
@@ -455,8 +457,18 @@ class Enricher:
                 Priority.COLLECTION,
                 request,
             )
+
+        try:
+            info, _ = await self._cache.get_or_fetch(
+                _collection_key(source.name, chain, slug),
+                fetch,
+                ttl=self._settings.collection_ttl,
+                encode=encode_collection,
+                decode=decode_collection,
+            )
         except ProviderError:
             return None
+        return info
 
     # -- batch routes ------------------------------------------------------------------
 

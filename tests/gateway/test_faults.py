@@ -333,13 +333,18 @@ async def test_a_tripped_breaker_answers_fast_from_the_healthy_provider() -> Non
 # -- load ---------------------------------------------------------------------------------
 
 
-async def test_identical_concurrent_misses_make_one_upstream_call_each() -> None:
+@pytest.mark.parametrize("batch_routes", [True, False], ids=["batch-routes", "documented-gets"])
+async def test_identical_concurrent_misses_make_one_upstream_call_each(batch_routes: bool) -> None:
+    # Without OpenSea's batch routes a page asks each NFT and each collection by its own
+    # GET; those are shared by a burst too (each collection was asked once per request).
     baseline = build_sandbox()
+    baseline.faults("opensea").batch_routes = batch_routes
     async with gateway(baseline) as http:
         await nfts(http)
     expected = {name: baseline.faults(name).calls for name in ("opensea", "alchemy")}
 
     sandbox = build_sandbox()
+    sandbox.faults("opensea").batch_routes = batch_routes
     for name in ("opensea", "alchemy"):
         sandbox.faults(name).latency = 0.05
     async with gateway(sandbox) as http:
