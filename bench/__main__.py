@@ -237,6 +237,7 @@ def table(
     last = list(rss)[-1]
     tiny = cold["tiny_cold_ms"]
     burst = workers["cold_burst"]
+    documented = cold["herd_without_batch_routes"]
     rows = [
         ("1. GraphQL 50-NFT page, every field / bare orjson route",
          f"{warm['graphql_vs_bare']:.3f}", ">= 0.8",
@@ -274,6 +275,9 @@ def table(
         ("4. upstream calls, 100 concurrent cold / one request",
          f"{cold['herd_ratio']:.2f}", "1.0",
          f"{cold['calls_100_concurrent']} vs {cold['calls_one_request']} calls"),
+        ("4b. the same, OpenSea without batch routes",
+         f"{documented['ratio']:.2f}", "1.0",
+         f"{documented['calls_100_concurrent']} vs {documented['calls_one_request']} calls"),
         ("5. page-1 cold latency, 10,000-NFT / 20-NFT wallet (*)",
          f"{cold['huge_vs_tiny']:.2f}", "<= 2",
          f"{cold['huge_cold_ms']:.0f} ms vs {tiny['both']:.0f} ms"),
