@@ -35,6 +35,8 @@ through that provider's :class:`ProviderGuard`::
    (base 100 ms, cap 2 s); 429s wait what the upstream asked when that fits in the
    deadline. A retry budget (retries <= 20 % of the provider's active calls, floor 3) stops
    a struggling upstream from being hit by a retry storm. A retry pays and queues again.
+   A retry the breaker, budget or queue refuses fails with the upstream's last answer
+   (kind ``unavailable``, say), not the refusal: the call did reach the upstream.
 
 Everything else (404, 400, bad data, auth) fails at once: retrying cannot change it.
 

@@ -224,7 +224,12 @@ class ProviderGuard:
         attempt = 0
         last: ProviderError | None = None
         while True:
-            ticket = self._admit(operation)
+            try:
+                ticket = self._admit(operation)
+            except CircuitOpen:
+                if last is not None:
+                    raise last from None  # a retry the breaker refuses: the upstream's answer
+                raise
             try:
                 await self._wait_turn(operation, call)
             except (BudgetSpent, Overloaded):

@@ -333,3 +333,16 @@ async def test_providers_have_separate_guards() -> None:
             await shared.call("a", "op", call)
     call, _ = failing()
     assert await shared.call("b", "op", call) == "ok"
+
+
+async def test_a_retry_the_open_breaker_refuses_reports_the_upstreams_answer() -> None:
+    shared = guards(GuardPolicy(provider_deadline=1.0, retry_backoff_base=0.001))
+    breaker = shared.for_provider("p").breaker
+    for _ in range(9):
+        breaker.record(False)
+    # The first attempt's failure opens the breaker; the retry is refused, and the caller
+    # hears what the upstream said, not that the gateway stopped asking.
+    call, count = failing(ProviderTransient("p", "HTTP 503"))
+    with pytest.raises(ProviderTransient):
+        await shared.call("p", "op", call)
+    assert count[0] == 1 and breaker.state == "open"
