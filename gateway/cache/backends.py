@@ -111,11 +111,13 @@ class BoundedMemoryCache(BaseCache):  # type: ignore[misc]
         *,
         namespace: str | None = None,
     ) -> None:
-        # aiocache's default timeout stays although a dict operation cannot hang: its
-        # ``wait_for`` runs each operation as a task, a yield to the event loop that the
-        # interleaving of concurrent provider calls has always had (without it, which
-        # failure a provider report names first changes).
-        super().__init__(serializer=JsonBytes(), namespace=namespace, key_builder=namespaced)
+        # No timeout: a dict operation cannot hang, and aiocache's ``wait_for`` would run
+        # each one as a task of its own. A cold page reads and writes the cache some 200
+        # times; each was a trip through the event loop, and the page's upstream calls
+        # went out behind them (the first list call of a walk last of all).
+        super().__init__(
+            serializer=JsonBytes(), namespace=namespace, key_builder=namespaced, timeout=None
+        )
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.bytes = 0
