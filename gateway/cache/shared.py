@@ -108,11 +108,21 @@ class SharedCache:
         raw = await asyncio.shield(read)  # a reader that gives up leaves it to the others
         return None if raw is None else _JSON.loads(raw)
 
-    async def peek(self, key: str, decode: Callable[[Any], T]) -> T | None:
-        """The decoded value stored under ``key`` (any layer), or ``None``: never fetches,
-        never waits on a fetch in flight, and is not counted as a lookup (a caller that
-        then fetches counts that). For decisions a cached fact can spare an upstream call."""
-        return _decoded(await self.get(key), decode)
+    async def peek_many(self, keys: Sequence[str], decode: Callable[[Any], T]) -> list[T | None]:
+        """The decoded value stored under each of ``keys`` (any layer), ``None`` where there
+        is none: never fetches, never waits on a fetch in flight, and is not counted as a
+        lookup (a caller that then fetches counts that). For decisions a cached fact can
+        spare an upstream call.
+
+        The memory layer answers in turn, without a trip through the event loop (a cold
+        page's calls would wait behind such trips); Redis is asked for the rest at once."""
+        values = [await self._memory.get(key) for key in keys]
+        if self._redis is not None:
+            missing = [index for index, value in enumerate(values) if value is None]
+            found = await asyncio.gather(*(self.get(keys[index]) for index in missing))
+            for index, value in zip(missing, found, strict=True):
+                values[index] = value
+        return [_decoded(value, decode) for value in values]
 
     async def set(self, key: str, value: Any, ttl: float, *, background: bool = False) -> None:
         """Store ``value`` (JSON-able) for ``ttl`` seconds in every layer; never raises.

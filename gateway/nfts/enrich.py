@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeGuard, TypeVar
 
@@ -133,9 +133,8 @@ class Enricher:
         # rank; on a cold page nothing is known yet and every detail is asked (in a
         # batch that costs no extra call, only extra items).
         page = list(listed.values())
-        known, cached = await asyncio.gather(
-            self._cached_collections(source, page), self._peek_details(source, page, request)
-        )
+        known = await self._cached_collections(source, page)
+        cached = await self._peek_details(source, page, request)
         wanted = [
             record
             for index, record in listed.items()
@@ -180,41 +179,50 @@ class Enricher:
 
         Concurrent requests for the same records of a ``page`` (here or on another
         replica) share one fetch, whatever each of them knew of the collections when it
-        asked: the fetch is named by the page's records whose detail is not cached."""
+        asked: the fetch is named by the page's records whose detail is not cached. The
+        request that fetched keeps what arrived; the others read it from the cache."""
         if not records:
             return {}
         missing = [r for r in records if r.key not in found]
         if not missing:
             return found
         uncached = ",".join(sorted(_id(r) for r in page if r.key not in found))
+        fetched: dict[NFTKey, NFTRecord] = {}
         try:
             await self._cache.get_or_fetch(
                 cache_key("details", source.name, request.owner, _digest(uncached)),
-                lambda: self._fetch_details(source, missing, request),
+                lambda: self._fetch_details(source, missing, request, fetched),
                 ttl=FLIGHT_TTL,
                 encode=lambda count: count,
                 decode=lambda count: int(count),
             )
         except ProviderError as exc:
             request.failures.append((source.name, exc))
-        return found | await self._peek_details(source, missing, request)
+        unread = [r for r in missing if r.key not in fetched]
+        return found | fetched | await self._peek_details(source, unread, request)
 
     async def _peek_details(
         self, source: NFTDetailSource, records: list[NFTRecord], request: _Request
     ) -> dict[NFTKey, NFTRecord]:
         keys = [self._detail_key(source, r, request) for r in records]
-        cached = await asyncio.gather(*(self._cache.peek(k, decode_record) for k in keys))
+        cached = await self._cache.peek_many(keys, decode_record)
         return {r.key: hit for r, hit in zip(records, cached, strict=True) if hit is not None}
 
     async def _fetch_details(
-        self, source: NFTDetailSource, records: list[NFTRecord], request: _Request
+        self,
+        source: NFTDetailSource,
+        records: list[NFTRecord],
+        request: _Request,
+        into: dict[NFTKey, NFTRecord],
     ) -> int:
         """Fetch and cache (per NFT) the details of ``records`` not cached yet: in batches
-        per chain, or one by one from a server without batch routes. Raises the first
-        failure (what did arrive is cached all the same); returns how many arrived."""
+        per chain, or one by one from a server without batch routes; each detail found
+        goes ``into`` the caller's dict too. Raises the first failure (what did arrive is
+        cached and kept all the same); returns how many arrived."""
         # Looked up again: under load this flight may start after another replica's
         # (whose marker lives FLIGHT_TTL) has cached what this request peeked for.
         found = await self._peek_details(source, records, request)
+        into.update(found)
         missing = [r for r in records if r.key not in found]
         fetched: list[NFTRecord] = []
         errors: list[BaseException] = []
@@ -222,9 +230,8 @@ class Enricher:
             by_chain: dict[Chain, list[NFTRecord]] = {}
             for record in missing:
                 by_chain.setdefault(record.chain, []).append(record)
-            parts = await asyncio.gather(
-                *(self._batch_details(source, c, rs, request) for c, rs in by_chain.items()),
-                return_exceptions=True,
+            parts = await _each(
+                [self._batch_details(source, c, rs, request) for c, rs in by_chain.items()]
             )
             if any(isinstance(part, ProviderUnsupported) for part in parts):
                 self._batchless.add(source.name)
@@ -241,6 +248,7 @@ class Enricher:
             )
             errors += [one for one in singles if isinstance(one, BaseException)]
             fetched = [one for one in singles if isinstance(one, NFTRecord)]
+        into.update((detail.key, detail) for detail in fetched)
         await asyncio.gather(
             *(
                 self._cache.set(
@@ -356,12 +364,8 @@ class Enricher:
     ) -> dict[str, CollectionInfo]:
         """The collections of ``records`` a cache layer holds; never asks the provider."""
         refs = {(r.chain, slug) for r in records if (slug := _slug(r))}
-        found = await asyncio.gather(
-            *(
-                self._cache.peek(_collection_key(source.name, c, s), decode_collection)
-                for c, s in refs
-            )
-        )
+        keys = [_collection_key(source.name, chain, slug) for chain, slug in refs]
+        found = await self._cache.peek_many(keys, decode_collection)
         return {slug: info for (_, slug), info in zip(refs, found, strict=True) if info}
 
     async def _collections(
@@ -577,6 +581,18 @@ class Enricher:
             deadline=request.deadline,
             meter=request.meter,
         )
+
+
+async def _each(calls: list[Coroutine[Any, Any, T]]) -> list[T | BaseException]:
+    """What each of ``calls`` returned or raised, run concurrently. A lone call (a page on
+    one chain) is awaited in place: as a task it would start a trip through the event loop
+    later, and the page's largest call would go out behind its floor and collection calls."""
+    if len(calls) == 1:
+        try:
+            return [await calls[0]]
+        except Exception as exc:  # as gather(return_exceptions=True) would hand it back
+            return [exc]
+    return await asyncio.gather(*calls, return_exceptions=True)
 
 
 def _digest(text: str) -> str:

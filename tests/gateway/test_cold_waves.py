@@ -247,3 +247,19 @@ async def test_a_route_check_refused_as_a_bad_request_still_finds_the_routes() -
         await first_page(http)
     assert calls.requests(lambda h, p: p == "/api/v2/nfts/batch") == ["/api/v2/nfts/batch"]
     assert [p for p in calls.requests(page_call) if "/contract/" in p] == []
+
+
+async def test_the_detail_batch_is_the_first_call_of_its_wave() -> None:
+    # The largest answer of the wave goes out first, ahead of the collection batch and the
+    # floors OpenSea alone must ask collection by collection.
+    sandbox = build_sandbox(spread_world())
+    for name in ("alchemy", "moralis"):
+        sandbox.faults(name).status = 503  # OpenSea alone: no list call brings a floor
+    settings = sandbox_settings(chains=[Chain.ETHEREUM], retry_max=0)
+    async with gateway(sandbox, settings) as (http, calls):
+        answer = await first_page(http)
+    wave = calls.requests(page_call)
+    assert wave[0] == "/api/v2/nfts/batch"
+    assert len([p for p in wave if p.endswith("/stats")]) == COLLECTIONS
+    assets = answer["assets"]
+    assert isinstance(assets, list) and len(assets) == PAGE
