@@ -293,7 +293,7 @@ def table(
         ("7b. upstream calls, 100 concurrent cold over --workers 2 / one request",
          f"{burst['ratio']:.2f}", "1.0",
          f"{burst['calls_100_concurrent']} vs {burst['calls_one_request']} calls"),
-        peer_row(med["graphql"]["rps"], peer),
+        peer_row(peer),
     ]  # fmt: skip
     width = max(len(r[0]) for r in rows)
     lines = [
@@ -345,7 +345,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("warm throughput ...", file=sys.stderr)
         warm = warm_figures(emulator_port, args, Path(tmp))
         print("GraphQL Mesh + Hive Gateway peer ...", file=sys.stderr)
-        peer = peer_figure(emulator_port, args, drive)
+        peer = peer_figure(
+            emulator_port,
+            args,
+            body=_page_body(),
+            drive=drive,
+            warm_up=lambda url: _wait_for_complete_walk(url, _page_body()),
+        )
         print("two workers ...", file=sys.stderr)
         workers = workers_figure(
             emulator_port,

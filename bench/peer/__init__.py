@@ -7,10 +7,8 @@ descriptions written for this bench, ``opensea.openapi.json`` (OpenSea's list-NF
 route) and ``alchemy.openapi.json`` (Alchemy's ``getNFTsForOwner``), into a supergraph, and
 Hive Gateway (``hive-gateway supergraph``: one process, its default settings, see
 ``gateway.config.ts``) serves it against the sandbox server the warm figures use, at their
-latency. The bench's load driver (:func:`bench.__main__.drive`) then loads it as it loads the
-gateway; its rounds follow the gateway's warm rounds rather than alternating with them, as
-the two sides of the other ratios do (at a hundredth of the gateway's rate, the peer moves
-the ratio far more than the machine's noise does).
+latency. Beside it runs a warm gateway of its own, set as figure 1's, and the bench's load
+driver loads the two in turns, round after round, as the two sides of every other ratio.
 
 What the peer does, next to the gateway's page (``PAGE_QUERY``, 50 NFTs of the whale wallet
 with every field): :data:`PEER_QUERY` asks each vendor's list route once for 50 of the
@@ -19,7 +17,8 @@ those routes carry: ids, token standard, name, description, media, collection, t
 classification and balance. What it does not do:
 
 * merge: two lists as the vendors sent them, with no deduplication, provenance, single total,
-  spam verdict or paging across chains (the gateway's page spans Ethereum and Polygon);
+  spam verdict or paging across chains (the gateway pages over all of a wallet's chains, here
+  Ethereum and Polygon);
 * call per-NFT routes: no rarity and no owner lists, which the gateway adds on its cold path;
 * cache: every request costs the peer both upstream round trips ("peer uncached"), where
   the warm gateway answers from its page cache. That difference is what the figure shows.
@@ -33,6 +32,7 @@ compose, start or answer, gives the reason in the table instead of a figure; the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -41,13 +41,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.processes import HOST, free_port, process, wait_ready
+from bench.processes import HOST, free_port, gateway, process, wait_ready
 from providers.sandbox.world import WHALE_WALLET
 
 __all__ = ["PEER_QUERY", "peer_figure", "peer_row"]
@@ -76,22 +76,39 @@ PEER_QUERY = """query PeerPage($owner: String!) {
   }
 }"""
 
+PEER_BODY = json.dumps({"query": PEER_QUERY, "variables": {"owner": WHALE_WALLET}}).encode()
+
 Drive = Callable[[int, str, bytes, argparse.Namespace], dict[str, float]]
+WarmUp = Callable[[str], None]
 
 
 class PeerUnavailable(Exception):
     """Why the peer could not be measured on this machine; the table prints it."""
 
 
-def peer_figure(emulator_port: int, args: argparse.Namespace, drive: Drive) -> dict[str, Any]:
-    """The peer's median throughput on :data:`PEER_QUERY` over ``args.rounds`` rounds, or
-    ``{"unavailable": reason}``."""
+def peer_figure(
+    emulator_port: int, args: argparse.Namespace, *, body: bytes, drive: Drive, warm_up: WarmUp
+) -> dict[str, Any]:
+    """A warm gateway's throughput on ``body`` (the bench's GraphQL page) and the peer's on
+    :data:`PEER_QUERY`, medians of ``args.rounds`` rounds each; or ``{"unavailable": reason}``.
+
+    ``warm_up(url)`` returns once the gateway at ``url`` answers the page from its cache."""
     try:
         node = _node()
         _install()
         with tempfile.TemporaryDirectory() as work:
             supergraph = _compose(node, emulator_port, Path(work))
-            return _load(node, supergraph, args, drive)
+            with (
+                _peer(node, supergraph) as peer_port,
+                gateway(emulator_port, NFTGW_SNAPSHOT_TTL="3600") as gateway_port,
+            ):
+                warm_up(f"http://{HOST}:{gateway_port}")
+                targets = {
+                    "gateway": (gateway_port, "/graphql", body),
+                    "peer": (peer_port, "/graphql", PEER_BODY),
+                }
+                rps = _in_turns(targets, args, drive)
+        return {"gateway_rps": rps["gateway"], "peer_rps": rps["peer"]}
     # The shared helpers end a bench with SystemExit (a server that never came up, load
     # answered with errors); for the peer that is a reason to print, not the end of the run.
     except (PeerUnavailable, SystemExit, OSError, subprocess.SubprocessError) as exc:
@@ -100,16 +117,17 @@ def peer_figure(emulator_port: int, args: argparse.Namespace, drive: Drive) -> d
     return {"unavailable": reason}
 
 
-def peer_row(graphql_rps: float, peer: dict[str, Any]) -> tuple[str, str, str, str]:
-    """Figure 8's table row: the gateway's warm GraphQL page rate over the peer's."""
+def peer_row(peer: dict[str, Any]) -> tuple[str, str, str, str]:
+    """Figure 8's table row: the warm gateway's GraphQL page rate over the peer's."""
     label = "8. GraphQL page, warm / Mesh + Hive Gateway peer (uncached)"
     if "unavailable" in peer:
         return label, "-", ">= 20", f"not measured: {peer['unavailable']}"
+    gateway_rps, peer_rps = peer["gateway_rps"], peer["peer_rps"]
     return (
         label,
-        f"{graphql_rps / peer['rps']:.1f}",
+        f"{gateway_rps / peer_rps:.1f}",
         ">= 20",
-        f"{graphql_rps:.0f} vs {peer['rps']:.1f} req/s",
+        f"{gateway_rps:.0f} vs {peer_rps:.1f} req/s",
     )
 
 
@@ -146,32 +164,42 @@ def _compose(node: str, emulator_port: int, work: Path) -> Path:
     return supergraph
 
 
-def _load(node: str, supergraph: Path, args: argparse.Namespace, drive: Drive) -> dict[str, Any]:
+@contextlib.contextmanager
+def _peer(node: str, supergraph: Path) -> Iterator[int]:
+    """Hive Gateway serving ``supergraph``, once it answers :data:`PEER_QUERY` in full."""
     port = free_port()
     serve = [
         str(PEER_DIR / "node_modules" / ".bin" / "hive-gateway"), "supergraph", str(supergraph),
         "--config-path", str(PEER_DIR / "gateway.config.ts"),
         "--host", HOST, "--port", str(port), "--fork", "1",  # one process, as the gateway's
     ]  # fmt: skip
-    body = json.dumps({"query": PEER_QUERY, "variables": {"owner": WHALE_WALLET}}).encode()
     with process(serve, program=node):
         wait_ready(f"http://{HOST}:{port}/readiness")
-        answer = _check(port, body)
-        drive(port, "/graphql", body, argparse.Namespace(**{**vars(args), "duration": 1.0}))
-        rounds = [drive(port, "/graphql", body, args) for _ in range(args.rounds)]
-    return {
-        "rps": statistics.median(r["rps"] for r in rounds),
-        "p50_ms": statistics.median(r["p50_ms"] for r in rounds),
-        "bytes": len(answer),
-    }
+        _check(port)
+        yield port
 
 
-def _check(port: int, body: bytes) -> bytes:
-    """One request first: the peer must answer both full lists, without errors."""
+def _in_turns(
+    targets: dict[str, tuple[int, str, bytes]], args: argparse.Namespace, drive: Drive
+) -> dict[str, float]:
+    """Each target's median rate: a short round each to warm connections (and Node.js's
+    JIT), then ``args.rounds`` rounds of every target in turn."""
+    brief = argparse.Namespace(**{**vars(args), "duration": 1.0})
+    for target in targets.values():
+        drive(*target, brief)
+    rps: dict[str, list[float]] = {name: [] for name in targets}
+    for _ in range(args.rounds):
+        for name, target in targets.items():
+            rps[name].append(drive(*target, args)["rps"])
+    return {name: statistics.median(rates) for name, rates in rps.items()}
+
+
+def _check(port: int) -> None:
+    """The peer must answer both full lists, without errors, before it is loaded."""
     try:
         response = httpx.post(
             f"http://{HOST}:{port}/graphql",
-            content=body,
+            content=PEER_BODY,
             headers={"content-type": "application/json"},
             timeout=30.0,
         )
@@ -183,7 +211,6 @@ def _check(port: int, body: bytes) -> bytes:
              len((data.get("alchemy") or {}).get("ownedNfts") or ())]  # fmt: skip
     if answer.get("errors") or sizes != [PAGE_SIZE, PAGE_SIZE]:
         raise PeerUnavailable(f"the peer answered {response.text[:300]!r}")
-    return response.content
 
 
 def _run(
