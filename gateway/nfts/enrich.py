@@ -283,8 +283,12 @@ class Enricher:
             )
 
         details = await self._in_batches(source.name, "nfts", records, fetch, None)
-        walked = await asyncio.gather(*(self._with_balance(source, d, request) for d in details))
-        return list(walked)
+        lacking = [detail for detail in details if _lacks_balance(detail, request)]
+        if not lacking:  # the usual page: no task per detail for a walk it does not need
+            return details
+        walks = [self._with_balance(source, detail, request) for detail in lacking]
+        walked = {detail.key: detail for detail in await asyncio.gather(*walks)}
+        return [walked.get(detail.key, detail) for detail in details]
 
     async def _single_detail(
         self, source: NFTDetailSource, record: NFTRecord, request: _Request
@@ -300,13 +304,8 @@ class Enricher:
     async def _with_balance(
         self, source: NFTBatchDetailSource, detail: NFTRecord, request: _Request
     ) -> NFTRecord:
-        """An ERC-1155 whose holders OpenSea left out (``owners: null``), with the wallet's
-        balance from the token's ``/owners`` pages (walked once per token, cached), unless
-        a list call already told the balance: then the page does not wait for a walk."""
-        if detail.token_standard is not TokenStandard.ERC1155 or detail.quantity is not None:
-            return detail
-        if detail.owner_addresses is not None or detail.key in request.balances:
-            return detail
+        """``detail`` (see :func:`_lacks_balance`) with the wallet's balance from the
+        token's ``/owners`` pages (walked once per token, cached)."""
         key = cache_key(
             "owners", source.name, detail.chain, detail.contract_address, detail.token_id
         )
@@ -620,6 +619,18 @@ def _needs_detail(holding: Holding) -> bool:
         or nft.traits is None
         or nft.quantity is None
         or nft.token_standard is not TokenStandard.ERC721
+    )
+
+
+def _lacks_balance(detail: NFTRecord, request: _Request) -> bool:
+    """An ERC-1155 whose holders OpenSea left out (``owners: null``) and whose balance no
+    list call told: its ``/owners`` pages are walked for it. A balance a list call gave
+    (Alchemy's) spares the walk: the page does not wait for one."""
+    return (
+        detail.token_standard is TokenStandard.ERC1155
+        and detail.quantity is None
+        and detail.owner_addresses is None
+        and detail.key not in request.balances
     )
 
 
