@@ -5,16 +5,19 @@ pages over:
 
 1. Streams are the (chain, provider) pairs, chains in configured order, then providers in
    configured order.
-2. The walk commits *rounds*: round ``r`` holds page ``r`` of every stream that has one.
-   A round is committed only once every stream has delivered its page ``r`` or ended, so
-   a fast provider cannot reorder what a slow one found.
+2. *Rounds*: round ``r`` holds page ``r`` of every stream that has one.
 3. Within a round, streams in order, records in the upstream's own order. An NFT takes the
    position where it was first seen; a later sighting (another provider, a later round)
    merges into it without moving it.
 
-Committed positions never change, so page ``k`` is final as soon as its prefix is
-committed: page 1 of a big wallet does not wait for the whole walk. Streams fetch
-concurrently and independently; the order does not depend on their timing.
+A round is committed (readers see its holdings) once every stream has delivered its page
+``r`` or ended, so a fast provider cannot reorder what a slow one found, and a page shows
+every provider's view of its NFTs. Committed positions never change, so page ``k`` is
+final as soon as its prefix is committed: page 1 of a big wallet does not wait for the
+whole walk. Streams fetch concurrently and independently; the order does not depend on
+their timing. The pages of a round are merged in that order as soon as every page before
+them is there, so the first chain's are merged while the other chains' list calls are
+still out, not all at once when the last of them lands (a cold page's critical path).
 
 A finished walk is saved as a JSON snapshot and restored from one (:mod:`.snapshot`), so
 other replicas, and stale-if-error answers, page the very same order without walking again.
@@ -152,7 +155,9 @@ class WalletWalk:
         self._holdings: dict[NFTKey, Holding] = {}
         self._pool: dict[Any, Any] = {}  # values shared within this wallet (see _compact)
         self._visible: dict[tuple[SpamFilter, NsfwFilter], tuple[int, tuple[Holding, ...]]] = {}
-        self._next_round = 0
+        self._next_round = 0  # the page whose turn it is to be merged: (round, stream)
+        self._next_stream = 0
+        self._committed = 0  # holdings of the committed rounds: what readers see
         self._progress = asyncio.Condition()
         self.complete = False
         self.started_at = time.monotonic()
@@ -184,7 +189,7 @@ class WalletWalk:
 
     @property
     def size(self) -> int:
-        """How many holdings are committed (spam included)."""
+        """How many holdings the walk holds (spam included; a round being merged too)."""
         return len(self._holdings)
 
     @property
@@ -203,11 +208,12 @@ class WalletWalk:
 
     @property
     def holdings(self) -> Iterable[Holding]:
-        """Every committed holding (spam included), in walk order."""
+        """Every holding merged so far (spam included), in walk order: all of them, and
+        all committed, once the walk is complete."""
         return self._holdings.values()
 
     def holds(self, key: NFTKey) -> bool:
-        """Whether ``key`` is among the committed holdings."""
+        """Whether ``key`` is among the holdings merged so far."""
         return key in self._holdings
 
     def outdate_pages(self) -> None:
@@ -224,9 +230,8 @@ class WalletWalk:
         if cached is not None and cached[0] == version:
             return cached[1]
         self._judge_holdings()
-        admitted = tuple(
-            h for h in self._holdings.values() if spam.admits(h.is_spam) and nsfw.admits(h.is_nsfw)
-        )
+        committed = itertools.islice(self._holdings.values(), self._committed)
+        admitted = tuple(h for h in committed if spam.admits(h.is_spam) and nsfw.admits(h.is_nsfw))
         self._visible[(spam, nsfw)] = (version, admitted)
         return admitted
 
@@ -345,20 +350,39 @@ class WalletWalk:
         )
 
     async def _commit(self) -> None:
-        """Commit every round that all streams have delivered (or ended before)."""
+        """Merge every page whose turn has come: the next (round, stream) in order, as
+        long as its stream delivered it (or ended before that round: nothing to add);
+        commit every round whose pages are all merged."""
         async with self._progress:
-            while self._round_ready(self._next_round):
-                for stream in self._streams:
-                    if self._next_round < len(stream.pages):
-                        self._add(stream.pages[self._next_round].records)
-                        stream.pages[self._next_round] = _COMMITTED  # keep memory to one copy
-                self._next_round += 1
+            merged = False
+            while self._next_ready():
+                stream = self._streams[self._next_stream]
+                if self._next_round < len(stream.pages):
+                    self._add(stream.pages[self._next_round].records)
+                    stream.pages[self._next_round] = _COMMITTED  # keep memory to one copy
+                    merged = True
+                self._next_stream += 1
+                if self._next_stream == len(self._streams):  # the round is merged
+                    self._next_round, self._next_stream = self._next_round + 1, 0
+                    self._committed = len(self._holdings)
+            if all(stream.done for stream in self._streams):
+                self._committed = len(self._holdings)  # every page is merged
+            if merged:
                 self._version += 1
             self._progress.notify_all()
 
-    def _round_ready(self, index: int) -> bool:
-        pending = [s for s in self._streams if index < len(s.pages)]
-        return bool(pending) and all(index < len(s.pages) or s.done for s in self._streams)
+    def _next_ready(self) -> bool:
+        """Whether the page whose turn it is can be merged, or passed over (its stream
+        ended before that round) with pages still to come after it."""
+        streams = self._streams
+        if not streams:
+            return False
+        stream = streams[self._next_stream]
+        if self._next_round < len(stream.pages):
+            return True
+        return stream.done and any(
+            not other.done or self._next_round < len(other.pages) for other in streams
+        )
 
     def _add(self, records: Sequence[NFTRecord]) -> None:
         holdings = self._holdings
@@ -424,5 +448,6 @@ class WalletWalk:
             walk._add(records)
         walk._restored_reports = list(reports)
         walk.complete = True
+        walk._committed = walk.size
         walk._version = 1
         return walk

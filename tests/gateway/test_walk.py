@@ -107,6 +107,20 @@ async def test_a_page_is_served_from_the_committed_prefix_before_the_walk_ends()
     assert order(walk) == ["1", "2", "3", "4", "5"]  # what was served did not move
 
 
+async def test_a_round_is_served_once_its_last_page_is_in_while_the_next_is_out() -> None:
+    # Round 0 ends with the middle stream's page; its next page is still out (and the
+    # streams before it have ended), yet round 0 is there to read.
+    first, last = FakeSource("opensea", [[1]]), FakeSource("moralis", [[4]])
+    middle = FakeSource("alchemy", [[2], [3]], delays=[0.05, 0.5])
+    walk = walk_of(first, middle, last)
+    task = asyncio.create_task(walk.run())
+    await walk.wait_for(3, SpamFilter.EXCLUDE, exact_wait=0)
+    assert not walk.complete
+    assert order(walk) == ["1", "2", "4"]
+    await task
+    assert order(walk) == ["1", "2", "4", "3"]
+
+
 async def test_spam_filters_select_from_the_same_order() -> None:
     walk = walk_of(FakeSource("alchemy", [[1, 900, 2, 901]]))
     await walk.run()
