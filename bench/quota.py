@@ -30,7 +30,7 @@ from gateway.app import create_app
 from gateway.settings import Settings
 from providers.models import Chain, TokenStandard
 from providers.sandbox import build_sandbox
-from providers.sandbox.world import SandboxCollection, SandboxNFT, World, svg_data_uri
+from providers.sandbox.world import SandboxCollection, World, plain_nft
 
 WALLETS = 100_000
 ZIPF_S = 1.1
@@ -85,21 +85,7 @@ def build_world(ranks: set[int]) -> World:
         for _ in range(wallet_size(rank)):
             token += 1
             collection = collections[rng.randrange(COLLECTIONS)]
-            label = f"{collection.name} #{token}"
-            data.add_nft(
-                SandboxNFT(
-                    collection=collection,
-                    token_id=str(token),
-                    name=label,
-                    description=None,
-                    image=svg_data_uri(label, token),
-                    original_image=svg_data_uri(label, token),
-                    animation=None,
-                    traits=(("Fur", "Gold"),),
-                    rank=token if collection.ranked else None,
-                    holders={wallet_address(rank): 1},
-                )
-            )
+            data.add_nft(plain_nft(collection, token, {wallet_address(rank): 1}))
     return data.finish()
 
 

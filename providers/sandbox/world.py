@@ -53,6 +53,8 @@ __all__ = [
     "SandboxCollection",
     "SandboxNFT",
     "World",
+    "plain_nft",
+    "svg_data_uri",
     "world",
 ]
 
@@ -222,6 +224,32 @@ class World:
         for nfts in self._by_owner.values():
             nfts.sort(key=lambda n: (n.contract, int(n.token_id)))
         return self
+
+
+def plain_nft(
+    collection: SandboxCollection,
+    token_id: int,
+    holders: dict[str, int],
+    *,
+    traits: tuple[tuple[str, str | int | float], ...] = (("Fur", "Gold"),),
+) -> SandboxNFT:
+    """An NFT for a world built by a test or a bench: named ``<collection> #<id>``, its
+    generated picture as both images, no description or animation, and ranked by its
+    token id where the collection is ranked."""
+    label = f"{collection.name} #{token_id}"
+    image = svg_data_uri(label, token_id)
+    return SandboxNFT(
+        collection=collection,
+        token_id=str(token_id),
+        name=label,
+        description=None,
+        image=image,
+        original_image=image,
+        animation=None,
+        traits=traits,
+        rank=token_id if collection.ranked else None,
+        holders=holders,
+    )
 
 
 _TRAIT_VALUES = {

@@ -19,7 +19,7 @@ from gateway.app import create_app
 from gateway.settings import Settings
 from providers.models import Chain, TokenStandard
 from providers.sandbox import Sandbox, build_sandbox
-from providers.sandbox.world import SandboxCollection, SandboxNFT, World, svg_data_uri
+from providers.sandbox.world import SandboxCollection, World, plain_nft
 from tests.conftest import sandbox_settings
 
 WALLET = "0x" + "9" * 40
@@ -69,22 +69,10 @@ def spread_world() -> World:
             ranked=c % 2 == 0,
         )
         data.add_collection(collection)
+        balance = 2 if standard is TokenStandard.ERC1155 else 1
         for token_id in (1, 2):
-            label = f"{collection.name} #{token_id}"
-            data.add_nft(
-                SandboxNFT(
-                    collection=collection,
-                    token_id=str(token_id),
-                    name=label,
-                    description=None,
-                    image=svg_data_uri(label, token_id),
-                    original_image=svg_data_uri(label, token_id),
-                    animation=None,
-                    traits=(("Level", token_id),),
-                    rank=token_id if collection.ranked else None,
-                    holders={WALLET: 2 if standard is TokenStandard.ERC1155 else 1},
-                )
-            )
+            traits = (("Level", token_id),)
+            data.add_nft(plain_nft(collection, token_id, {WALLET: balance}, traits=traits))
     return data.finish()
 
 
@@ -192,24 +180,11 @@ def popular_badge() -> World:
     """One ERC-1155 with 60 holders (OpenSea lists at most 50 inline), 7 of it ours."""
     data = World()
     badges = SandboxCollection(
-        Chain.ETHEREUM, "0x" + "b7" * 20, "badges", "Badges", TokenStandard.ERC1155, 1
+        Chain.ETHEREUM, "0x" + "b7" * 20, "badges", "Badges", TokenStandard.ERC1155, 1, ranked=False
     )
     data.add_collection(badges)
     holders = {"0x" + f"{n + 1:040x}": 1 for n in range(59)} | {WALLET: 7}
-    data.add_nft(
-        SandboxNFT(
-            collection=badges,
-            token_id="1",
-            name="Badge",
-            description=None,
-            image=svg_data_uri("Badge", 1),
-            original_image=svg_data_uri("Badge", 1),
-            animation=None,
-            traits=(("Tier", "Gold"),),
-            rank=None,
-            holders=holders,
-        )
-    )
+    data.add_nft(plain_nft(badges, 1, holders, traits=(("Tier", "Gold"),)))
     return data.finish()
 
 

@@ -22,7 +22,7 @@ from providers.sandbox.world import (
     SandboxCollection,
     SandboxNFT,
     World,
-    svg_data_uri,
+    plain_nft,
 )
 from tests.conftest import gateway_client, sandbox_settings
 
@@ -45,19 +45,8 @@ PAGE = 20
 
 
 def nft(collection: SandboxCollection, token_id: int) -> SandboxNFT:
-    label = f"{collection.name} #{token_id}"
-    return SandboxNFT(
-        collection=collection,
-        token_id=str(token_id),
-        name=label,
-        description=None,
-        image=svg_data_uri(label, token_id),
-        original_image=svg_data_uri(label, token_id),
-        animation=None,
-        traits=(("Fur", "Gold"), ("Level", token_id % 10)),
-        rank=token_id if collection.ranked else None,
-        holders={WALLET: 1},
-    )
+    traits = (("Fur", "Gold"), ("Level", token_id % 10))
+    return plain_nft(collection, token_id, {WALLET: 1}, traits=traits)
 
 
 def cats_and_dogs() -> World:

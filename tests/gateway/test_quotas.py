@@ -23,9 +23,8 @@ from providers.sandbox.world import (
     SMALL_WALLET,
     WHALE_WALLET,
     SandboxCollection,
-    SandboxNFT,
     World,
-    svg_data_uri,
+    plain_nft,
 )
 from tests.conftest import gateway_client, sandbox_settings
 
@@ -45,22 +44,7 @@ def many_wallets(count: int, per_wallet: int) -> World:
     data.add_collection(APES)
     for w in range(count):
         for i in range(per_wallet):
-            token = w * per_wallet + i + 1
-            label = f"Quota Ape #{token}"
-            data.add_nft(
-                SandboxNFT(
-                    collection=APES,
-                    token_id=str(token),
-                    name=label,
-                    description=None,
-                    image=svg_data_uri(label, token),
-                    original_image=svg_data_uri(label, token),
-                    animation=None,
-                    traits=(("Fur", "Gold"),),
-                    rank=token,
-                    holders={wallet(w): 1},
-                )
-            )
+            data.add_nft(plain_nft(APES, w * per_wallet + i + 1, {wallet(w): 1}))
     return data.finish()
 
 
