@@ -32,6 +32,7 @@ __all__ = [
     "RequestIdFilter",
     "configure_logging",
     "current_request_id",
+    "direct_json_lines",
     "request_id_var",
 ]
 
@@ -44,8 +45,21 @@ _RECORD_ATTRIBUTES = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
     | {"message", "asctime", "color_message"}
 )
+# What configure_logging installed for serve; see direct_json_lines.
+_direct: tuple[BatchedStderrHandler, JSONLogFormatter] | None = None
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 _OURS = "_nftgw_handler"
+
+
+def direct_json_lines() -> tuple[BatchedStderrHandler, JSONLogFormatter] | None:
+    """The batch and formatter that :func:`configure_logging` set up for ``serve`` (JSON
+    lines in batches on stderr), while they are the only handler on the root logger: a
+    line can then be rendered straight into the batch, as the access lines are
+    (:mod:`gateway.http.edge`). ``None`` under any other setup (a stream, text, a test
+    runner's or an operator's own handler beside ours): records then go the usual way."""
+    if _direct is None or logging.root.handlers != [_direct[0]]:
+        return None
+    return _direct
 
 
 def current_request_id() -> str | None:
@@ -71,13 +85,13 @@ class JSONLogFormatter(logging.Formatter):
         self._second_text = ""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": self._timestamp(record.created),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", None),
-        }
+        entry = self.head(
+            record.created,
+            record.levelname,
+            record.name,
+            record.getMessage(),
+            getattr(record, "request_id", None),
+        )
         fields = vars(record)
         extras = fields.keys() - _RECORD_ATTRIBUTES - entry.keys()  # set operations, in C
         for key in sorted(extras) if len(extras) > 1 else extras:
@@ -89,6 +103,18 @@ class JSONLogFormatter(logging.Formatter):
             return orjson.dumps(entry, default=str).decode()
         except orjson.JSONEncodeError:  # what orjson refuses (non-str keys, 65-bit ints)
             return json.dumps(entry, default=str, ensure_ascii=False)
+
+    def head(
+        self, created: float, level: str, logger: str, message: str, request_id: str | None
+    ) -> dict[str, Any]:
+        """The keys every line starts with, in their order; extras follow."""
+        return {
+            "ts": self._timestamp(created),
+            "level": level,
+            "logger": logger,
+            "message": message,
+            "request_id": request_id,
+        }
 
     def _timestamp(self, created: float) -> str:
         """ISO 8601 in UTC to the millisecond; the date and time of day are written once
@@ -129,17 +155,26 @@ class BatchedStderrHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:  # called holding self.lock
         try:
-            line = self.format(record) + "\n"
+            line = self.format(record)
         except Exception:
             self.handleError(record)
             return
-        self._lines.append(line)
-        self._size += len(line)
-        if record.levelno >= self.flush_level or self._size >= self.max_bytes:
-            self.flush()
-        elif self._flusher is None:
-            self._flusher = threading.Thread(target=self._tick, name="log-flush", daemon=True)
-            self._flusher.start()
+        self.add(line, at_once=record.levelno >= self.flush_level)
+
+    def add(self, line: str, *, at_once: bool = False) -> None:
+        """Queue one formatted line (without its newline); ``at_once`` writes the batch now."""
+        line += "\n"
+        self.acquire()  # the handler's own lock, re-entrant: emit holds it already
+        try:
+            self._lines.append(line)
+            self._size += len(line)
+            if at_once or self._size >= self.max_bytes:
+                self.flush()
+            elif self._flusher is None:
+                self._flusher = threading.Thread(target=self._tick, name="log-flush", daemon=True)
+                self._flusher.start()
+        finally:
+            self.release()
 
     def flush(self) -> None:
         self.acquire()  # the handler's own lock, re-entrant: emit holds it already
@@ -176,18 +211,23 @@ def configure_logging(
     ``repeat_window`` > 0 writes a repeated warning or error once per that many seconds,
     with a count (:class:`~gateway.http.logrepeats.RepeatFilter`).
     """
+    global _direct
     handler: logging.Handler = (
         logging.StreamHandler(stream) if stream is not None else BatchedStderrHandler()
     )
     handler.addFilter(RepeatFilter(repeat_window))
     handler.addFilter(RequestIdFilter())
-    handler.setFormatter(JSONLogFormatter() if fmt == "json" else logging.Formatter(_TEXT_FORMAT))
+    formatter = JSONLogFormatter() if fmt == "json" else logging.Formatter(_TEXT_FORMAT)
+    handler.setFormatter(formatter)
     setattr(handler, _OURS, True)
     root = logging.getLogger()
     for existing in list(root.handlers):
         if getattr(existing, _OURS, False):
             root.removeHandler(existing)
     root.addHandler(handler)
+    _direct = None
+    if isinstance(handler, BatchedStderrHandler) and isinstance(formatter, JSONLogFormatter):
+        _direct = (handler, formatter)
     root.setLevel(level)
     # Neither format shows a record's thread or process, which the stdlib would look up
     # for every record (a getpid call each): the logging HOWTO's "Optimization" switches.

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import re
+import secrets
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -17,9 +18,15 @@ from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 
 from gateway.app import create_app
-from gateway.http.edge import REQUEST_ID_HEADER, parse_request_id
-from gateway.http.logs import BatchedStderrHandler, JSONLogFormatter, configure_logging
+from gateway.http.edge import REQUEST_ID_HEADER, AccessRecord, parse_request_id
+from gateway.http.logs import (
+    BatchedStderrHandler,
+    JSONLogFormatter,
+    configure_logging,
+    direct_json_lines,
+)
 from gateway.http.observability import Metrics
+from gateway.http.redaction import install_log_redaction
 from gateway.settings import Settings
 from providers.sandbox import Sandbox
 from tests.conftest import sandbox_settings
@@ -317,6 +324,41 @@ async def test_the_access_line_formats_with_any_standard_formatter(
     text = logging.Formatter(every_field + " %(message)s %(request_id)s").format(seen[0])
     assert text.endswith("POST /users/u1/nfts 200 req-text")
     assert seen[0].levelname == "INFO" and seen[0].name == "gateway.access"
+
+
+async def test_serve_writes_the_access_line_its_formatter_would_write_for_the_record(
+    http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under serve's own setup (its handler alone on the root logger) the access line is
+    # rendered straight into the batch; a reader of the log cannot tell it from the line
+    # the JSON formatter writes for an AccessRecord, the form any other setup gets.
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])  # a test runner's capture handlers, for now
+    level = root.level
+    handler = configure_logging("INFO")
+    secret = secrets.token_hex(16)
+    install_log_redaction([secret])
+    try:
+        assert direct_json_lines() == (handler, handler.formatter)
+        await list_nfts(http, **{REQUEST_ID_HEADER: "req-direct"})
+        await http.post(f"/users/{secret}/nfts", json={})  # a 422, with a key in its path
+    finally:
+        handler.flush()
+        root.removeHandler(handler)
+        handler.close()
+        root.setLevel(level)
+    lines = [json.loads(line) for line in err.getvalue().splitlines()]
+    access = [line for line in lines if line["logger"] == "gateway.access"]
+    assert [line["http"]["status"] for line in access] == [200, 422]
+    first = access[0]
+    record = AccessRecord(first["message"], first["request_id"], first["http"])
+    expected = json.loads(JSONLogFormatter().format(record))
+    assert list(first) == list(expected)  # the same keys in the same order
+    assert {**first, "ts": None} == {**expected, "ts": None}
+    assert first["message"] == "POST /users/u1/nfts 200" and first["request_id"] == "req-direct"
+    assert secret not in err.getvalue() and access[1]["http"]["route"] == NFTS_ROUTE
 
 
 def _record(level: int, message: str) -> logging.LogRecord:
