@@ -27,7 +27,7 @@ through that provider's :class:`ProviderGuard`::
    (per key, shared by replicas through Redis, corrected by the upstream's headers), in
    :class:`Priority` order; when its turn cannot come before the deadline the call is
    not made (:class:`BudgetSpent`, kind ``budget``).
-5. **Queue** (:mod:`.queue`): at most 16 attempts in flight per provider; the others wait
+5. **Queue** (:mod:`.queue`): at most 64 attempts in flight per provider; the others wait
    in priority order for as long as their deadline allows, and are shed
    (:class:`Overloaded`) only when it does not or when ``bulkhead_queue_max`` wait already.
 6. **Retries**, at most 2, only where a retry can help: connect errors, resets, 502/503/504
