@@ -184,7 +184,10 @@ def parse_limited(query: str, limits: GraphQLLimits) -> tuple[DocumentNode, int]
         )
     tokens = scan_tokens(query, limits)
     try:
-        document = parse(query, max_tokens=limits.graphql_max_tokens)
+        # No ``max_tokens`` here: the scan above has capped the tokens already, and from
+        # graphql-core 3.3 that option counts comments too, so it failed documents the cap
+        # let through (comments are bounded by the byte cap instead).
+        document = parse(query)
     except GraphQLSyntaxError as exc:
         raise QueryRejected("GRAPHQL_PARSE_FAILED", exc.message) from None
     except RecursionError:  # unreachable under the nesting cap; kept as the last line
