@@ -96,17 +96,7 @@ class SharedCache:
         local = await self._memory.get(key)
         if local is not None or self._redis is None:
             return local
-        # Concurrent readers of one key share one Redis round trip. A burst of identical
-        # cold requests peeks the same details and collections: ~35 reads per key, which
-        # queued for the pool's connections past the op timeout and made the replica
-        # fetch for itself (issue 14). Each reader decodes its own copy of the bytes.
-        read = self._reads.get(key)
-        if read is None:
-            read = asyncio.ensure_future(self._read_through(self._redis, key))
-            self._reads[key] = read
-            read.add_done_callback(lambda _: self._reads.pop(key, None))
-        raw = await asyncio.shield(read)  # a reader that gives up leaves it to the others
-        return None if raw is None else _JSON.loads(raw)
+        return await self._shared_read(self._redis, key)
 
     async def peek_many(self, keys: Sequence[str], decode: Callable[[Any], T]) -> list[T | None]:
         """The decoded value stored under each of ``keys`` (any layer), ``None`` where there
@@ -118,8 +108,9 @@ class SharedCache:
         page's calls would wait behind such trips); Redis is asked for the rest at once."""
         values = [await self._memory.get(key) for key in keys]
         if self._redis is not None:
+            redis = self._redis
             missing = [index for index, value in enumerate(values) if value is None]
-            found = await asyncio.gather(*(self.get(keys[index]) for index in missing))
+            found = await asyncio.gather(*(self._shared_read(redis, keys[i]) for i in missing))
             for index, value in zip(missing, found, strict=True):
                 values[index] = value
         return [_decoded(value, decode) for value in values]
@@ -204,6 +195,21 @@ class SharedCache:
             await self._redis.close()
 
     # -- internals ---------------------------------------------------------------------
+
+    async def _shared_read(self, redis: RedisLayer, key: str) -> Any | None:
+        """Redis's value for ``key`` (the memory layer missed it), decoded for this caller.
+
+        Concurrent readers of one key share one Redis round trip. A burst of identical
+        cold requests peeks the same details and collections: ~35 reads per key, which
+        queued for the pool's connections past the op timeout and made the replica fetch
+        for itself (issue 14). Each reader decodes its own copy of the bytes."""
+        read = self._reads.get(key)
+        if read is None:
+            read = asyncio.ensure_future(self._read_through(redis, key))
+            self._reads[key] = read
+            read.add_done_callback(lambda _: self._reads.pop(key, None))
+        raw = await asyncio.shield(read)  # a reader that gives up leaves it to the others
+        return None if raw is None else _JSON.loads(raw)
 
     async def _read_through(self, redis: RedisLayer, key: str) -> bytes | None:
         """Redis's bytes for ``key`` (``None``: missing or Redis unavailable), kept in the
