@@ -18,11 +18,24 @@ import time
 from collections.abc import Iterator, Sequence
 
 import httpx
+from redis import Redis
 
-__all__ = ["HOST", "START_TIMEOUT", "free_port", "gateway", "gateway_env", "process", "wait_ready"]
+__all__ = [
+    "HOST",
+    "REDIS_URL",
+    "START_TIMEOUT",
+    "free_port",
+    "gateway",
+    "gateway_env",
+    "process",
+    "redis_namespace",
+    "wait_ready",
+]
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 30.0
+# The benches' Redis database; each run keeps its keys under a namespace of its own.
+REDIS_URL = "redis://127.0.0.1:6379/13"
 
 
 def free_port() -> int:
@@ -57,6 +70,21 @@ def process(
             if child.returncode not in (0, -15):
                 log.seek(0)
                 sys.stderr.write(log.read().decode(errors="replace")[-2000:])
+
+
+@contextlib.contextmanager
+def redis_namespace() -> Iterator[str]:
+    """A key namespace of this run's own in :data:`REDIS_URL`, its keys deleted after
+    (never anyone else's: no flush)."""
+    namespace = f"nftgw-bench-{secrets.token_hex(6)}"
+    try:
+        yield namespace
+    finally:
+        redis = Redis.from_url(REDIS_URL)
+        keys = list(redis.scan_iter(match=f"{namespace}:*"))
+        if keys:
+            redis.delete(*keys)
+        redis.close()
 
 
 def wait_ready(url: str) -> None:

@@ -17,14 +17,13 @@ from pathlib import Path
 import httpx
 from asgi_lifespan import LifespanManager
 
-from bench.processes import HOST, free_port, wait_ready
+from bench.processes import HOST, REDIS_URL, free_port, wait_ready
 from gateway.app import create_app
 from gateway.settings import Settings
 from providers.sandbox import build_sandbox
 
 __all__ = [
     "NFT_EMULATORS",
-    "REDIS_URL",
     "cluster",
     "loopback_client",
     "nft_calls",
@@ -32,7 +31,6 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
-REDIS_URL = "redis://127.0.0.1:6379/13"
 LATENCY = 0.2  # every upstream answer takes this long: requests really overlap
 NFT_EMULATORS = ("opensea", "alchemy")
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
 import statistics
 import sys
 import time
@@ -28,6 +27,7 @@ from asgi_lifespan import LifespanManager
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import replicas
+from bench.processes import redis_namespace
 from gateway.app import create_app
 from gateway.settings import Settings
 from providers.sandbox import Sandbox, build_sandbox
@@ -141,7 +141,6 @@ async def burst_in_process(requests: int = 300) -> dict[str, Any]:
 
 def burst_over_replicas(op_timeout: str, requests: int = 300) -> dict[str, Any]:
     os.environ["NFTGW_TEST_REDIS_OP_TIMEOUT"] = op_timeout
-    namespace = f"nftgw-bench-{secrets.token_hex(6)}"
     expected = asyncio.run(replicas.one_cold_request_in_process(SMALL_WALLET))
 
     async def burst(urls: list[str]) -> list[httpx.Response]:
@@ -150,20 +149,11 @@ def burst_over_replicas(op_timeout: str, requests: int = 300) -> dict[str, Any]:
                 *(http.post(f"{urls[i % 3]}/users/u1/nfts", json=BODY) for i in range(requests))
             )
 
-    try:
-        with replicas.cluster(namespace) as (emulator_url, urls):
-            started = time.perf_counter()
-            responses = asyncio.run(burst(urls))
-            seconds = time.perf_counter() - started
-            calls = replicas.nft_calls(emulator_url)
-    finally:
-        from redis import Redis
-
-        redis = Redis.from_url(replicas.REDIS_URL)
-        keys = list(redis.scan_iter(match=f"{namespace}:*"))
-        if keys:
-            redis.delete(*keys)
-        redis.close()
+    with redis_namespace() as namespace, replicas.cluster(namespace) as (emulator_url, urls):
+        started = time.perf_counter()
+        responses = asyncio.run(burst(urls))
+        seconds = time.perf_counter() - started
+        calls = replicas.nft_calls(emulator_url)
     total = sum(calls.values())
     return {
         "redis_op_timeout": float(op_timeout),

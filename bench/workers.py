@@ -17,19 +17,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import secrets
 import statistics
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from redis import Redis
-
 from bench.cold import cold_burst_calls
-from bench.processes import HOST, gateway
+from bench.processes import HOST, REDIS_URL, gateway, redis_namespace
 
-__all__ = ["REDIS_URL", "cold_burst_figure", "workers_figure"]
-
-REDIS_URL = "redis://127.0.0.1:6379/13"
+__all__ = ["cold_burst_figure", "workers_figure"]
 
 Drive = Callable[[int, str, bytes, argparse.Namespace], dict[str, float]]
 WarmUp = Callable[[str], None]
@@ -83,16 +78,9 @@ def cold_burst_figure(emulator_port: int, args: argparse.Namespace) -> dict[str,
 @contextlib.contextmanager
 def shared_cache() -> Iterator[dict[str, str]]:
     """Settings for gateways sharing a Redis key namespace of their own, deleted after."""
-    namespace = f"nftgw-bench-{secrets.token_hex(6)}"
-    try:
+    with redis_namespace() as namespace:
         yield {
             "NFTGW_SNAPSHOT_TTL": "3600",
             "NFTGW_REDIS_URL": REDIS_URL,
             "NFTGW_REDIS_NAMESPACE": namespace,
         }
-    finally:
-        redis = Redis.from_url(REDIS_URL)
-        keys = list(redis.scan_iter(match=f"{namespace}:*"))
-        if keys:
-            redis.delete(*keys)
-        redis.close()
