@@ -1,0 +1,244 @@
+"""The upstream clients' network transport (aiohttp under httpx), against real loopback
+servers: what arrives upstream, what comes back, and how each way of failing is reported.
+
+Each server is a few lines of raw asyncio speaking (or failing to speak) HTTP/1.1, so the
+failures are the network's own: a closed port, a dropped connection, a short body, silence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.http.transport import AiohttpTransport
+from providers.base import fetch_json
+from providers.errors import (
+    ProviderError,
+    ProviderTimeout,
+    ProviderTransient,
+    ProviderUnavailable,
+)
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+KEY = "0123456789abcdef0123456789abcdef"
+
+
+@asynccontextmanager
+async def server(handler: Handler) -> AsyncIterator[tuple[str, list[int]]]:
+    """A loopback server running ``handler`` per connection; yields its base URL and a
+    list that counts connections."""
+    connections: list[int] = []
+
+    async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        try:
+            await handler(reader, writer)
+        finally:
+            writer.close()
+
+    listening = await asyncio.start_server(accepted, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}", connections
+    finally:
+        listening.close()
+        await listening.wait_closed()
+
+
+async def read_request(reader: asyncio.StreamReader) -> tuple[str, dict[str, str], bytes]:
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+    line, *fields = head.rstrip("\r\n").split("\r\n")
+    headers = {name.lower(): value.strip() for name, value in (f.split(":", 1) for f in fields)}
+    body = await reader.readexactly(int(headers.get("content-length", 0)))
+    return line, headers, body
+
+
+def answer(body: bytes, *, status: str = "200 OK", headers: tuple[str, ...] = ()) -> bytes:
+    lines = [f"HTTP/1.1 {status}", f"content-length: {len(body)}", *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def echo(*, extra: tuple[str, ...] = (), rounds: int = 10) -> Handler:
+    """Answers each request on the connection with what it received, as JSON."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(rounds):
+            try:
+                line, headers, body = await read_request(reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return
+            seen = {"line": line, "headers": headers, "body": body.decode()}
+            writer.write(answer(json.dumps(seen).encode(), headers=extra))
+            await writer.drain()
+
+    return handle
+
+
+@asynccontextmanager
+async def client(read_timeout: float = 5.0) -> AsyncIterator[httpx.AsyncClient]:
+    limits = httpx.Limits(max_connections=8)
+    timeout = httpx.Timeout(connect=1.0, read=read_timeout, write=1.0, pool=1.0)
+    async with httpx.AsyncClient(
+        transport=AiohttpTransport(limits=limits), timeout=timeout, follow_redirects=False
+    ) as upstream:
+        yield upstream
+
+
+async def call(
+    base: str,
+    *,
+    params: dict[str, object] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    async with client() as upstream:
+        url = base + f"/nft/v3/{KEY}/getNFTsForOwner"
+        return await fetch_json(upstream, "alchemy", "GET", url, params=params, headers=headers)
+
+
+async def failure(handler: Handler | None, *, read_timeout: float = 5.0) -> ProviderError:
+    """The provider error one GET raises against ``handler`` (None: nothing listens)."""
+    if handler is None:
+        async with server(echo()) as (base, _):
+            pass  # the port is closed again: connections to it are refused
+    async with server(handler or echo()) as (live, _):
+        url = (base if handler is None else live) + f"/nft/v3/{KEY}/getNFTsForOwner"
+        async with client(read_timeout) as upstream:
+            with pytest.raises(ProviderError) as raised:
+                await fetch_json(upstream, "alchemy", "GET", url)
+    return raised.value
+
+
+async def test_a_get_carries_its_query_and_headers_and_returns_the_json() -> None:
+    async with server(echo()) as (base, _):
+        seen = await call(
+            base, params={"owner": "0xabc", "pageSize": 100}, headers={"X-API-KEY": "k"}
+        )
+    assert isinstance(seen, dict)
+    assert seen["line"] == f"GET /nft/v3/{KEY}/getNFTsForOwner?owner=0xabc&pageSize=100 HTTP/1.1"
+    assert seen["headers"]["x-api-key"] == "k"
+    assert seen["headers"]["host"] == base.removeprefix("http://")
+
+
+async def test_a_post_sends_its_json_body() -> None:
+    async with server(echo()) as (base, _), client() as upstream:
+        seen = await fetch_json(
+            upstream, "opensea", "POST", base + "/api/v2/nfts/batch", json_body={"ids": [1, 2]}
+        )
+    assert seen["line"].startswith("POST /api/v2/nfts/batch ")
+    assert seen["headers"]["content-type"] == "application/json"
+    assert json.loads(seen["body"]) == {"ids": [1, 2]}
+
+
+async def test_a_gzip_body_is_decoded_once() -> None:
+    payload = gzip.compress(json.dumps({"ownedNfts": [], "totalCount": 0}).encode())
+
+    async def gzipped(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer(payload, headers=("content-encoding: gzip",)))
+        await writer.drain()
+
+    async with server(gzipped) as (base, _):
+        assert await call(base) == {"ownedNfts": [], "totalCount": 0}
+
+
+async def test_calls_in_turn_share_one_kept_alive_connection() -> None:
+    async with server(echo()) as (base, connections), client() as upstream:
+        for _ in range(3):
+            await fetch_json(upstream, "alchemy", "GET", base + "/x")
+    assert len(connections) == 1
+
+
+async def test_a_cookie_an_upstream_sets_comes_back_once() -> None:
+    # httpx's client keeps cookies (Cloudflare's bot cookie, say); aiohttp's jar must not
+    # add a second copy.
+    cookie = ("set-cookie: __cf_bm=abc; Path=/",)
+    async with server(echo(extra=cookie)) as (base, _), client() as upstream:
+        await fetch_json(upstream, "opensea", "GET", base + "/first")
+        second = await fetch_json(upstream, "opensea", "GET", base + "/second")
+    assert second["headers"]["cookie"] == "__cf_bm=abc"
+
+
+async def test_a_redirect_is_not_followed() -> None:
+    async def redirect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer(b"", status="302 Found", headers=("location: http://elsewhere/",)))
+        await writer.drain()
+
+    error = await failure(redirect)
+    assert type(error) is ProviderUnavailable
+    assert "redirect" in str(error)
+
+
+async def test_a_refused_connection_is_transient() -> None:
+    error = await failure(None)
+    assert isinstance(error, ProviderTransient)
+    assert "ConnectError" in str(error)
+
+
+async def test_a_connection_closed_before_the_answer_is_transient() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+
+    error = await failure(hang_up)
+    assert isinstance(error, ProviderTransient)
+    assert "RemoteProtocolError" in str(error)
+
+
+async def test_a_body_cut_short_is_transient() -> None:
+    async def short(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer(b'{"ownedNfts": [' + b" " * 90)[:-50])
+        await writer.drain()
+
+    error = await failure(short)
+    assert isinstance(error, ProviderTransient)
+    assert "ReadError" in str(error)
+
+
+async def test_an_upstream_that_never_answers_is_a_read_timeout() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        await asyncio.sleep(5)
+
+    error = await failure(silent, read_timeout=0.2)
+    assert isinstance(error, ProviderTimeout)
+    assert "ReadTimeout" in str(error)
+
+
+async def test_an_answer_that_is_not_http_never_quotes_the_url() -> None:
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+        await writer.drain()
+
+    error = await failure(garbage)
+    assert isinstance(error, ProviderTransient)
+    assert KEY not in str(error) and KEY not in repr(error.__cause__)
+
+
+async def test_a_connection_whose_body_was_abandoned_is_not_reused() -> None:
+    big = json.dumps({"blob": "x" * 200_000}).encode()
+
+    async def by_path(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                line, _, _ = await read_request(reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return
+            writer.write(answer(big if " /big " in line else b'{"ok": true}'))
+            await writer.drain()
+
+    async with server(by_path) as (base, connections), client() as upstream:
+        async with upstream.stream("GET", base + "/big") as response:
+            async for _ in response.aiter_bytes():
+                break  # one chunk, then the rest is left unread
+        # The rest of the big body is never read as the next answer.
+        assert await fetch_json(upstream, "opensea", "GET", base + "/next") == {"ok": True}
+    assert len(connections) == 2
