@@ -108,8 +108,8 @@ def build_providers(config: ProviderConfig, client: ClientSource) -> Providers:
     """The configured sources of :data:`NFT_PROVIDERS` and :data:`DID_PROVIDERS`, in order.
 
     ``client`` is the one every source uses, or a factory called once per source for a
-    client of its own (the gateway's choice: httpcore's pool walks every connection it
-    holds on every request, so a pool per provider keeps that walk short)."""
+    client of its own (the gateway's choice: each provider's connections in a pool of their
+    own, sized to its bulkhead, so one provider's burst never waits for another's)."""
     nft_sources = _built(NFT_PROVIDERS, config, client)
     did_sources = _built(DID_PROVIDERS, config, client)
     return Providers(
