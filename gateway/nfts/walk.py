@@ -10,14 +10,17 @@ pages over:
    position where it was first seen; a later sighting (another provider, a later round)
    merges into it without moving it.
 
-A round is committed (readers see its holdings) once every stream has delivered its page
-``r`` or ended, so a fast provider cannot reorder what a slow one found, and a page shows
-every provider's view of its NFTs. Committed positions never change, so page ``k`` is
-final as soon as its prefix is committed: page 1 of a big wallet does not wait for the
-whole walk. Streams fetch concurrently and independently; the order does not depend on
-their timing. The pages of a round are merged in that order as soon as every page before
-them is there, so the first chain's are merged while the other chains' list calls are
-still out, not all at once when the last of them lands (a cold page's critical path).
+A chain's part of a round is committed (readers see its holdings) once every stream of
+that chain, and of every chain before it, has delivered its page ``r`` or ended, so a fast
+provider cannot reorder what a slow one found, and a page shows every provider's view of
+its NFTs: an NFT's key names its chain, so no later page of the round can merge into
+them. Committed positions never change, so page ``k`` is final as soon as its prefix is
+committed: page 1 of a big wallet does not wait for the whole walk, and page 1 of a wallet
+whose first chain fills it does not wait for the other chains' list calls. Streams fetch
+concurrently and independently; the order does not depend on their timing. The pages of a
+round are merged in that order as soon as every page before them is there, so the first
+chain's are merged while the other chains' list calls are still out, not all at once when
+the last of them lands (a cold page's critical path).
 
 A finished walk is saved as a JSON snapshot and restored from one (:mod:`.snapshot`), so
 other replicas, and stale-if-error answers, page the very same order without walking again.
@@ -157,7 +160,7 @@ class WalletWalk:
         self._visible: dict[tuple[SpamFilter, NsfwFilter], tuple[int, tuple[Holding, ...]]] = {}
         self._next_round = 0  # the page whose turn it is to be merged: (round, stream)
         self._next_stream = 0
-        self._committed = 0  # holdings of the committed rounds: what readers see
+        self._committed = 0  # holdings of the committed (round, chain) parts: what readers see
         self._progress = asyncio.Condition()
         self.complete = False
         self.started_at = time.monotonic()
@@ -352,22 +355,25 @@ class WalletWalk:
     async def _commit(self) -> None:
         """Merge every page whose turn has come: the next (round, stream) in order, as
         long as its stream delivered it (or ended before that round: nothing to add);
-        commit every round whose pages are all merged."""
+        commit what is merged whenever a chain's pages of the round are all in."""
         async with self._progress:
-            merged = False
+            merged, committed = False, self._committed
+            streams = self._streams
             while self._next_ready():
-                stream = self._streams[self._next_stream]
+                stream = streams[self._next_stream]
                 if self._next_round < len(stream.pages):
                     self._add(stream.pages[self._next_round].records)
                     stream.pages[self._next_round] = _COMMITTED  # keep memory to one copy
                     merged = True
                 self._next_stream += 1
-                if self._next_stream == len(self._streams):  # the round is merged
+                if self._next_stream == len(streams):  # the round is merged
                     self._next_round, self._next_stream = self._next_round + 1, 0
                     self._committed = len(self._holdings)
+                elif streams[self._next_stream].chain is not stream.chain:
+                    self._committed = len(self._holdings)  # this chain's part of the round
             if all(stream.done for stream in self._streams):
                 self._committed = len(self._holdings)  # every page is merged
-            if merged:
+            if merged or self._committed != committed:  # what visible() kept is stale
                 self._version += 1
             self._progress.notify_all()
 
