@@ -79,7 +79,8 @@ class SharedCache:
             heartbeat_seconds=heartbeat_seconds,
         )
         self._background: set[asyncio.Future[None]] = set()
-        self._reads: dict[str, asyncio.Future[bytes | None]] = {}  # Redis reads in flight
+        # Redis reads in flight: each one's bytes and value
+        self._reads: dict[str, asyncio.Future[tuple[bytes, Any] | None]] = {}
 
     @property
     def redis_layer(self) -> RedisLayer | None:
@@ -202,25 +203,35 @@ class SharedCache:
         Concurrent readers of one key share one Redis round trip. A burst of identical
         cold requests peeks the same details and collections: ~35 reads per key, which
         queued for the pool's connections past the op timeout and made the replica fetch
-        for itself (issue 14). Each reader decodes its own copy of the bytes."""
+        for itself (issue 14). The reader that asked Redis gets the value decoded there;
+        every other reader decodes its own copy of the bytes."""
         read = self._reads.get(key)
+        asked = read is None
         if read is None:
             read = asyncio.ensure_future(self._read_through(redis, key))
             self._reads[key] = read
             read.add_done_callback(lambda _: self._reads.pop(key, None))
-        raw = await asyncio.shield(read)  # a reader that gives up leaves it to the others
-        return None if raw is None else _JSON.loads(raw)
+        found = await asyncio.shield(read)  # a reader that gives up leaves it to the others
+        if found is None:
+            return None
+        raw, value = found
+        return value if asked else _JSON.loads(raw)
 
-    async def _read_through(self, redis: RedisLayer, key: str) -> bytes | None:
-        """Redis's bytes for ``key`` (``None``: missing or Redis unavailable), kept in the
-        memory layer for the rest of their life."""
+    async def _read_through(self, redis: RedisLayer, key: str) -> tuple[bytes, Any] | None:
+        """Redis's bytes for ``key`` and their value (``None``: missing, not a value, or
+        Redis unavailable), the bytes kept in the memory layer for the rest of their life."""
         found = await redis.get_with_ttl(key)
-        if isinstance(found, Unavailable) or found[0] is None:
+        if isinstance(found, Unavailable):
             return None
         raw, ttl = found
-        if ttl > 0 and _JSON.loads(raw) is not None:
+        if raw is None:
+            return None
+        value = _JSON.loads(raw)
+        if value is None:
+            return None
+        if ttl > 0:
             await self._memory.set(key, raw, ttl=ttl, dumps_fn=as_is)  # the very bytes
-        return raw
+        return raw, value
 
     async def _fetch_once(
         self,

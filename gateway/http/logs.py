@@ -57,7 +57,8 @@ def direct_json_lines() -> tuple[BatchedStderrHandler, JSONLogFormatter] | None:
     line can then be rendered straight into the batch, as the access lines are
     (:mod:`gateway.http.edge`). ``None`` under any other setup (a stream, text, a test
     runner's or an operator's own handler beside ours): records then go the usual way."""
-    if _direct is None or logging.root.handlers != [_direct[0]]:
+    handlers = logging.root.handlers
+    if _direct is None or len(handlers) != 1 or handlers[0] is not _direct[0]:
         return None
     return _direct
 
