@@ -39,7 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.http.logs import direct_json_lines, request_id_var
 from gateway.http.observability import Metrics
 from gateway.http.redaction import clean_log_text
-from gateway.http.security import secure_headers
+from gateway.http.security import request_header, secure_headers
 
 __all__ = [
     "ACCESS_LOGGER",
@@ -98,7 +98,8 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = parse_request_id(_header(scope, _REQUEST_ID_NAME)) or new_request_id()
+        sent = request_header(scope, _REQUEST_ID_NAME)
+        request_id = parse_request_id(sent.decode("latin-1") if sent else None) or new_request_id()
         token = request_id_var.set(request_id)
         id_header = (_REQUEST_ID_NAME, request_id.encode())
         started = time.perf_counter()
@@ -191,11 +192,3 @@ _ACCESS_TEMPLATE: dict[str, Any] = {
     "process": None,
     "processName": None,
 }
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    """The first value of header ``name`` (lower case), without decoding the others."""
-    for key, value in scope.get("headers", ()):
-        if key.lower() == name:
-            return str(value.decode("latin-1"))
-    return None

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.http.security import encode_json
+from gateway.http.security import encode_json, request_header
 from gateway.settings import Settings
 
 __all__ = [
@@ -215,7 +215,7 @@ class ClientAccessMiddleware:
             if wait > 0:
                 await _deny(scope, send, 429, "RATE_LIMITED", "too many requests", wait)
                 return
-        key = _header(scope, b"x-api-key")
+        key = request_header(scope, b"x-api-key")
         if self.client_keys:
             if key is None or not any(hmac.compare_digest(key, k) for k in self.client_keys):
                 await _deny(scope, send, 401, "UNAUTHORIZED", "a valid X-API-Key is required")
@@ -231,7 +231,7 @@ class ClientAccessMiddleware:
 def client_bucket(scope: Scope) -> str:
     """Who a request is, for per-client limits: ``key:<hash>`` of its ``X-API-Key`` when
     it sends one (never the key itself), else ``ip:<peer>``."""
-    key = _header(scope, b"x-api-key")
+    key = request_header(scope, b"x-api-key")
     if key:
         return f"key:{hashlib.sha256(key).hexdigest()[:16]}"
     return f"ip:{(scope.get('client') or ('unknown',))[0]}"
@@ -239,13 +239,6 @@ def client_bucket(scope: Scope) -> str:
 
 def _exempt(path: str) -> bool:
     return path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES)
-
-
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope.get("headers", ()):
-        if key.lower() == name:
-            return bytes(value)
-    return None
 
 
 async def _deny(

@@ -25,6 +25,7 @@ import orjson
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
+from starlette.types import Scope
 
 from gateway.errors import BadRequest, BodyTooLarge, UnsupportedMediaType
 from gateway.settings import Settings
@@ -38,6 +39,7 @@ __all__ = [
     "media_type",
     "read_body",
     "read_json_object",
+    "request_header",
     "secure_headers",
 ]
 
@@ -128,6 +130,15 @@ def exceeds_depth(value: Any, limit: int) -> bool:
             if isinstance(child, dict | list):  # only containers nest
                 stack.append((child, depth + 1))
     return False
+
+
+def request_header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of request header ``name`` (lower case) in an ASGI ``scope``, for
+    middleware that reads one header without building a ``Request`` or decoding the rest."""
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return bytes(value)
+    return None
 
 
 def secure_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
