@@ -155,6 +155,23 @@ async def test_calls_in_turn_share_one_kept_alive_connection() -> None:
     assert len(connections) == 1
 
 
+async def test_a_connection_the_upstream_closed_while_idle_is_not_used_again() -> None:
+    # Upstreams drop idle keep-alive connections on their own schedule; the next call must
+    # not fail for it.
+    async def answer_then_hang_up(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await read_request(reader)
+        writer.write(answer(b'{"ok": true}'))
+        await writer.drain()
+
+    async with server(answer_then_hang_up) as (base, connections), client() as upstream:
+        assert await fetch_json(upstream, "opensea", "GET", base + "/first") == {"ok": True}
+        await asyncio.sleep(0.1)  # the upstream has closed the connection by now
+        assert await fetch_json(upstream, "opensea", "GET", base + "/second") == {"ok": True}
+    assert len(connections) == 2
+
+
 async def test_a_cookie_an_upstream_sets_comes_back_once() -> None:
     # httpx's client keeps cookies (Cloudflare's bot cookie, say); aiohttp's jar must not
     # add a second copy.
