@@ -246,13 +246,15 @@ class FaultInjector:
 
 # -- helpers ------------------------------------------------------------------------------
 
+# The request httpx's connect errors name: made once, not for every call the emulator sees.
+_NOWHERE = httpx.Request("GET", "http://sandbox.invalid/")
+
 
 def _refuse_if_asked(switches: FaultSwitches) -> None:
-    request = httpx.Request("GET", "http://sandbox.invalid/")
     if switches.refuse:
-        raise httpx.ConnectError("connection refused by the sandbox emulator", request=request)
+        raise httpx.ConnectError("connection refused by the sandbox emulator", request=_NOWHERE)
     if switches.connect_timeout:
-        raise httpx.ConnectTimeout("connect timeout at the sandbox emulator", request=request)
+        raise httpx.ConnectTimeout("connect timeout at the sandbox emulator", request=_NOWHERE)
 
 
 def _status_answer(switches: FaultSwitches) -> ForcedResponse:
