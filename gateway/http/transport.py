@@ -3,10 +3,10 @@
 httpx stays the client the providers speak (requests, hooks, timeouts, the transport as the
 test seam); this transport only moves the bytes. httpx's own transport (httpcore) walks
 every connection of its pool, and polls each idle one's socket, whenever a request starts
-or ends, and opens each connection through anyio's task machinery: in process, a cold
-20-NFT page on OpenSea's per-NFT routes (40 upstream calls, 30 of them at once) cost the
-gateway 88 ms of CPU with it and 45 ms with aiohttp's pool and C parser, and a page with
-the batch routes (14 calls) 29 ms and 25 ms.
+or ends, and opens each connection through anyio's task machinery. In process, interleaved
+runs of fresh cold 20-NFT pages at 100 ms: on OpenSea's per-NFT routes (40 upstream calls,
+30 of them at once) 72 ms of the gateway's CPU and 265 ms with it, 42 ms and 248 ms with
+aiohttp's pool and C parser; with the batch routes (14 calls) 35 and 25 ms of CPU.
 
 Failures become httpx's exceptions, so :func:`providers.base.fetch_json` translates them as
 before: a refused connection or a failed DNS lookup is :class:`httpx.ConnectError`, a
@@ -17,7 +17,7 @@ refused connection and a server disconnect as a connect timeout.)
 
 What aiohttp would add by itself is turned off: redirects (``follow_redirects`` is the
 client's call, and the providers refuse them), decompression (httpx decodes the body),
-and cookies (an upstream's cookie never rides along on the next call).
+and its cookie jar (httpx's client keeps cookies already: each would go back twice).
 """
 
 from __future__ import annotations
