@@ -16,7 +16,8 @@ provider cannot reorder what a slow one found, and a page shows every provider's
 its NFTs: an NFT's key names its chain, so no later page of the round can merge into
 them. Committed positions never change, so page ``k`` is final as soon as its prefix is
 committed: page 1 of a big wallet does not wait for the whole walk, and page 1 of a wallet
-whose first chain fills it does not wait for the other chains' list calls. Streams fetch
+whose first chain holds more than a page does not wait for the other chains' list calls
+(the service asks for one holding past the page, so that ``hasNextPage`` is exact). Streams fetch
 concurrently and independently; the order does not depend on their timing. The pages of a
 round are merged in that order as soon as every page before them is there, so the first
 chain's are merged while the other chains' list calls are still out, not all at once when
