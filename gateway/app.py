@@ -225,8 +225,9 @@ class UpstreamClients:
         timeout = httpx.Timeout(
             connect=settings.connect_timeout, read=settings.read_timeout, write=5.0, pool=1.0
         )
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=20)
-        transport = self._transport or AiohttpTransport(limits=limits, ssl_context=self._ssl())
+        transport = self._transport or AiohttpTransport(
+            limits=httpx.Limits(max_connections=64), ssl_context=self._ssl()
+        )
         client = httpx.AsyncClient(
             transport=transport,
             timeout=timeout,

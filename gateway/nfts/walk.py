@@ -17,11 +17,11 @@ its NFTs: an NFT's key names its chain, so no later page of the round can merge 
 them. Committed positions never change, so page ``k`` is final as soon as its prefix is
 committed: page 1 of a big wallet does not wait for the whole walk, and page 1 of a wallet
 whose first chain holds more than a page does not wait for the other chains' list calls
-(the service asks for one holding past the page, so that ``hasNextPage`` is exact). Streams fetch
-concurrently and independently; the order does not depend on their timing. The pages of a
-round are merged in that order as soon as every page before them is there, so the first
-chain's are merged while the other chains' list calls are still out, not all at once when
-the last of them lands (a cold page's critical path).
+(the service asks for one holding past the page, so that ``hasNextPage`` is exact).
+Streams fetch concurrently and independently; the order does not depend on their timing.
+The pages of a round are merged in that order as soon as every page before them is there,
+so the first chain's are merged while the other chains' list calls are still out, not all
+at once when the last of them lands (a cold page's critical path).
 
 A finished walk is saved as a JSON snapshot and restored from one (:mod:`.snapshot`), so
 other replicas, and stale-if-error answers, page the very same order without walking again.
@@ -372,7 +372,7 @@ class WalletWalk:
                     self._committed = len(self._holdings)
                 elif streams[self._next_stream].chain is not stream.chain:
                     self._committed = len(self._holdings)  # this chain's part of the round
-            if all(stream.done for stream in self._streams):
+            if all(stream.done for stream in streams):
                 self._committed = len(self._holdings)  # every page is merged
             if merged or self._committed != committed:  # what visible() kept is stale
                 self._version += 1
