@@ -65,11 +65,11 @@ def answer(body: bytes, *, status: str = "200 OK", headers: tuple[str, ...] = ()
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def echo(*, extra: tuple[str, ...] = (), rounds: int = 10) -> Handler:
+def echo(*, extra: tuple[str, ...] = ()) -> Handler:
     """Answers each request on the connection with what it received, as JSON."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        for _ in range(rounds):
+        while True:
             try:
                 line, headers, body = await read_request(reader)
             except (asyncio.IncompleteReadError, ConnectionError):
