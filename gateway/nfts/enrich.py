@@ -90,6 +90,12 @@ class Enricher:
         guards: ProviderGuards,
     ) -> None:
         self._details = {source.name: source for source in detail_sources}
+        # Known once: a runtime protocol check walks the protocol's members every time.
+        self._batch_sources = {
+            source.name: source
+            for source in detail_sources
+            if isinstance(source, NFTBatchDetailSource)
+        }
         self._cache = cache
         self._settings = settings
         self._priority = settings.field_priority
@@ -480,9 +486,8 @@ class Enricher:
         the batch routes (once per process, or per ``collection_ttl`` when another replica
         said so in the shared cache): a cold page's one detail wave then goes to routes
         that exist, not to a 404 first. Costs one empty ``/collections/batch`` call."""
-        for source in self._details.values():
-            name = source.name
-            if isinstance(source, NFTBatchDetailSource) and name not in self._route_checks:
+        for name, source in self._batch_sources.items():
+            if name not in self._route_checks:
                 self._route_checks[name] = asyncio.create_task(
                     self._check_routes(source, meter or request_meter())
                 )
@@ -525,7 +530,7 @@ class Enricher:
 
     def _batches(self, source: NFTDetailSource) -> TypeGuard[NFTBatchDetailSource]:
         """Whether ``source``'s details and collections are asked by the batch."""
-        return isinstance(source, NFTBatchDetailSource) and source.name not in self._batchless
+        return source.name in self._batch_sources and source.name not in self._batchless
 
     # -- calls -------------------------------------------------------------------------
 
