@@ -33,7 +33,7 @@ from gateway.http.ratelimit import (
 )
 from gateway.http.redaction import install_log_redaction
 from gateway.http.security import cors_middleware
-from gateway.http.transport import AiohttpTransport
+from gateway.http.transport import AiohttpTransport, UpstreamClient
 from gateway.identity.service import IdentityService
 from gateway.nfts.service import NFTService
 from gateway.openapi import openapi_endpoint
@@ -228,7 +228,7 @@ class UpstreamClients:
         transport = self._transport or AiohttpTransport(
             limits=httpx.Limits(max_connections=64), ssl_context=self._ssl()
         )
-        client = httpx.AsyncClient(
+        client = UpstreamClient(
             transport=transport,
             timeout=timeout,
             follow_redirects=False,

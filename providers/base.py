@@ -36,7 +36,9 @@ __all__ = [
     "NameResolver",
     "PersonaSource",
     "Secret",
+    "WarmableSource",
     "fetch_json",
+    "open_connections",
     "parse_retry_after",
     "redact_key",
 ]
@@ -78,6 +80,16 @@ class NFTDetailSource(Protocol):
     async def fetch_nft_detail(self, owner: str, record: NFTRecord) -> NFTRecord: ...
 
     async def fetch_collection(self, chain: Chain, slug: str) -> CollectionInfo: ...
+
+
+@runtime_checkable
+class WarmableSource(Protocol):
+    """A source that can open connections to its upstream before the calls that will use
+    them (a call on an open connection skips the TCP and TLS handshakes' round trips)."""
+
+    name: str
+
+    async def open_connections(self, count: int) -> None: ...
 
 
 @runtime_checkable
@@ -224,6 +236,18 @@ async def fetch_json(
     if response.status_code >= 300:
         raise ProviderUnavailable(provider, f"unexpected redirect HTTP {response.status_code}")
     return decode_json(provider, body)
+
+
+@runtime_checkable
+class _ConnectionPool(Protocol):
+    async def open_connections(self, url: str, count: int) -> None: ...
+
+
+async def open_connections(client: httpx.AsyncClient, url: str, count: int) -> None:
+    """``count`` connections to ``url``'s origin open in ``client``'s pool, when the client
+    can open them ahead of its calls (the gateway's clients can); otherwise nothing."""
+    if isinstance(client, _ConnectionPool):
+        await client.open_connections(url, count)
 
 
 def decode_json(provider: str, body: bytes) -> Any:

@@ -15,6 +15,12 @@ connection dropped before or during the answer :class:`httpx.RemoteProtocolError
 :class:`httpx.ReadError`. (The ``httpx-aiohttp`` package does this job too, but reports a
 refused connection and a server disconnect as a connect timeout.)
 
+A cold page's detail wave can ask for more connections than its list calls left open: each
+new one costs a handshake (TCP, then TLS: one or two round trips to a real upstream) and,
+on the gateway's one event loop, its request leaves only after the whole wave has been
+sent. :meth:`AiohttpTransport.open_connections` opens them beforehand, while the list calls
+are out (see :meth:`gateway.nfts.enrich.Enricher.open_connections`).
+
 What aiohttp would add by itself is turned off: redirects (``follow_redirects`` is the
 client's call, and the providers refuse them), decompression (httpx decodes the body),
 and its cookie jar (httpx's client keeps cookies already: each would go back twice).
@@ -22,15 +28,18 @@ and its cookie jar (httpx's client keeps cookies already: each would go back twi
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from typing import Any, Protocol, runtime_checkable
 from urllib.request import getproxies
 
 import aiohttp
 import httpx
+from yarl import URL
 
-__all__ = ["AiohttpTransport"]
+__all__ = ["AiohttpTransport", "UpstreamClient"]
 
 # aiohttp's failures, most specific first, and the httpx exception each one becomes.
 _FAILURES: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
@@ -155,6 +164,60 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             },
         )
 
+    async def open_connections(self, url: str, count: int, *, timeout: float) -> None:
+        """Have ``count`` connections to ``url``'s origin open (idle ones count), opening
+        the rest together; at most half the pool, so calls always find room. A connection
+        that cannot be opened within ``timeout`` seconds is left to the call that needs it
+        to fail on. Behind a proxy nothing is opened (a proxied call asks the pool for a
+        connection by its proxy, which this request does not know)."""
+        count = min(count, (self._limits.max_connections or 64) // 2)
+        if count < 1 or self._trust_env:
+            return
+        session = self._opened()
+        if session.closed:
+            return
+        origin = URL(url).origin()
+        limit = aiohttp.ClientTimeout(connect=timeout, sock_connect=timeout)
+
+        async def one() -> aiohttp.connector.Connection:
+            request = aiohttp.ClientRequest(
+                "GET", origin, loop=asyncio.get_running_loop(), session=session
+            )
+            return await session.connector.connect(request, [], limit)  # type: ignore[union-attr]
+
+        # Held together until all are open: one released early would be taken again.
+        opening = [asyncio.ensure_future(one()) for _ in range(count)]
+        try:
+            await asyncio.wait(opening)
+        finally:
+            for task in opening:
+                if not task.done():
+                    task.cancel()
+                elif not task.cancelled() and task.exception() is None:
+                    task.result().release()
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+@runtime_checkable
+class _ConnectionOpener(Protocol):
+    async def open_connections(self, url: str, count: int, *, timeout: float) -> None: ...
+
+
+class UpstreamClient(httpx.AsyncClient):
+    """The httpx client a provider is given: :meth:`open_connections` opens connections
+    ahead of the calls when its transport can (:class:`AiohttpTransport` can; the
+    sandbox's in-process emulators have nothing to open)."""
+
+    def __init__(self, *, transport: httpx.AsyncBaseTransport, **kwargs: Any) -> None:
+        super().__init__(transport=transport, **kwargs)
+        self._opener = transport if isinstance(transport, _ConnectionOpener) else None
+
+    async def open_connections(self, url: str, count: int) -> None:
+        """``count`` connections to ``url``'s origin open in this client's pool, each
+        given the client's connect timeout."""
+        if self._opener is not None:
+            timeout = self.timeout.connect
+            await self._opener.open_connections(url, count, timeout=timeout or 5.0)

@@ -45,7 +45,7 @@ from gateway.cache.shared import SharedCache, cache_key
 from gateway.nfts.merging import Holding, with_record
 from gateway.resilience import CallMeter, Priority, ProviderGuards, request_meter
 from gateway.settings import Settings
-from providers.base import NFTBatchDetailSource, NFTDetailSource
+from providers.base import NFTBatchDetailSource, NFTDetailSource, WarmableSource
 from providers.errors import (
     ProviderBadRequest,
     ProviderBatchTooLarge,
@@ -96,6 +96,8 @@ class Enricher:
             for source in detail_sources
             if isinstance(source, NFTBatchDetailSource)
         }
+        self._warmable = [source for source in detail_sources if isinstance(source, WarmableSource)]
+        self._opening: set[asyncio.Task[None]] = set()  # see open_connections
         self._cache = cache
         self._settings = settings
         self._priority = settings.field_priority
@@ -478,6 +480,18 @@ class Enricher:
         except ProviderError:
             return None
         return info
+
+    def open_connections(self, count: int) -> None:
+        """Beside a cold walk's list calls (an idle wait of one round trip), open ``count``
+        connections to each detail source that can, for the page's one detail wave: it
+        asks for up to one detail per NFT at once on a server without the batch routes,
+        besides collections and floors. Each connection opened here is a handshake the
+        wave does not wait for; on the event loop, the wave's requests all leave as it
+        sends them instead of after it. Opened in the background: nothing waits for it."""
+        for source in self._warmable:
+            task = asyncio.create_task(source.open_connections(count))
+            self._opening.add(task)
+            task.add_done_callback(self._opening.discard)
 
     # -- batch routes ------------------------------------------------------------------
 

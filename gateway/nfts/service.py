@@ -219,9 +219,11 @@ class NFTService:
         deadline = asyncio.get_running_loop().time() + self._settings.request_deadline
         meter = CallMeter()
         view = None if chains == self._walked else frozenset(chains)
+        chains = self._walked  # one walk per wallet: a narrower list is a view of it
         if enrich:
             self._enricher.learn_routes(meter)  # beside the list calls, once per process
-        chains = self._walked  # one walk per wallet: a narrower list is a view of it
+            if limit and self._walks.known(owner, chains, max_age) is None:
+                self._enricher.open_connections(limit)  # for this cold page's details
         try:
             async with asyncio.timeout(self._settings.request_deadline):
                 walk = await self._walks.walk_for(owner, chains, max_age)

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import httpx
 
-from providers.base import fetch_json, redact_key
+from providers.base import fetch_json, open_connections, redact_key
 from providers.errors import (
     ProviderBadData,
     ProviderBadRequest,
@@ -90,6 +90,10 @@ class OpenSeaSource:
 
     def supports(self, chain: Chain) -> bool:
         return chain in CHAINS
+
+    async def open_connections(self, count: int) -> None:
+        """Open ``count`` connections to the API ahead of a page's detail calls."""
+        await open_connections(self._client, self._api_root, count)
 
     async def fetch_holdings_page(
         self, owner: str, chain: Chain, cursor: str | None

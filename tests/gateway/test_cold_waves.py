@@ -32,7 +32,8 @@ class Recorder(httpx.AsyncBaseTransport):
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self._inner = inner
-        self.events: list[tuple[str, str, str]] = []  # (start | end, host, path)
+        # (start | end, host, path), or (open, host, how many connections)
+        self.events: list[tuple[str, str, str]] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -44,6 +45,11 @@ class Recorder(httpx.AsyncBaseTransport):
             return await self._inner.handle_async_request(request)
         finally:
             self.events.append(("end", *where))
+
+    async def open_connections(self, url: str, count: int, *, timeout: float) -> None:
+        """What the gateway's own transport does ahead of a page's details (noted here:
+        the sandbox's emulators are in process, with no connections to open)."""
+        self.events.append(("open", httpx.URL(url).host, str(count)))
 
     def requests(self, wanted: Callable[[str, str], bool]) -> list[str]:
         return [path for kind, host, path in self.events if kind == "start" and wanted(host, path)]
@@ -159,6 +165,19 @@ async def test_without_batch_routes_every_per_nft_and_collection_get_goes_at_onc
     assert isinstance(assets, list) and len(assets) == PAGE
     assert all(a["nft"]["collection_name"].startswith("Spread ") for a in assets)
     assert all(a["quantity"] for a in assets)
+
+
+async def test_a_cold_page_opens_its_detail_connections_while_the_lists_are_out() -> None:
+    sandbox = build_sandbox(spread_world())
+    slow(sandbox)
+    async with gateway(sandbox, sandbox_settings(chains=[Chain.ETHEREUM])) as (http, calls):
+        await first_page(http)
+        cold = list(calls.events)
+        await first_page(http)  # the same page again: its walk is known, nothing to open
+    opened = [(host, count) for kind, host, count in calls.events if kind == "open"]
+    assert opened == [("opensea.sandbox", str(PAGE))]  # the detail source, a page's worth
+    first_list_end = next(i for i, (kind, h, p) in enumerate(cold) if kind == "end")
+    assert cold.index(("open", "opensea.sandbox", str(PAGE))) < first_list_end
 
 
 async def test_concurrent_cold_requests_for_a_page_share_its_calls() -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.http.transport import AiohttpTransport
+from gateway.http.transport import AiohttpTransport, UpstreamClient
 from providers.base import fetch_json
 from providers.errors import (
     ProviderError,
@@ -25,6 +25,7 @@ from providers.errors import (
     ProviderTransient,
     ProviderUnavailable,
 )
+from providers.opensea.source import OpenSeaSource
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 KEY = "0123456789abcdef0123456789abcdef"
@@ -261,3 +262,45 @@ async def test_a_connection_whose_body_was_abandoned_is_not_reused() -> None:
         # The rest of the big body is never read as the next answer.
         assert await fetch_json(upstream, "opensea", "GET", base + "/next") == {"ok": True}
     assert len(connections) == 2
+
+
+async def test_connections_opened_ahead_are_the_ones_the_calls_then_use() -> None:
+    transport = AiohttpTransport(limits=httpx.Limits(max_connections=8))
+    async with server(echo()) as (base, connections), UpstreamClient(transport=transport) as up:
+
+        async def calls(count: int) -> None:  # at once; once answered, every accept is seen
+            url = base + f"/nft/v3/{KEY}/getNFTsForOwner"
+            await asyncio.gather(*(fetch_json(up, "alchemy", "GET", url) for _ in range(count)))
+
+        await up.open_connections(base + "/api/v2", 3)
+        async with asyncio.timeout(5):  # accepted before any call went out
+            while len(connections) < 3:
+                await asyncio.sleep(0.005)
+        await calls(3)
+        assert len(connections) == 3  # no call opened one of its own
+        await up.open_connections(base, 2)  # open already, and idle: nothing to open
+        await calls(3)
+        assert len(connections) == 3
+        await up.open_connections(base, 20)  # never more than half the pool
+        await calls(4)
+        assert len(connections) == 4
+
+
+async def test_connections_that_cannot_be_opened_are_left_to_the_calls() -> None:
+    async with server(echo()) as (base, _):
+        pass  # the port is closed again: connections to it are refused
+    transport = AiohttpTransport(limits=httpx.Limits(max_connections=8))
+    async with UpstreamClient(transport=transport) as upstream:
+        await upstream.open_connections(base, 3)  # no error: nothing needed them yet
+        with pytest.raises(ProviderTransient):
+            await fetch_json(upstream, "alchemy", "GET", base + "/nft/v3/getNFTsForOwner")
+
+
+async def test_a_source_on_a_client_without_a_pool_of_its_own_opens_nothing() -> None:
+    async with server(echo()) as (base, connections):
+        async with httpx.AsyncClient() as plain:
+            await OpenSeaSource(plain, base_url=base, api_key=None).open_connections(3)
+        transport = AiohttpTransport(limits=httpx.Limits(max_connections=8))
+        async with UpstreamClient(transport=transport) as pooled:
+            await OpenSeaSource(pooled, base_url=base, api_key=None).open_connections(3)
+        assert len(connections) == 3  # the gateway's client only
