@@ -220,13 +220,15 @@ class NFTService:
         meter = CallMeter()
         view = None if chains == self._walked else frozenset(chains)
         chains = self._walked  # one walk per wallet: a narrower list is a view of it
+        # A cold page (no walk yet) opens its detail calls' connections beside its list calls.
+        warm = 0 if not enrich or self._walks.known(owner, chains, max_age) else limit or 0
         if enrich:
             self._enricher.learn_routes(meter)  # beside the list calls, once per process
-            if limit and self._walks.known(owner, chains, max_age) is None:
-                self._enricher.open_connections(limit)  # for this cold page's details
         try:
             async with asyncio.timeout(self._settings.request_deadline):
                 walk = await self._walks.walk_for(owner, chains, max_age)
+                if warm:
+                    self._enricher.open_connections(warm)
                 await walk.wait_for(
                     needed, spam, exact_wait=self._settings.exact_total_wait, nsfw=nsfw
                 )
