@@ -211,7 +211,10 @@ async def fetch_json(
     The body is streamed and refused past :data:`MAX_BODY_BYTES` decoded bytes. Error texts
     carry the status and a short excerpt of the body, never the URL (it may hold a key).
     """
-    request = client.build_request(method, url, params=params, headers=headers, json=json_body)
+    # No params is None, not {}: httpx re-encodes the whole URL for any params given.
+    request = client.build_request(
+        method, url, params=params or None, headers=headers, json=json_body
+    )
     try:
         response = await client.send(request, stream=True)
         try:
