@@ -25,6 +25,7 @@ from dataclasses import replace
 
 from gateway.cache.shared import SharedCache
 from gateway.errors import UpstreamUnavailable
+from gateway.nfts.ahead import DetailsAhead, Failures
 from gateway.nfts.enrich import Enricher
 from gateway.nfts.floors import FloorFiller
 from gateway.nfts.merging import Holding, NsfwFilter, SpamFilter
@@ -224,58 +225,77 @@ class NFTService:
         warm = 0 if not enrich or self._walks.known(owner, chains, max_age) else limit or 0
         if enrich:
             self._enricher.learn_routes(meter)  # beside the list calls, once per process
+
+        async def enrich_page(page: Sequence[Holding], failures: Failures) -> list[Holding]:
+            return await self._enrich_and_price(owner, page, failures, meter, deadline)
+
+        ahead: DetailsAhead | None = None  # the page's details, fetched once it is committed
         try:
             async with asyncio.timeout(self._settings.request_deadline):
                 walk = await self._walks.walk_for(owner, chains, max_age)
                 if warm:
                     self._enricher.open_connections(warm)
+                if enrich and limit and view is None and not walk.complete:
+                    ahead = DetailsAhead(walk, (offset, limit), filters, enrich_page)
                 await walk.wait_for(
                     needed, spam, exact_wait=self._settings.exact_total_wait, nsfw=nsfw
                 )
         except TimeoutError:
             walk = self._walks.known(owner, chains, max_age)  # what is committed, not exact
-        if walk is None or walk.all_failed:
-            self._walks.forget(owner, chains)
-            try:
-                walk, stale_age = await self._walks.stale(owner, chains)
-            except UpstreamUnavailable as exc:
-                raise UpstreamUnavailable(
-                    exc.message, retry_after=exc.retry_after, providers=self._failed(walk)
-                ) from None
-            enrich = False  # the providers just failed: do not ask them for details
-        visible = walk.visible(spam, nsfw)
-        if view is not None:
-            visible = tuple(h for h in visible if h.nft.chain in view)
-        end = len(visible) if limit is None else offset + limit
-        page: Sequence[Holding] = visible[offset:end]
-        detail_failures: list[tuple[str, ProviderError]] = []
-        if enrich and page:
-            page = await self._enrich_and_price(owner, page, detail_failures, meter, deadline)
-        # The walk's calls are this answer's cost unless another answer already said so
-        # (a walk shared by concurrent requests is paid by the first to answer).
-        meter.merge(walk.meter.drain())
-        stream_reports = [
-            stream.as_report() for stream in walk.reports if view is None or stream.chain in view
-        ]
-        result = HoldingsSlice(
-            holdings=tuple(self._present(holding) for holding in page),
-            offset=offset,
-            total=walk.best_total(spam, nsfw) if view is None else len(visible),
-            total_is_exact=walk.exact,
-            has_more=end < len(visible) or not walk.complete,
-            providers=combine_reports(
-                [stream_reports, detail_failure_reports(detail_failures)],
-                providers=self.provider_names,
-            ),
-            stale=stale_age is not None,
-            stale_age_seconds=stale_age,
-            fetched_at=walk.fetched_at,
-            upstream_calls=meter.counts,
-        )
-        # Only a final answer is kept: the walk done with every stream read and every
-        # detail call answered.
-        final = stale_age is None and walk.complete and not walk.any_failed and not detail_failures
-        return result, walk, final
+        try:
+            if walk is None or walk.all_failed:
+                self._walks.forget(owner, chains)
+                try:
+                    walk, stale_age = await self._walks.stale(owner, chains)
+                except UpstreamUnavailable as exc:
+                    raise UpstreamUnavailable(
+                        exc.message, retry_after=exc.retry_after, providers=self._failed(walk)
+                    ) from None
+                enrich = False  # the providers just failed: do not ask them for details
+            visible = walk.visible(spam, nsfw)
+            if view is not None:
+                visible = tuple(h for h in visible if h.nft.chain in view)
+            end = len(visible) if limit is None else offset + limit
+            page: Sequence[Holding] = visible[offset:end]
+            detail_failures: list[tuple[str, ProviderError]] = []
+            if enrich and page:
+                fetched = await ahead.details_for(page) if ahead is not None else None
+                if fetched is not None:
+                    page, detail_failures = fetched
+                else:
+                    page = await enrich_page(page, detail_failures)
+            # The walk's calls are this answer's cost unless another answer already said so
+            # (a walk shared by concurrent requests is paid by the first to answer).
+            meter.merge(walk.meter.drain())
+            stream_reports = [
+                stream.as_report()
+                for stream in walk.reports
+                if view is None or stream.chain in view
+            ]
+            result = HoldingsSlice(
+                holdings=tuple(self._present(holding) for holding in page),
+                offset=offset,
+                total=walk.best_total(spam, nsfw) if view is None else len(visible),
+                total_is_exact=walk.exact,
+                has_more=end < len(visible) or not walk.complete,
+                providers=combine_reports(
+                    [stream_reports, detail_failure_reports(detail_failures)],
+                    providers=self.provider_names,
+                ),
+                stale=stale_age is not None,
+                stale_age_seconds=stale_age,
+                fetched_at=walk.fetched_at,
+                upstream_calls=meter.counts,
+            )
+            # Only a final answer is kept: the walk done with every stream read and every
+            # detail call answered.
+            final = (
+                stale_age is None and walk.complete and not walk.any_failed and not detail_failures
+            )
+            return result, walk, final
+        finally:
+            if ahead is not None:
+                ahead.cancel()  # not used (or done): stop waiting for a page never shown
 
     async def _enrich_and_price(
         self,

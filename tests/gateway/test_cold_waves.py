@@ -180,6 +180,39 @@ async def test_a_cold_page_opens_its_detail_connections_while_the_lists_are_out(
     assert cold.index(("open", "opensea.sandbox", str(PAGE))) < first_list_end
 
 
+def deep_world(count: int = 250) -> World:
+    """A wallet of ``count`` NFTs of one collection: Alchemy lists it in pages of 100."""
+    data = World()
+    deep = SandboxCollection(
+        Chain.ETHEREUM, "0x" + "d1" * 20, "deep", "Deep", TokenStandard.ERC721, count
+    )
+    data.add_collection(deep)
+    for token_id in range(1, count + 1):
+        data.add_nft(plain_nft(deep, token_id, {WALLET: 1}))
+    return data.finish()
+
+
+async def test_a_page_asks_its_details_once_committed_not_after_the_whole_walk() -> None:
+    sandbox = build_sandbox(deep_world())
+    slow(sandbox)
+    # The default waits for the whole walk (an exact total): three rounds of lists here.
+    settings = sandbox_settings(chains=[Chain.ETHEREUM], exact_total_wait=8.0)
+    async with gateway(sandbox, settings) as (http, calls):
+        answer = await first_page(http)
+    events = calls.events
+    lists = [
+        i for i, (kind, host, path) in enumerate(events) if kind == "end" and is_list(host, path)
+    ]
+    assert len(lists) >= 3, "the wallet takes several rounds of list calls"
+    details = events.index(("start", "opensea.sandbox", "/api/v2/nfts/batch"))
+    assert details < lists[-1], "the page's details went out while the walk went on"
+    assert answer["total"] == 250  # exact: the answer still waited for the walk
+    assets = answer["assets"]
+    assert isinstance(assets, list) and len(assets) == PAGE
+    assert [a["nft"]["token_id"] for a in assets] == [str(n) for n in range(1, PAGE + 1)]
+    assert all(a["nft"]["rarity"]["rank"] == int(a["nft"]["token_id"]) for a in assets)
+
+
 async def test_concurrent_cold_requests_for_a_page_share_its_calls() -> None:
     sandbox = build_sandbox(spread_world())
     details = sandbox.faults("opensea")
