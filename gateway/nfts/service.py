@@ -6,9 +6,12 @@ address). It
 1. finds or starts the wallet's :class:`~gateway.nfts.walk.WalletWalk` (see
    :class:`~gateway.nfts.walks.WalkRegistry`: local, in flight, restored from another
    replica, or stale when every provider fails),
-2. waits until the requested slice is committed (see :meth:`WalletWalk.wait_for`),
+2. waits until the requested slice is committed (see :meth:`WalletWalk.wait_for`), and
+   for one holding more (an exact ``has_more``) or, by default, the whole walk,
 3. enriches only the holdings on that slice with per-NFT detail and collection facts
-   (:class:`~gateway.nfts.enrich.Enricher`), and
+   (:class:`~gateway.nfts.enrich.Enricher`), starting as soon as they are committed,
+   beside the rest of the wait (:class:`~gateway.nfts.ahead.DetailsAhead`; a cold page
+   also opens its detail calls' connections beside its list calls), and
 4. returns the slice with per-provider reports: a failing provider costs its own data only.
 
 Warm answers come from the :class:`~gateway.nfts.page_cache.PageCache`. The identity
