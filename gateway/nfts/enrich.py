@@ -483,15 +483,18 @@ class Enricher:
 
     def open_connections(self, count: int) -> None:
         """Beside a cold walk's list calls (an idle wait of one round trip), open ``count``
-        connections to each detail source that can, for the page's one detail wave: it
-        asks for up to one detail per NFT at once on a server without the batch routes,
-        besides collections and floors. Each connection opened here is a handshake the
-        wave does not wait for; on the event loop, the wave's requests all leave as it
-        sends them instead of after it. Opened in the background: nothing waits for it."""
+        connections to each detail source whose server lacks the batch routes: the page's
+        one detail wave then asks a detail per NFT at once, besides collections and
+        floors. Each connection opened here is a handshake the wave does not wait for; on
+        the event loop, the wave's requests all leave as it sends them instead of after
+        it. With the batch routes (or before the route check has said) the wave is a few
+        calls, which the list calls' connections (one per chain) carry: nothing is opened.
+        Opened in the background: nothing waits for it."""
         for source in self._warmable:
-            task = asyncio.create_task(source.open_connections(count))
-            self._opening.add(task)
-            task.add_done_callback(self._opening.discard)
+            if source.name in self._batchless:
+                task = asyncio.create_task(source.open_connections(count))
+                self._opening.add(task)
+                task.add_done_callback(self._opening.discard)
 
     # -- batch routes ------------------------------------------------------------------
 
