@@ -482,19 +482,18 @@ class Enricher:
         return info
 
     def open_connections(self, count: int) -> None:
-        """Beside a cold walk's list calls (an idle wait of one round trip), open ``count``
-        connections to each detail source whose server lacks the batch routes: the page's
-        one detail wave then asks a detail per NFT at once, besides collections and
-        floors. Each connection opened here is a handshake the wave does not wait for; on
-        the event loop, the wave's requests all leave as it sends them instead of after
-        it. With the batch routes (or before the route check has said) the wave is a few
-        calls, which the list calls' connections (one per chain) carry: nothing is opened.
-        Opened in the background: nothing waits for it."""
+        """Beside a cold walk's list calls (an idle wait of one round trip), have ``count``
+        connections open to each detail source that can open them, for the page's one
+        detail wave: up to a detail GET per NFT where the server lacks the batch routes,
+        and with them or without, a collection GET and a floor (``/stats``) per collection
+        the lists left unpriced (the page's 20 NFTs may be 20 collections). Each one
+        opened here is a handshake the wave does not wait for, and on the event loop the
+        wave's requests all leave as it sends them instead of after it. Idle connections
+        count, so a busy gateway opens none. Opened in the background: nothing waits."""
         for source in self._warmable:
-            if source.name in self._batchless:
-                task = asyncio.create_task(source.open_connections(count))
-                self._opening.add(task)
-                task.add_done_callback(self._opening.discard)
+            task = asyncio.create_task(source.open_connections(count))
+            self._opening.add(task)
+            task.add_done_callback(self._opening.discard)
 
     # -- batch routes ------------------------------------------------------------------
 

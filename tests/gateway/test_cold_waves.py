@@ -170,15 +170,7 @@ async def test_without_batch_routes_every_per_nft_and_collection_get_goes_at_onc
 async def test_a_cold_page_opens_its_detail_connections_while_the_lists_are_out() -> None:
     sandbox = build_sandbox(spread_world())
     slow(sandbox)
-    sandbox.faults("opensea").batch_routes = False  # a detail GET per NFT on the page
     async with gateway(sandbox, sandbox_settings(chains=[Chain.ETHEREUM])) as (http, calls):
-        empty = {"wallet_address": "0x" + "3" * 40, "page": 1, "size": PAGE}
-        assert (await http.post("/users/u1/nfts", json=empty)).status_code == 200
-        check = ("end", "opensea.sandbox", "/api/v2/collections/batch#route-check")
-        async with asyncio.timeout(10):  # OpenSea has said it has no batch routes
-            while check not in calls.events:
-                await asyncio.sleep(0.01)
-        calls.events.clear()
         await first_page(http)
         cold = list(calls.events)
         await first_page(http)  # the same page again: its walk is known, nothing to open
@@ -186,15 +178,6 @@ async def test_a_cold_page_opens_its_detail_connections_while_the_lists_are_out(
     assert opened == [("opensea.sandbox", str(PAGE))]  # the detail source, a page's worth
     first_list_end = next(i for i, (kind, h, p) in enumerate(cold) if kind == "end")
     assert cold.index(("open", "opensea.sandbox", str(PAGE))) < first_list_end
-
-
-async def test_with_the_batch_routes_a_cold_page_opens_no_connections_ahead() -> None:
-    sandbox = build_sandbox(spread_world())
-    async with gateway(sandbox, sandbox_settings(chains=[Chain.ETHEREUM])) as (http, calls):
-        empty = {"wallet_address": "0x" + "3" * 40, "page": 1, "size": PAGE}
-        assert (await http.post("/users/u1/nfts", json=empty)).status_code == 200
-        await first_page(http)  # a batch call per chain: the lists' connections carry it
-    assert [event for event in calls.events if event[0] == "open"] == []
 
 
 def deep_world(count: int = 250) -> World:
