@@ -233,19 +233,19 @@ class NFTService:
             return await self._enrich_and_price(owner, page, failures, meter, deadline)
 
         ahead: DetailsAhead | None = None  # the page's details, fetched once it is committed
-        try:
-            async with asyncio.timeout(self._settings.request_deadline):
-                walk = await self._walks.walk_for(owner, chains, max_age)
-                if warm:
-                    self._enricher.open_connections(warm)
-                if enrich and limit and view is None and not walk.complete:
-                    ahead = DetailsAhead(walk, (offset, limit), filters, enrich_page)
-                await walk.wait_for(
-                    needed, spam, exact_wait=self._settings.exact_total_wait, nsfw=nsfw
-                )
-        except TimeoutError:
-            walk = self._walks.known(owner, chains, max_age)  # what is committed, not exact
-        try:
+        try:  # the fetch ahead never outlives this answer (cancelled, failed, or done)
+            try:
+                async with asyncio.timeout(self._settings.request_deadline):
+                    walk = await self._walks.walk_for(owner, chains, max_age)
+                    if warm:
+                        self._enricher.open_connections(warm)
+                    if enrich and limit and view is None and not walk.complete:
+                        ahead = DetailsAhead(walk, (offset, limit), filters, enrich_page)
+                    await walk.wait_for(
+                        needed, spam, exact_wait=self._settings.exact_total_wait, nsfw=nsfw
+                    )
+            except TimeoutError:
+                walk = self._walks.known(owner, chains, max_age)  # what is committed, not exact
             if walk is None or walk.all_failed:
                 self._walks.forget(owner, chains)
                 try:

@@ -213,6 +213,22 @@ async def test_a_page_asks_its_details_once_committed_not_after_the_whole_walk()
     assert all(a["nft"]["rarity"]["rank"] == int(a["nft"]["token_id"]) for a in assets)
 
 
+async def test_a_page_answered_before_its_holdings_came_asks_no_details_for_them() -> None:
+    sandbox = build_sandbox(deep_world())
+    for name in ("opensea", "alchemy"):
+        sandbox.faults(name).latency = 0.6  # past the request's deadline
+    settings = sandbox_settings(chains=[Chain.ETHEREUM], request_deadline=0.2)
+    async with gateway(sandbox, settings) as (http, calls):
+        answer = await first_page(http)  # the deadline's answer: nothing committed yet
+        assert answer["assets"] == []
+        slow_lists = ("opensea.sandbox", "eth-mainnet.alchemy.sandbox")
+        async with asyncio.timeout(10):  # the walk goes on and commits the page's holdings
+            while sum(kind == "end" and h in slow_lists for kind, h, p in calls.events) < 2:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # what the committed holdings could set off, it would have
+    assert calls.requests(lambda h, p: p == "/api/v2/nfts/batch") == []
+
+
 async def test_concurrent_cold_requests_for_a_page_share_its_calls() -> None:
     sandbox = build_sandbox(spread_world())
     details = sandbox.faults("opensea")
