@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 
 from gateway.app import create_app
@@ -213,15 +214,23 @@ async def test_a_page_asks_its_details_once_committed_not_after_the_whole_walk()
     assert all(a["nft"]["rarity"]["rank"] == int(a["nft"]["token_id"]) for a in assets)
 
 
-async def test_a_page_answered_before_its_holdings_came_asks_no_details_for_them() -> None:
+@pytest.mark.parametrize("ending", ["deadline", "client gone"])
+async def test_a_page_that_ended_before_its_holdings_came_asks_no_details(ending: str) -> None:
     sandbox = build_sandbox(deep_world())
     for name in ("opensea", "alchemy"):
         sandbox.faults(name).latency = 0.6  # past the request's deadline
-    settings = sandbox_settings(chains=[Chain.ETHEREUM], request_deadline=0.2)
+    deadline = 0.2 if ending == "deadline" else 10.0
+    settings = sandbox_settings(chains=[Chain.ETHEREUM], request_deadline=deadline)
+    slow_lists = ("opensea.sandbox", "eth-mainnet.alchemy.sandbox")
     async with gateway(sandbox, settings) as (http, calls):
-        answer = await first_page(http)  # the deadline's answer: nothing committed yet
-        assert answer["assets"] == []
-        slow_lists = ("opensea.sandbox", "eth-mainnet.alchemy.sandbox")
+        request = asyncio.create_task(first_page(http))
+        if ending == "deadline":
+            assert (await request)["assets"] == []  # nothing was committed by then
+        else:
+            async with asyncio.timeout(10):  # the list calls are out: the client hangs up
+                while not calls.requests(lambda h, p: h in slow_lists):
+                    await asyncio.sleep(0.01)
+            request.cancel()
         async with asyncio.timeout(10):  # the walk goes on and commits the page's holdings
             while sum(kind == "end" and h in slow_lists for kind, h, p in calls.events) < 2:
                 await asyncio.sleep(0.01)
