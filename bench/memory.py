@@ -30,6 +30,7 @@ from asgi_lifespan import LifespanManager
 from gateway.app import create_app
 from gateway.cache.shared import BoundedMemoryCache, SharedCache
 from gateway.nfts.merging import SpamFilter
+from gateway.nfts.pages import ListWindow
 from gateway.nfts.service import NFTService
 from gateway.settings import Settings
 from providers.models import Chain, HoldingsPage, NFTRecord, TokenStandard
@@ -65,14 +66,14 @@ async def per_cached_nft() -> dict[str, float]:
         before = _heap()
         started = time.perf_counter()
         # the last page needs the whole walk; then page 1 as a client would ask for it
-        last = await service.list_holdings(HUGE_WALLET, offset=9_950, limit=50, enrich=False)
-        await service.list_holdings(HUGE_WALLET, offset=0, limit=50)
+        last = await service.list_holdings(HUGE_WALLET, ListWindow(9_950, 50, enrich=False))
+        await service.list_holdings(HUGE_WALLET, ListWindow(0, 50))
         walk_seconds = time.perf_counter() - started
         await service.settled()
         after = _heap()
         tracemalloc.stop()
         every = await service.list_holdings(
-            HUGE_WALLET, offset=0, limit=1, spam=SpamFilter.INCLUDE, enrich=False
+            HUGE_WALLET, ListWindow(0, 1, spam=SpamFilter.INCLUDE, enrich=False)
         )
     held = max(every.total, 1)
     return {
@@ -117,7 +118,7 @@ async def many_wallets(wallets: int = WALLETS) -> dict[str, Any]:
         checkpoints = {c for c in CHECKPOINTS if c < wallets} | {wallets}
         for index in range(1, wallets + 1):
             owner = f"0x{index:040x}"
-            await service.list_holdings(owner, offset=0, limit=20, enrich=False)
+            await service.list_holdings(owner, ListWindow(0, 20, enrich=False))
             if index in checkpoints:
                 growth[str(index)] = _rss() - baseline
     finally:

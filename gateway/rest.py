@@ -43,7 +43,7 @@ from gateway.identity.names import WalletInput, parse_wallet_input
 from gateway.identity.service import DIDAnswer, IdentityService
 from gateway.identity.union import LinkedHolding
 from gateway.nfts.merging import Holding
-from gateway.nfts.pages import HoldingsSlice, SliceKey
+from gateway.nfts.pages import HoldingsSlice, ListWindow, SliceKey
 from gateway.nfts.service import NFTService
 from gateway.resilience import CallMeter, metering
 from gateway.settings import Settings
@@ -95,7 +95,8 @@ async def list_user_nfts(request: Request) -> Response:
             request, target.name, offset=offset, limit=size, max_age=max_age
         )
     assert target.address is not None
-    result = await service.list_holdings(target.address, offset=offset, limit=size, max_age=max_age)
+    window = ListWindow(offset, size, max_age=max_age)
+    result = await service.list_holdings(target.address, window)
     return nfts_response(result, request.app.state.rest_pages)
 
 
@@ -143,9 +144,7 @@ async def _list_name_nfts(
     with metering() as meter:
         with input_field("wallet_address"):
             addresses = await identity.resolve(name)
-        result = await identity.list_holdings(
-            addresses, offset=offset, limit=limit, max_age=max_age
-        )
+        result = await identity.list_holdings(addresses, ListWindow(offset, limit, max_age=max_age))
     content = {
         "total": result.total,
         "assets": [linked_holding_json(holding) for holding in result.holdings],

@@ -41,14 +41,19 @@ from gateway.cache.shared import SharedCache, cache_key
 from gateway.errors import InvalidName, NameNotFound, UpstreamUnavailable
 from gateway.identity.names import IdentityKind, IdentityRef
 from gateway.identity.union import IdentityUnion, LinkedHoldingsSlice
-from gateway.nfts.merging import NsfwFilter, SpamFilter
-from gateway.nfts.pages import ProviderReport, ProviderStatus, client_message, combine_reports
+from gateway.nfts.pages import (
+    ListWindow,
+    ProviderReport,
+    ProviderStatus,
+    client_message,
+    combine_reports,
+)
 from gateway.nfts.service import NFTService
 from gateway.resilience import ProviderGuards
 from gateway.settings import Settings
 from providers.base import DIDSource, NameResolver, PersonaSource
 from providers.errors import ProviderBadRequest, ProviderError, ProviderNotFound
-from providers.models import DID, Chain, DIDType
+from providers.models import DID, DIDType
 
 __all__ = [
     "DIDAnswer",
@@ -266,31 +271,13 @@ class IdentityService:
     # -- an identity's NFTs ----------------------------------------------------------------
 
     async def list_holdings(
-        self,
-        wallets: Sequence[str],
-        *,
-        offset: int,
-        limit: int,
-        chains: Sequence[Chain] | None = None,
-        spam: SpamFilter = SpamFilter.EXCLUDE,
-        enrich: bool = True,
-        max_age: float | None = None,
-        nsfw: NsfwFilter = NsfwFilter.INCLUDE,
+        self, wallets: Sequence[str], window: ListWindow
     ) -> LinkedHoldingsSlice:
-        """Holdings ``offset .. offset+limit`` of the union of ``wallets`` (see :mod:`.union`).
+        """``window`` of the union of ``wallets``' holdings (see :mod:`.union`).
 
         Raises :class:`UpstreamUnavailable` only when every NFT provider failed for every wallet.
         """
-        return await self._union.list_holdings(
-            wallets,
-            offset=offset,
-            limit=limit,
-            chains=chains,
-            spam=spam,
-            enrich=enrich,
-            max_age=max_age,
-            nsfw=nsfw,
-        )
+        return await self._union.list_holdings(wallets, window)
 
     # -- cache -----------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from gateway.errors import UpstreamUnavailable
 from gateway.nfts.merging import Holding, NsfwFilter, SpamFilter
 from gateway.nfts.pages import (
     HoldingsSlice,
+    ListWindow,
     ProviderReport,
     ProviderStatus,
     combine_reports,
@@ -101,26 +102,19 @@ class IdentityUnion:
         self._unions: OrderedDict[tuple[Any, ...], _Union] = OrderedDict()
 
     async def list_holdings(
-        self,
-        wallets: Sequence[str],
-        *,
-        offset: int,
-        limit: int,
-        chains: Sequence[Chain] | None = None,
-        spam: SpamFilter = SpamFilter.EXCLUDE,
-        enrich: bool = True,
-        max_age: float | None = None,
-        nsfw: NsfwFilter = NsfwFilter.INCLUDE,
+        self, wallets: Sequence[str], window: ListWindow
     ) -> LinkedHoldingsSlice:
-        """Holdings ``offset .. offset+limit`` of the union of ``wallets`` (validated, in
-        order), every wallet read by a walk at most ``max_age`` seconds old (if given).
+        """``window`` of the union of ``wallets`` (validated, in order), every wallet read
+        by a walk at most ``window.max_age`` seconds old (if given).
 
         Raises :class:`UpstreamUnavailable` only when every NFT provider failed for every wallet.
         """
-        union = await self._union_of(tuple(wallets), tuple(chains or ()), (spam, nsfw), max_age)
+        offset, limit = window.offset, window.limit
+        filters = (window.spam, window.nsfw)
+        union = await self._union_of(tuple(wallets), window.chains or (), filters, window.max_age)
         page = union.holdings[offset : offset + limit]
         reports = list(union.reports)
-        if enrich and page:
+        if window.enrich and page:
             page, detail_reports = await self._enrich(page)
             reports.append(detail_reports)
         return LinkedHoldingsSlice(

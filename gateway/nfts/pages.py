@@ -1,4 +1,5 @@
-"""What a page answer is made of: the slice, the per-provider reports, and how reports combine.
+"""What a page asks for (the window) and what its answer is made of: the slice, the
+per-provider reports, and how reports combine.
 
 Every answer the services give carries one :class:`ProviderReport` per provider, and every
 answer built from several parts (a wallet's streams and its detail calls; an identity's
@@ -26,6 +27,7 @@ logger = logging.getLogger("gateway.upstream")
 
 __all__ = [
     "HoldingsSlice",
+    "ListWindow",
     "PageKey",
     "ProviderReport",
     "ProviderStatus",
@@ -33,6 +35,22 @@ __all__ = [
     "combine_reports",
     "detail_failure_reports",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class ListWindow:
+    """Which holdings a page asks for: ``offset .. offset+limit`` of the order the filters
+    admit, on ``chains`` (None: every chain walked), with the per-NFT details or without
+    (``enrich``), from a walk that read the providers at most ``max_age`` seconds ago (if
+    given). Every service method that answers a page takes one."""
+
+    offset: int
+    limit: int
+    chains: tuple[Chain, ...] | None = None
+    spam: SpamFilter = SpamFilter.EXCLUDE
+    enrich: bool = True
+    max_age: float | None = None
+    nsfw: NsfwFilter = NsfwFilter.INCLUDE
 
 
 class ProviderStatus(StrEnum):

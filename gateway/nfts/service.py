@@ -35,6 +35,7 @@ from gateway.nfts.merging import Holding, NsfwFilter, SpamFilter
 from gateway.nfts.page_cache import PageCache
 from gateway.nfts.pages import (
     HoldingsSlice,
+    ListWindow,
     PageKey,
     ProviderReport,
     ProviderStatus,
@@ -103,52 +104,33 @@ class NFTService:
     def provider_names(self) -> list[str]:
         return [source.name for source in self._sources]
 
-    async def list_holdings(
-        self,
-        owner: str,
-        *,
-        offset: int,
-        limit: int,
-        chains: Sequence[Chain] | None = None,
-        spam: SpamFilter = SpamFilter.EXCLUDE,
-        enrich: bool = True,
-        max_age: float | None = None,
-        nsfw: NsfwFilter = NsfwFilter.INCLUDE,
-    ) -> HoldingsSlice:
-        """Holdings ``offset .. offset+limit`` of ``owner`` (a validated lower-case address),
-        from a walk that read the providers at most ``max_age`` seconds ago (if given).
+    async def list_holdings(self, owner: str, window: ListWindow) -> HoldingsSlice:
+        """``window`` of ``owner``'s holdings (a validated lower-case address).
 
         Raises :class:`UpstreamUnavailable` only when every provider failed.
         """
-        chain_set = self._canonical(chains)
-        page_key: PageKey = (owner, chain_set, spam, nsfw, offset, limit, enrich)
-        kept_page = self._kept_page(page_key, max_age)
+        page_key = self._page_key(owner, window)
+        kept_page = self._kept_page(page_key, window.max_age)
         if kept_page is not None:
             return kept_page
+        _, chains, spam, nsfw, offset, limit, enrich = page_key
         result, walk, kept = await self._slice(
-            owner, chain_set, (spam, nsfw), offset, limit, enrich, max_age
+            owner, chains, (spam, nsfw), offset, limit, enrich, window.max_age
         )
         if kept:
             return self._pages.offer(page_key, walk, result)
         return result
 
-    def kept_page(
-        self,
-        owner: str,
-        *,
-        offset: int,
-        limit: int,
-        chains: Sequence[Chain] | None = None,
-        spam: SpamFilter = SpamFilter.EXCLUDE,
-        enrich: bool = True,
-        max_age: float | None = None,
-        nsfw: NsfwFilter = NsfwFilter.INCLUDE,
-    ) -> HoldingsSlice | None:
+    def kept_page(self, owner: str, window: ListWindow) -> HoldingsSlice | None:
         """What :meth:`list_holdings` would answer with the same arguments, when it is a
         page kept ready (of a complete walk, see :mod:`gateway.nfts.page_cache`); None when
         answering needs anything more. Never waits: a face can try it before it awaits."""
-        chain_set = self._canonical(chains)
-        return self._kept_page((owner, chain_set, spam, nsfw, offset, limit, enrich), max_age)
+        return self._kept_page(self._page_key(owner, window), window.max_age)
+
+    def _page_key(self, owner: str, window: ListWindow) -> PageKey:
+        """The window as the page caches key it: its chains in one canonical order."""
+        chains = self._canonical(window.chains)
+        return (owner, chains, window.spam, window.nsfw, window.offset, window.limit, window.enrich)
 
     def _kept_page(self, page_key: PageKey, max_age: float | None) -> HoldingsSlice | None:
         known = self._walks.known(page_key[0], self._walked, max_age)

@@ -23,18 +23,17 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 from gateway.errors import RefreshRateLimited, input_field
 from gateway.http.ratelimit import RateLimiter
 from gateway.identity.names import parse_identity
 from gateway.identity.service import DIDAnswer, IdentityService, LinkedIdentity
 from gateway.identity.union import LinkedHoldingsSlice
-from gateway.nfts.merging import NsfwFilter, SpamFilter
-from gateway.nfts.pages import HoldingsSlice, ProviderReport
+from gateway.nfts.pages import HoldingsSlice, ListWindow, ProviderReport
 from gateway.nfts.refresh import RefreshAnswer
 from gateway.nfts.service import NFTService
-from providers.models import Chain, NFTKey
+from providers.models import NFTKey
 
 __all__ = [
     "CallsServices",
@@ -114,53 +113,6 @@ class ServiceCall(ABC, Generic[R_co]):
         return None
 
 
-class WindowMethod(Protocol[R_co]):
-    """A service method that reads a :class:`ListWindow` (checked by mypy at each use)."""
-
-    def __call__(
-        self,
-        target: Any,
-        /,
-        *,
-        offset: int,
-        limit: int,
-        chains: Sequence[Chain] | None,
-        spam: SpamFilter,
-        enrich: bool,
-        max_age: float | None,
-        nsfw: NsfwFilter,
-    ) -> R_co: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ListWindow:
-    """The services' ``list_holdings`` keywords: the window, the filters and whether the
-    query needs the per-NFT details."""
-
-    offset: int
-    limit: int
-    chains: tuple[Chain, ...] | None
-    spam: SpamFilter
-    enrich: bool
-    # The client's maxAge (seconds): walks that read the providers longer ago are not used.
-    max_age: int | None = None
-    nsfw: NsfwFilter = NsfwFilter.INCLUDE
-
-    def applied(self, method: WindowMethod[R], target: Any) -> R:
-        """``method(target, **these keywords)``: every service method that reads a window
-        (``list_holdings`` of both services, ``kept_page``) names them alike."""
-        return method(
-            target,
-            offset=self.offset,
-            limit=self.limit,
-            chains=self.chains,
-            spam=self.spam,
-            enrich=self.enrich,
-            max_age=self.max_age,
-            nsfw=self.nsfw,
-        )
-
-
 def _page_reports(answer: object) -> ProviderAnswer | None:
     if not isinstance(answer, HoldingsSlice | LinkedHoldingsSlice):
         return None
@@ -176,10 +128,10 @@ class WalletHoldings(ServiceCall[HoldingsSlice]):
     window: ListWindow
 
     async def run(self, services: Services) -> HoldingsSlice:
-        return await self.window.applied(services.nfts.list_holdings, self.address)
+        return await services.nfts.list_holdings(self.address, self.window)
 
     def ready(self, services: Services) -> HoldingsSlice | None:
-        return self.window.applied(services.nfts.kept_page, self.address)
+        return services.nfts.kept_page(self.address, self.window)
 
     def reports(self, answer: object) -> ProviderAnswer | None:
         return _page_reports(answer)
@@ -193,7 +145,7 @@ class IdentityHoldings(ServiceCall[LinkedHoldingsSlice]):
     window: ListWindow
 
     async def run(self, services: Services) -> LinkedHoldingsSlice:
-        return await self.window.applied(services.identities.list_holdings, self.addresses)
+        return await services.identities.list_holdings(self.addresses, self.window)
 
     def reports(self, answer: object) -> ProviderAnswer | None:
         return _page_reports(answer)

@@ -18,6 +18,7 @@ from asgi_lifespan import LifespanManager
 
 from gateway.app import create_app
 from gateway.cache.shared import BoundedMemoryCache, SharedCache
+from gateway.nfts.pages import ListWindow
 from gateway.nfts.service import NFTService
 from providers.models import Chain, HoldingsPage, NFTRecord, TokenStandard
 from providers.sandbox import Sandbox, build_sandbox
@@ -153,12 +154,12 @@ async def test_a_cached_complete_page_is_not_served_for_a_new_running_walk() -> 
     cache = SharedCache(BoundedMemoryCache())
     service = NFTService([source], [], cache, settings)
     try:
-        await service.list_holdings(OWNER, offset=0, limit=3)
+        await service.list_holdings(OWNER, ListWindow(0, 3))
         await asyncio.sleep(0.05)  # the walk's second page lands (the first answer did not wait)
-        complete = [await service.list_holdings(OWNER, offset=0, limit=3) for _ in range(4)]
+        complete = [await service.list_holdings(OWNER, ListWindow(0, 3)) for _ in range(4)]
         await asyncio.sleep(1.1)  # the walk is no longer fresh: the next request walks again
         source.gate.clear()  # ... and this walk stays at its first page for now
-        walking = await service.list_holdings(OWNER, offset=0, limit=3)
+        walking = await service.list_holdings(OWNER, ListWindow(0, 3))
         source.gate.set()
     finally:
         await service.aclose()
@@ -177,9 +178,9 @@ async def test_a_page_rebuilt_after_its_ttl_gets_a_new_slice_key() -> None:
     cache = SharedCache(BoundedMemoryCache())
     service = NFTService([GatedSource()], [], cache, settings)
     try:
-        before = [await service.list_holdings(OWNER, offset=0, limit=3) for _ in range(3)]
+        before = [await service.list_holdings(OWNER, ListWindow(0, 3)) for _ in range(3)]
         await asyncio.sleep(1.1)  # the kept page expires; the walk is still fresh
-        after = [await service.list_holdings(OWNER, offset=0, limit=3) for _ in range(3)]
+        after = [await service.list_holdings(OWNER, ListWindow(0, 3)) for _ in range(3)]
     finally:
         await service.aclose()
         await cache.close()
@@ -206,13 +207,13 @@ async def test_a_page_is_ready_without_waiting_exactly_when_it_is_kept() -> None
     cache = SharedCache(BoundedMemoryCache())
     service = NFTService([GatedSource()], [], cache, settings)
     try:
-        assert service.kept_page(OWNER, offset=0, limit=3) is None  # never walked
-        first = await service.list_holdings(OWNER, offset=0, limit=3)
+        assert service.kept_page(OWNER, ListWindow(0, 3)) is None  # never walked
+        first = await service.list_holdings(OWNER, ListWindow(0, 3))
         await asyncio.sleep(0.05)  # the walk completes
-        ready_before_kept = service.kept_page(OWNER, offset=0, limit=3)
-        kept = [await service.list_holdings(OWNER, offset=0, limit=3) for _ in range(3)]
-        ready = service.kept_page(OWNER, offset=0, limit=3)
-        other_page = service.kept_page(OWNER, offset=3, limit=3)
+        ready_before_kept = service.kept_page(OWNER, ListWindow(0, 3))
+        kept = [await service.list_holdings(OWNER, ListWindow(0, 3)) for _ in range(3)]
+        ready = service.kept_page(OWNER, ListWindow(0, 3))
+        other_page = service.kept_page(OWNER, ListWindow(3, 3))
     finally:
         await service.aclose()
         await cache.close()
