@@ -6,9 +6,11 @@ that ``hasNextPage`` is exact), and by default for the whole walk (an exact ``to
 ``exact_total_wait``). Its holdings are known earlier: once the walk's committed prefix
 covers the page, that prefix only grows (:meth:`WalletWalk.visible
 <gateway.nfts.walk.WalletWalk.visible>`). :class:`DetailsAhead` starts the page's detail
-wave then, beside the waits, instead of after them: on a cold 20-NFT wallet whose NFTs
-are all on its first chain, the wave leaves when that chain's lists are in, not the last
-chain's.
+wave then, beside the waits, instead of after them: page 1 of a wallet whose first chain
+fills it leaves when that chain's lists are in, not the last chain's, and at the default
+exact wait a page's details go out during the walk, not after it. A page the wallet does
+not fill (the bench's 20-NFT wallet shows 19: one is spam) is known only when every chain
+has answered, and waits as before.
 
 The answer uses what was fetched ahead only for the very holdings it shows (the same
 objects: a holding that a later page merged into, or that a spam list change judged
