@@ -21,6 +21,7 @@ ahead is still in the detail cache.
 from __future__ import annotations
 
 import asyncio
+import operator
 from collections.abc import Awaitable, Callable, Sequence
 
 from gateway.nfts.merging import Holding, NsfwFilter, SpamFilter
@@ -68,7 +69,7 @@ class DetailsAhead:
         """``page`` enriched and its failed calls, when these are the holdings fetched
         ahead (waiting for that fetch to end); else None, and the fetch ahead is stopped."""
         ahead = self._page
-        if ahead is not None and len(ahead) == len(page) and all(map(_same, ahead, page)):
+        if ahead is not None and len(ahead) == len(page) and all(map(operator.is_, ahead, page)):
             enriched = await self._task
             if enriched is not None:
                 return enriched, self._failures
@@ -77,7 +78,3 @@ class DetailsAhead:
 
     def cancel(self) -> None:
         self._task.cancel()
-
-
-def _same(a: Holding, b: Holding) -> bool:
-    return a is b
