@@ -118,6 +118,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         # environment, so it is told only when a proxy is configured.
         self._trust_env = bool(getproxies())
         self._session: aiohttp.ClientSession | None = None
+        self._opening = False  # an open_connections under way (see there)
 
     def _opened(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -166,16 +167,19 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def open_connections(self, url: str, count: int, *, timeout: float) -> None:
         """Have ``count`` connections to ``url``'s origin open (idle ones count), opening
-        the rest together; at most half the pool, so calls always find room. A connection
-        that cannot be opened within ``timeout`` seconds is left to the call that needs it
-        to fail on. Behind a proxy nothing is opened (a proxied call asks the pool for a
-        connection by its proxy, which this request does not know)."""
+        the rest together. The idle ones are held until the new ones are open (one released
+        early would be taken again), so at most half the pool is held, and one of these at a
+        time: a burst of cold pages asks again while the first is still opening, and calls
+        always find room. A connection that cannot be opened within ``timeout`` seconds is
+        left to the call that needs it to fail on. Behind a proxy nothing is opened (a
+        proxied call asks the pool for a connection by its proxy, unknown here)."""
         count = min(count, (self._limits.max_connections or 64) // 2)
-        if count < 1 or self._trust_env:
+        if count < 1 or self._trust_env or self._opening:
             return
         session = self._opened()
         if session.closed:
             return
+        self._opening = True
         origin = URL(url).origin()
         limit = aiohttp.ClientTimeout(connect=timeout, sock_connect=timeout)
 
@@ -185,11 +189,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             )
             return await session.connector.connect(request, [], limit)  # type: ignore[union-attr]
 
-        # Held together until all are open: one released early would be taken again.
         opening = [asyncio.ensure_future(one()) for _ in range(count)]
         try:
             await asyncio.wait(opening)
         finally:
+            self._opening = False
             for task in opening:
                 if not task.done():
                     task.cancel()

@@ -286,6 +286,16 @@ async def test_connections_opened_ahead_are_the_ones_the_calls_then_use() -> Non
         assert len(connections) == 4
 
 
+async def test_connections_asked_again_while_they_open_are_opened_once() -> None:
+    transport = AiohttpTransport(limits=httpx.Limits(max_connections=16))
+    async with server(echo()) as (base, connections), UpstreamClient(transport=transport) as up:
+        # A burst of cold pages: each asks while the first one's connections are opening.
+        await asyncio.gather(*(up.open_connections(base, 3) for _ in range(4)))
+        url = base + f"/nft/v3/{KEY}/getNFTsForOwner"
+        await asyncio.gather(*(fetch_json(up, "alchemy", "GET", url) for _ in range(3)))
+        assert len(connections) == 3  # not 12: one opening at a time
+
+
 async def test_connections_that_cannot_be_opened_are_left_to_the_calls() -> None:
     async with server(echo()) as (base, _):
         pass  # the port is closed again: connections to it are refused
