@@ -167,12 +167,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def open_connections(self, url: str, count: int, *, timeout: float) -> None:
         """Have ``count`` connections to ``url``'s origin open (idle ones count), opening
-        the rest together. The idle ones are held until the new ones are open (one released
-        early would be taken again), so at most half the pool is held, and one of these at a
-        time: a burst of cold pages asks again while the first is still opening, and calls
-        always find room. A connection that cannot be opened within ``timeout`` seconds is
-        left to the call that needs it to fail on. Behind a proxy nothing is opened (a
-        proxied call asks the pool for a connection by its proxy, unknown here)."""
+        the rest together: at most half the pool, and one of these at a time (a burst of
+        cold pages asks again while the first one's are opening), so calls always find
+        room. The idle ones are taken only while the new ones are begun, and go back at
+        once; each new one goes to the pool as it opens. A connection that cannot be opened
+        within ``timeout`` seconds is left to the call that needs it to fail on. Behind a
+        proxy nothing is opened (a proxied call asks the pool for a connection by its
+        proxy, unknown here)."""
         count = min(count, (self._limits.max_connections or 64) // 2)
         if count < 1 or self._trust_env or self._opening:
             return
@@ -189,20 +190,32 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             )
             return await session.connector.connect(request, [], limit)  # type: ignore[union-attr]
 
-        opening = [asyncio.ensure_future(one()) for _ in range(count)]
+        opening = {asyncio.create_task(one()) for _ in range(count)}
         try:
-            await asyncio.wait(opening)
+            # One turn of the loop: each has taken an idle connection (at once) or begun a
+            # new one, so the idle ones can go back without being taken again.
+            await asyncio.sleep(0)
+            _release_opened(opening)
+            while opening:
+                await asyncio.wait(opening, return_when=asyncio.FIRST_COMPLETED)
+                _release_opened(opening)
         finally:
             self._opening = False
+            _release_opened(opening)
             for task in opening:
-                if not task.done():
-                    task.cancel()
-                elif not task.cancelled() and task.exception() is None:
-                    task.result().release()
+                task.cancel()
 
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def _release_opened(opening: set[asyncio.Task[aiohttp.connector.Connection]]) -> None:
+    """Give the pool the connections of the ended ``opening`` (and forget those)."""
+    for task in [task for task in opening if task.done()]:
+        opening.discard(task)
+        if not task.cancelled() and task.exception() is None:
+            task.result().release()
 
 
 @runtime_checkable
