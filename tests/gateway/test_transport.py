@@ -66,8 +66,9 @@ def answer(body: bytes, *, status: str = "200 OK", headers: tuple[str, ...] = ()
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def echo(*, extra: tuple[str, ...] = ()) -> Handler:
-    """Answers each request on the connection with what it received, as JSON."""
+def answering(respond: Callable[[str, dict[str, str], bytes], bytes]) -> Handler:
+    """Answers each request on the connection (kept alive until the client hangs up) with
+    ``respond(request line, headers, body)``."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
@@ -75,11 +76,20 @@ def echo(*, extra: tuple[str, ...] = ()) -> Handler:
                 line, headers, body = await read_request(reader)
             except (asyncio.IncompleteReadError, ConnectionError):
                 return
-            seen = {"line": line, "headers": headers, "body": body.decode()}
-            writer.write(answer(json.dumps(seen).encode(), headers=extra))
+            writer.write(respond(line, headers, body))
             await writer.drain()
 
     return handle
+
+
+def echo(*, extra: tuple[str, ...] = ()) -> Handler:
+    """Answers each request on the connection with what it received, as JSON."""
+
+    def seen(line: str, headers: dict[str, str], body: bytes) -> bytes:
+        received = {"line": line, "headers": headers, "body": body.decode()}
+        return answer(json.dumps(received).encode(), headers=extra)
+
+    return answering(seen)
 
 
 @asynccontextmanager
@@ -246,16 +256,10 @@ async def test_the_transports_errors_never_quote_the_url() -> None:
 async def test_a_connection_whose_body_was_abandoned_is_not_reused() -> None:
     big = json.dumps({"blob": "x" * 200_000}).encode()
 
-    async def by_path(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            try:
-                line, _, _ = await read_request(reader)
-            except (asyncio.IncompleteReadError, ConnectionError):
-                return
-            writer.write(answer(big if " /big " in line else b'{"ok": true}'))
-            await writer.drain()
+    def by_path(line: str, headers: dict[str, str], body: bytes) -> bytes:
+        return answer(big if " /big " in line else b'{"ok": true}')
 
-    async with server(by_path) as (base, connections), client() as upstream:
+    async with server(answering(by_path)) as (base, connections), client() as upstream:
         async with upstream.stream("GET", base + "/big") as response:
             async for _ in response.aiter_bytes():
                 break  # one chunk, then the rest is left unread
