@@ -25,6 +25,12 @@ the tests and benches drive uvicorn in process. uvicorn takes a protocol class a
 Both deadlines are timers on the event loop (one per connection), cancelled when the
 awaited part arrives; nothing here runs per byte.
 
+* **One write per response.** uvicorn writes a response's head and its body separately,
+  and on an idle socket each write is a send of its own: the head went out as a packet of
+  its own, and the client woke up twice to read one answer. The protocol's transport
+  (:class:`OneSendTransport`) gathers what is written in one turn of the event loop and
+  sends it together at the end of that turn: a warm answer is one send.
+
 :class:`WorkerListener` gives each ``serve --workers`` process a listening socket of its
 own on the one address, so the kernel spreads new connections over the workers.
 """
@@ -34,12 +40,20 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["ConnectionLimits", "WorkerListener", "guarded_protocol", "serving_socket"]
+__all__ = [
+    "ConnectionLimits",
+    "OneSendTransport",
+    "WorkerListener",
+    "guarded_protocol",
+    "serving_socket",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +86,7 @@ class _GuardedH11Protocol(H11Protocol):
     _reading_body = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(OneSendTransport(transport))
         if len(self.connections) > self._limits.max_connections and not self._make_room():
             transport.abort()  # refused: every connection is busy with a request
             return
@@ -141,6 +155,96 @@ class _GuardedH11Protocol(H11Protocol):
                 waiting.transport.abort()
                 return True
         return False
+
+
+# -- one send per response -------------------------------------------------------------------
+
+
+class OneSendTransport(asyncio.Transport):
+    """``transport``, with what is written in one turn of the event loop sent at its end,
+    in one write (see the module docstring). Everything else is ``transport``'s own.
+
+    Writes keep their order, and a close sends what is pending first; an abort drops it
+    (as ``transport``'s abort drops its buffer). Flow control is ``transport``'s: at most
+    one turn's writes wait here, and ``pause_writing`` still comes from ``transport``.
+    """
+
+    __slots__ = ("_flush", "_loop", "_pending", "_transport")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        super().__init__()
+        self._transport = transport
+        self._loop = asyncio.get_running_loop()
+        self._pending: list[bytes | bytearray | memoryview] = []
+        self._flush: asyncio.Handle | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not data:
+            return
+        self._pending.append(data)
+        if self._flush is None:
+            self._flush = self._loop.call_soon(self._send)
+
+    def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
+        for data in list_of_data:
+            self.write(data)
+
+    def _send(self) -> None:
+        self._flush = None
+        pending = self._pending
+        if not pending:
+            return
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        pending.clear()
+        self._transport.write(data)
+
+    def close(self) -> None:
+        self._send()  # the turn's end finds nothing left to send
+        self._transport.close()
+
+    def abort(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        self._pending.clear()
+        self._transport.abort()
+
+    def write_eof(self) -> None:
+        self._send()
+        self._transport.write_eof()
+
+    def can_write_eof(self) -> bool:
+        return self._transport.can_write_eof()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._transport.set_protocol(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._transport.get_protocol()
+
+    def is_reading(self) -> bool:
+        return self._transport.is_reading()
+
+    def pause_reading(self) -> None:
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._transport.resume_reading()
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + sum(map(len, self._pending))
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._transport.get_write_buffer_limits()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._transport.set_write_buffer_limits(high, low)
 
 
 # -- one listening socket per worker ---------------------------------------------------------
