@@ -290,6 +290,10 @@ def table(
         ("7. REST throughput, serve --workers 2 / one worker (**)",
          f"{workers['ratio']:.2f}", ">= 1.7",
          f"{workers['two_rps']:.0f} vs {workers['one_rps']:.0f} req/s"),
+        ("7c. figure 7 / its ceiling beside the driver (**)",
+         f"{workers['vs_ceiling']:.2f}", "(info)",
+         f"ceiling {workers['ceiling']:.2f}: the driver spends "
+         f"{workers['driver_us_per_request']:.0f} us of CPU per request"),
         ("7b. upstream calls, 100 concurrent cold over --workers 2 / one request",
          f"{burst['ratio']:.2f}", "1.0",
          f"{burst['calls_100_concurrent']} vs {burst['calls_one_request']} calls"),

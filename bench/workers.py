@@ -7,6 +7,12 @@ in turns (one worker, two workers, one, ...) and the medians compared. The load 
 runs in its own process and needs a share of the cores too, so on a 2-core machine this
 figure measures the gateway and the driver together: it is a floor, not the ceiling.
 
+7c says how far the cores allow: one worker keeps one core busy (g CPU seconds per
+request, 1 / its throughput), and with two workers every core is busy, serving the
+workers and the driver (w CPU seconds per request, its own user and system time as a
+child process of this one). Two workers can then serve at most 2 / (g + w), that is
+2 / (1 + w / g) times one worker; 7c is figure 7 over that ceiling.
+
 For 7b each count starts from a fresh two-worker gateway with a namespace of its own (an
 empty shared cache): the kernel spreads the burst's 100 connections over both workers'
 sockets, so only the walk shared through Redis keeps the calls at one request's.
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import resource
 import statistics
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -52,11 +59,31 @@ def workers_figure(
         for port in (one, two, two):  # every worker has its connections warm
             drive(port, path, body, brief)
         rps: dict[int, list[float]] = {1: [], 2: []}
+        driver_cpu: list[float] = []  # the driver's CPU seconds per request
         for _ in range(args.rounds):
             for workers, port in ((1, one), (2, two)):
-                rps[workers].append(drive(port, path, body, load)["rps"])
+                before = _children_cpu()
+                result = drive(port, path, body, load)
+                rps[workers].append(result["rps"])
+                driver_cpu.append((_children_cpu() - before) / result["requests"])
     one_rps, two_rps = statistics.median(rps[1]), statistics.median(rps[2])
-    return {"one_rps": one_rps, "two_rps": two_rps, "ratio": two_rps / one_rps}
+    per_request = statistics.median(driver_cpu)
+    ceiling = 2 / (1 + per_request * one_rps)
+    return {
+        "one_rps": one_rps,
+        "two_rps": two_rps,
+        "ratio": two_rps / one_rps,
+        "driver_us_per_request": per_request * 1e6,
+        "ceiling": ceiling,
+        "vs_ceiling": two_rps / one_rps / ceiling,
+    }
+
+
+def _children_cpu() -> float:
+    """User and system CPU seconds of this process's ended children (the driver runs as
+    one per round)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def cold_burst_figure(emulator_port: int, args: argparse.Namespace) -> dict[str, Any]:
