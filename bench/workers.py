@@ -7,15 +7,12 @@ in turns (one worker, two workers, one, ...) and the medians compared. The load 
 runs in its own process and needs a share of the cores too, so on a 2-core machine this
 figure measures the gateway and the driver together: it is a floor, not the ceiling.
 
-7c says how far the cores allow: one worker keeps one core busy (g CPU seconds per
-request, 1 / its throughput), and with two workers every core is busy, serving the
-workers and the driver (w CPU seconds per request, its own user and system time as a
-child process of this one). Two workers can then serve at most 2 / (g + w), that is
-2 / (1 + w / g) times one worker; 7c is figure 7 over that ceiling.
-
-For 7b each count starts from a fresh two-worker gateway with a namespace of its own (an
-empty shared cache): the kernel spreads the burst's 100 connections over both workers'
-sockets, so only the walk shared through Redis keeps the calls at one request's.
+7c says how far the cores allow: every request costs the machine some CPU beside the
+worker's (the driver's, the kernel's work on both ends of the loopback), so while one
+worker keeps its core busy the machine is busier than that one core. Two workers can
+serve at most as many times one worker's throughput as that busy share fits into the
+cores (read from ``/proc/stat`` over the one-worker rounds; where there is none, 7c says
+so); 7c is figure 7 over that ceiling.
 """
 
 from __future__ import annotations
@@ -23,9 +20,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import resource
+import os
 import statistics
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from bench.cold import cold_burst_calls
@@ -59,31 +57,43 @@ def workers_figure(
         for port in (one, two, two):  # every worker has its connections warm
             drive(port, path, body, brief)
         rps: dict[int, list[float]] = {1: [], 2: []}
-        driver_cpu: list[float] = []  # the driver's CPU seconds per request
+        busy: dict[int, list[float]] = {1: [], 2: []}  # cores busy during the rounds
         for _ in range(args.rounds):
             for workers, port in ((1, one), (2, two)):
-                before = _children_cpu()
-                result = drive(port, path, body, load)
-                rps[workers].append(result["rps"])
-                driver_cpu.append((_children_cpu() - before) / result["requests"])
+                before = _cpu_times()
+                rps[workers].append(drive(port, path, body, load)["rps"])
+                busy[workers].append(_busy_cores(before, _cpu_times()))
     one_rps, two_rps = statistics.median(rps[1]), statistics.median(rps[2])
-    per_request = statistics.median(driver_cpu)
-    ceiling = 2 / (1 + per_request * one_rps)
-    return {
-        "one_rps": one_rps,
-        "two_rps": two_rps,
-        "ratio": two_rps / one_rps,
-        "driver_us_per_request": per_request * 1e6,
-        "ceiling": ceiling,
-        "vs_ceiling": two_rps / one_rps / ceiling,
-    }
+    figure: dict[str, Any] = {"one_rps": one_rps, "two_rps": two_rps, "ratio": two_rps / one_rps}
+    if busy[1][0] > 0:
+        one_busy, two_busy = statistics.median(busy[1]), statistics.median(busy[2])
+        ceiling = min(2.0, (os.cpu_count() or 1) / one_busy)
+        figure |= {
+            "busy_cores": {1: one_busy, 2: two_busy},
+            "ceiling": ceiling,
+            "vs_ceiling": figure["ratio"] / ceiling,
+        }
+    return figure
 
 
-def _children_cpu() -> float:
-    """User and system CPU seconds of this process's ended children (the driver runs as
-    one per round)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+_PROC_STAT = Path("/proc/stat")
+
+
+def _cpu_times() -> list[int]:
+    """The machine's CPU times (Linux ``/proc/stat``: user, nice, system, idle, iowait,
+    ...); empty where there is no such file."""
+    if not _PROC_STAT.exists():
+        return []
+    return [int(ticks) for ticks in _PROC_STAT.read_text().split("\n", 1)[0].split()[1:]]
+
+
+def _busy_cores(before: list[int], after: list[int]) -> float:
+    """How many cores were busy between two readings (0 when they could not be read)."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    if not spent or sum(spent) == 0:
+        return 0.0
+    idle = spent[3] + spent[4]  # idle and iowait
+    return (os.cpu_count() or 1) * (1 - idle / sum(spent))
 
 
 def cold_burst_figure(emulator_port: int, args: argparse.Namespace) -> dict[str, Any]:
