@@ -13,6 +13,10 @@ worker keeps its core busy the machine is busier than that one core. Two workers
 serve at most as many times one worker's throughput as that busy share fits into the
 cores (read from ``/proc/stat`` over the one-worker rounds; where there is none, 7c says
 so); 7c is figure 7 over that ceiling.
+
+For 7b each count starts from a fresh two-worker gateway with a namespace of its own (an
+empty shared cache): the kernel spreads the burst's 100 connections over both workers'
+sockets, so only the walk shared through Redis keeps the calls at one request's.
 """
 
 from __future__ import annotations

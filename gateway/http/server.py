@@ -25,7 +25,7 @@ the tests and benches drive uvicorn in process. uvicorn takes a protocol class a
 Both deadlines are timers on the event loop (one per connection), cancelled when the
 awaited part arrives; nothing here runs per byte.
 
-* **One write per response.** uvicorn writes a response's head and its body separately,
+* **One send per response.** uvicorn writes a response's head and its body separately,
   and on an idle socket each write is a send of its own: the head went out as a packet of
   its own, and the client woke up twice to read one answer. The protocol's transport
   (:class:`OneSendTransport`) gathers what is written in one turn of the event loop and
