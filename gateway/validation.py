@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from eth_hash.auto import keccak
-from eth_utils.address import is_checksum_address, to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from gateway.errors import (
     InvalidAddress,
@@ -46,7 +46,9 @@ def parse_address(value: Any) -> str:
     if not isinstance(value, str) or not _HEX_ADDRESS.fullmatch(value):
         raise InvalidAddress("expected a 0x-prefixed, 40-hex-digit EVM address")
     body = value[2:]
-    if body != body.lower() and body != body.upper() and not is_checksum_address(value):
+    # Mixed case is valid when it is the address's EIP-55 form: checked against the cached
+    # form (a frontend sends the same checksummed address on every page), not hashed anew.
+    if body != body.lower() and body != body.upper() and checksum(value.lower()) != value:
         raise InvalidAddress("mixed-case address fails its EIP-55 checksum")
     return value.lower()
 
