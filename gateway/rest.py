@@ -24,13 +24,16 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.errors import (
+    BadRequest,
     GatewayError,
     MissingField,
     ProviderOutcome,
@@ -38,7 +41,13 @@ from gateway.errors import (
     input_field,
 )
 from gateway.http.redaction import RedactedBytes, redact_bytes
-from gateway.http.security import encode_json, read_json_object
+from gateway.http.security import (
+    check_json_media_type,
+    decode_json_body,
+    encode_json,
+    read_body,
+    read_json_object,
+)
 from gateway.identity.names import WalletInput, parse_wallet_input
 from gateway.identity.service import DIDAnswer, IdentityService
 from gateway.identity.union import LinkedHolding
@@ -80,71 +89,125 @@ MAX_PAGE = 1_000_000
 async def list_user_nfts(request: Request) -> Response:
     """``POST /users/{user_id}/nfts`` with ``{"wallet_address", "page", "size"}``."""
     settings: Settings = request.app.state.settings
-    service: NFTService = request.app.state.nft_service
     parse_user_id(request.path_params["user_id"])
-    body = await read_json_object(
-        request, max_bytes=settings.rest_max_body_bytes, max_depth=settings.max_json_depth
+    check_json_media_type(request)
+    query = nfts_query(
+        await read_body(request, max_bytes=settings.rest_max_body_bytes),
+        max_depth=settings.max_json_depth,
+        max_page_size=settings.max_page_size,
     )
-    target = _wallet_input(body)
-    page = parse_positive_int(_required(body, "page"), field="page", maximum=MAX_PAGE)
-    size = parse_positive_int(_required(body, "size"), field="size", maximum=settings.max_page_size)
-    max_age = parse_max_age(body.get("max_age"), field="max_age")
-    offset = (page - 1) * size
-    if target.name is not None:
-        return await _list_name_nfts(
-            request, target.name, offset=offset, limit=size, max_age=max_age
-        )
-    assert target.address is not None
-    window = ListWindow(offset, size, max_age=max_age)
-    result = await service.list_holdings(target.address, window)
+    if query.target.name is not None:
+        return await _list_name_nfts(request, query.target.name, query.window)
+    assert query.target.address is not None
+    service: NFTService = request.app.state.nft_service
+    result = await service.list_holdings(query.target.address, query.window)
     return nfts_response(result, request.app.state.rest_pages)
 
 
+@dataclass(frozen=True, slots=True)
+class NftsQuery:
+    """A checked ``POST /users/{user_id}/nfts`` body: whose NFTs, and which page of them."""
+
+    target: WalletInput
+    window: ListWindow
+
+
+# A body this long is checked each time; a page request is about 80 bytes.
+MAX_KEPT_BODY_BYTES = 1024
+
+
+def nfts_query(body: bytes, *, max_depth: int, max_page_size: int) -> NftsQuery:
+    """``body`` checked (400 errors naming the field at fault). The outcome is a function of
+    the bytes and the two limits, so a body that passed is kept by its bytes (bounded,
+    least recently used out): a frontend asks for its page with the same bytes each time,
+    and they are parsed and checked once, as the GraphQL face's checked bodies are."""
+    if len(body) > MAX_KEPT_BODY_BYTES:
+        return _check_nfts_body(body, max_depth, max_page_size)
+    return _checked_nfts_body(body, max_depth, max_page_size)
+
+
+def _check_nfts_body(body: bytes, max_depth: int, max_page_size: int) -> NftsQuery:
+    data = decode_json_body(body, max_depth=max_depth)
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object")
+    target = _wallet_input(data)
+    page = parse_positive_int(_required(data, "page"), field="page", maximum=MAX_PAGE)
+    size = parse_positive_int(_required(data, "size"), field="size", maximum=max_page_size)
+    max_age = parse_max_age(data.get("max_age"), field="max_age")
+    return NftsQuery(target, ListWindow((page - 1) * size, size, max_age=max_age))
+
+
+# Errors are raised, not kept: a body that failed is checked again (and fails again).
+_checked_nfts_body = lru_cache(maxsize=256)(_check_nfts_body)
+
+
 class RenderedPages:
-    """This face's bytes (and headers) of the pages the service keeps, by slice key,
-    least recently used out: a kept page is serialised (and redacted) once, not once per
-    request."""
+    """This face's bytes and header pairs of the pages the service keeps, by slice key,
+    least recently used out: a kept page is serialised (and redacted) once, and its
+    headers encoded once, not once per request."""
 
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[SliceKey, tuple[RedactedBytes, dict[str, str]]] = OrderedDict()
+        self._entries: OrderedDict[SliceKey, tuple[RedactedBytes, RawHeaders]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def render(self, result: HoldingsSlice) -> tuple[bytes, dict[str, str]]:
+    def render(self, result: HoldingsSlice) -> tuple[bytes, RawHeaders]:
         key = result.key
         if key is None:  # a page the service does not keep: nobody asks for it again
-            return redact_bytes(encode_json(nfts_json(result))), slice_headers(result)
+            body = redact_bytes(encode_json(nfts_json(result)))
+            return body, json_header_pairs(slice_headers(result))
         rendered = self._entries.get(key)
         if rendered is not None:
             self._entries.move_to_end(key)
             return rendered[0].get(), rendered[1]
         # A right-sized copy: orjson's buffer keeps its slack, and this one is kept.
-        body = RedactedBytes(bytes(memoryview(encode_json(nfts_json(result)))))
-        headers = slice_headers(result)
-        self._entries[key] = (body, headers)
+        kept = RedactedBytes(bytes(memoryview(encode_json(nfts_json(result)))))
+        headers = json_header_pairs(slice_headers(result))
+        self._entries[key] = (kept, headers)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
-        return body.get(), headers
+        return kept.get(), headers
 
 
 def nfts_response(result: HoldingsSlice, pages: RenderedPages) -> Response:
     """The answer for a wallet's page, serialised once per kept page (see module docstring);
     redacted, also against secrets registered after the page was kept."""
     body, headers = pages.render(result)
-    return Response(body, status_code=200, headers=headers, media_type="application/json")
+    return PreparedResponse(body, headers)
 
 
-async def _list_name_nfts(
-    request: Request, name: str, *, offset: int, limit: int, max_age: int | None
-) -> Response:
+RawHeaders = list[tuple[bytes, bytes]]
+
+
+def json_header_pairs(headers: Mapping[str, str]) -> RawHeaders:
+    """``headers`` and ``Content-Type: application/json`` as ASGI header pairs."""
+    pairs = [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    ]
+    return [*pairs, (b"content-type", b"application/json")]
+
+
+class PreparedResponse(Response):
+    """A 200 whose header pairs are ready (:func:`json_header_pairs`) but for its length:
+    Starlette's ``Response`` encodes and inspects a header mapping on every answer, which
+    a kept page's headers need only once."""
+
+    def __init__(self, body: bytes, headers: RawHeaders) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = body
+        self.raw_headers = [*headers, (b"content-length", str(len(body)).encode())]
+
+
+async def _list_name_nfts(request: Request, name: str, window: ListWindow) -> Response:
     """A name's NFTs: the union over every address it points to (GraphQL ``identity``)."""
     identity: IdentityService = request.app.state.identity_service
     with metering() as meter:
         with input_field("wallet_address"):
             addresses = await identity.resolve(name)
-        result = await identity.list_holdings(addresses, ListWindow(offset, limit, max_age=max_age))
+        result = await identity.list_holdings(addresses, window)
     content = {
         "total": result.total,
         "assets": [linked_holding_json(holding) for holding in result.holdings],

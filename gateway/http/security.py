@@ -32,6 +32,7 @@ from gateway.settings import Settings
 
 __all__ = [
     "SECURITY_HEADERS",
+    "check_json_media_type",
     "cors_middleware",
     "decode_json_body",
     "encode_json",
@@ -55,7 +56,14 @@ _NO_STORE = (b"cache-control", b"no-store")
 
 def media_type(request: Request) -> str:
     """The request's media type, lower-case, without parameters (``""`` when absent)."""
-    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+    sent = request_header(request.scope, b"content-type") or b""
+    return sent.split(b";")[0].strip().lower().decode("latin-1")
+
+
+def check_json_media_type(request: Request) -> None:
+    """415 unless the request says its body is JSON."""
+    if media_type(request) != JSON_MEDIA_TYPE:
+        raise UnsupportedMediaType("send the body as Content-Type: application/json")
 
 
 async def read_body(request: Request, *, max_bytes: int) -> bytes:
@@ -64,7 +72,7 @@ async def read_body(request: Request, *, max_bytes: int) -> bytes:
     Read from the ASGI messages directly, in one loop (Starlette's ``Request.stream`` is an
     async generator the event loop tracks, a cost on every request); nothing else reads
     the body of a request that comes here."""
-    declared = request.headers.get("content-length", "")
+    declared = request_header(request.scope, b"content-length") or b""
     if declared.isdigit() and int(declared) > max_bytes:
         raise BodyTooLarge(f"the body may be at most {max_bytes} bytes")
     chunks: list[bytes] = []
@@ -109,8 +117,7 @@ def encode_json(data: Any) -> bytes:
 
 async def read_json_object(request: Request, *, max_bytes: int, max_depth: int) -> dict[str, Any]:
     """The request body as a JSON object, with 415, 413 and 400 errors for everything else."""
-    if media_type(request) != JSON_MEDIA_TYPE:
-        raise UnsupportedMediaType("send the body as Content-Type: application/json")
+    check_json_media_type(request)
     data = decode_json_body(await read_body(request, max_bytes=max_bytes), max_depth=max_depth)
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")

@@ -14,6 +14,7 @@ from providers.sandbox.world import (
     WHALE_WALLET,
     world,
 )
+from tests.conftest import gateway_client, sandbox_settings
 
 NFT_FIELDS = {
     "blockchain",
@@ -243,6 +244,44 @@ async def test_malformed_bodies_are_4xx_json(
     response = await client.post("/users/u1/nfts", content=content, headers=headers)
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
+
+
+async def test_a_repeated_body_is_checked_against_each_gateways_own_limits(
+    sandbox: Sandbox,
+) -> None:
+    # Checked bodies are kept by their bytes; the limits they were checked against are
+    # part of what is kept, so the same bytes can pass on one gateway and fail on another.
+    body = {"wallet_address": WHALE_WALLET, "page": 1, "size": 30}
+    async with gateway_client(sandbox, sandbox_settings(max_page_size=50)) as roomy:
+        first, again = [await roomy.post("/users/u1/nfts", json=body) for _ in range(2)]
+    async with gateway_client(sandbox, sandbox_settings(max_page_size=20)) as strict:
+        refused, refused_again = [await strict.post("/users/u1/nfts", json=body) for _ in range(2)]
+
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content
+    assert len(first.json()["assets"]) == 30
+    assert refused.status_code == refused_again.status_code == 422
+    assert refused_again.json()["error"]["code"] == "INVALID_PAGINATION"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "Application/JSON",
+        "application/json; charset=utf-8",
+        " application/json ;x=1",
+    ],
+)
+async def test_the_json_media_type_is_read_as_http_spells_it(
+    client: httpx.AsyncClient, content_type: str
+) -> None:
+    body = b'{"wallet_address": "%s", "page": 1, "size": 2}' % SMALL_WALLET.encode()
+    response = await client.post(
+        "/users/u1/nfts", content=body, headers={"content-type": content_type}
+    )
+    assert response.status_code == 200
+    assert len(response.json()["assets"]) == 2
 
 
 async def test_invalid_user_id_is_rejected(client: httpx.AsyncClient) -> None:
