@@ -2,8 +2,8 @@
 
 Everything runs over loopback in separate processes: the sandbox emulators
 (``providers.sandbox.server``) with a set latency, the gateway (uvicorn) pointed at them
-through its ordinary base URL settings, a bare orjson app serving the very JSON the gateway
-answers (the yardstick, harness only), and the load driver (``bench.driver``). Every figure
+through its ordinary base URL settings, a bare Starlette app answering the very bytes the
+gateway answers (the yardstick, harness only), and the load driver (``bench.driver``). Every figure
 is a ratio of two numbers measured in the same run; throughput figures are medians of
 several rounds, the two sides of a ratio loaded in turns. Bounded: each load round has a
 fixed duration and request cap, each process a start timeout, and the whole run stays
@@ -253,13 +253,13 @@ def table(
     burst = workers["cold_burst"]
     documented = cold["herd_without_batch_routes"]
     rows = [
-        ("1. GraphQL 50-NFT page, every field / bare orjson route",
+        ("1. GraphQL 50-NFT page, every field / bare route",
          f"{warm['graphql_vs_bare']:.3f}", ">= 0.8",
          f"{med['graphql']['rps']:.0f} vs {med['bare_graphql']['rps']:.0f} req/s"),
-        ("1b. GraphQL gallery query / bare orjson route",
+        ("1b. GraphQL gallery query / bare route",
          f"{warm['gallery_vs_bare']:.3f}", ">= 0.8",
          f"{med['gallery']['rps']:.0f} vs {med['bare_gallery']['rps']:.0f} req/s"),
-        ("2. REST page / bare orjson route (throughput)",
+        ("2. REST page / bare route (throughput)",
          f"{warm['rest_vs_bare']:.3f}", ">= 0.8",
          f"{med['rest']['rps']:.0f} vs {med['bare_rest']['rps']:.0f} req/s"),
         *[
