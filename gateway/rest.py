@@ -41,7 +41,9 @@ from gateway.errors import (
     input_field,
 )
 from gateway.http.redaction import RedactedBytes, redact_bytes
+from gateway.http.responses import HeaderPairs, PreparedResponse, header_pairs
 from gateway.http.security import (
+    JSON_MEDIA_TYPE,
     check_json_media_type,
     decode_json_body,
     encode_json,
@@ -148,23 +150,23 @@ class RenderedPages:
 
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[SliceKey, tuple[RedactedBytes, RawHeaders]] = OrderedDict()
+        self._entries: OrderedDict[SliceKey, tuple[RedactedBytes, HeaderPairs]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def render(self, result: HoldingsSlice) -> tuple[bytes, RawHeaders]:
+    def render(self, result: HoldingsSlice) -> tuple[bytes, HeaderPairs]:
         key = result.key
         if key is None:  # a page the service does not keep: nobody asks for it again
             body = redact_bytes(encode_json(nfts_json(result)))
-            return body, json_header_pairs(slice_headers(result))
+            return body, header_pairs(slice_headers(result), media_type=JSON_MEDIA_TYPE)
         rendered = self._entries.get(key)
         if rendered is not None:
             self._entries.move_to_end(key)
             return rendered[0].get(), rendered[1]
         # A right-sized copy: orjson's buffer keeps its slack, and this one is kept.
         kept = RedactedBytes(bytes(memoryview(encode_json(nfts_json(result)))))
-        headers = json_header_pairs(slice_headers(result))
+        headers = header_pairs(slice_headers(result), media_type=JSON_MEDIA_TYPE)
         self._entries[key] = (kept, headers)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
@@ -176,29 +178,6 @@ def nfts_response(result: HoldingsSlice, pages: RenderedPages) -> Response:
     redacted, also against secrets registered after the page was kept."""
     body, headers = pages.render(result)
     return PreparedResponse(body, headers)
-
-
-RawHeaders = list[tuple[bytes, bytes]]
-
-
-def json_header_pairs(headers: Mapping[str, str]) -> RawHeaders:
-    """``headers`` and ``Content-Type: application/json`` as ASGI header pairs."""
-    pairs = [
-        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
-    ]
-    return [*pairs, (b"content-type", b"application/json")]
-
-
-class PreparedResponse(Response):
-    """A 200 whose header pairs are ready (:func:`json_header_pairs`) but for its length:
-    Starlette's ``Response`` encodes and inspects a header mapping on every answer, which
-    a kept page's headers need only once."""
-
-    def __init__(self, body: bytes, headers: RawHeaders) -> None:
-        self.status_code = 200
-        self.background = None
-        self.body = body
-        self.raw_headers = [*headers, (b"content-length", str(len(body)).encode())]
 
 
 async def _list_name_nfts(request: Request, name: str, window: ListWindow) -> Response:

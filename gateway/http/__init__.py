@@ -3,6 +3,8 @@
 * :mod:`~gateway.http.security`: bodies read with a byte cap (413), JSON only (415), JSON
   depth, the one JSON encoder for every body the gateway sends (``encode_json``),
   ``nosniff`` / ``no-store`` headers and the CORS allowlist.
+* :mod:`~gateway.http.responses`: answers whose header pairs are encoded once (a kept
+  REST page's, a replayed GraphQL answer's), sent with only their length added.
 * :mod:`~gateway.http.ratelimit`: client API keys (401) and token buckets per client key
   and IP (429), in memory or in Redis.
 * :mod:`~gateway.http.edge`: what every request gets in one pass: a request id, the

@@ -31,6 +31,7 @@ from gateway.errors import BadRequest, BodyTooLarge, UnsupportedMediaType
 from gateway.settings import Settings
 
 __all__ = [
+    "JSON_MEDIA_TYPE",
     "SECURITY_HEADERS",
     "check_json_media_type",
     "cors_middleware",

@@ -49,7 +49,8 @@ from strawberry.types import ExecutionResult
 from gateway.errors import BadRequest, GatewayError
 from gateway.http.ratelimit import client_bucket
 from gateway.http.redaction import redact_bytes
-from gateway.http.security import encode_json
+from gateway.http.responses import PreparedResponse, header_pairs
+from gateway.http.security import encode_json, request_header
 from gateway.resilience import metering
 from gateway.schema.calls import Services
 from gateway.schema.context import Context
@@ -116,7 +117,8 @@ class GraphQLView(GraphQL[Context, None]):
             await WebSocket(scope, receive, send).close(code=1008)
             return
         request = Request(scope, receive)
-        response_type = negotiate(request.headers.get("accept"))
+        accept = request_header(scope, b"accept")
+        response_type = negotiate(accept.decode("latin-1") if accept is not None else None)
         try:
             response = await self._respond(request, response_type)
         except QueryRejected as exc:
@@ -248,7 +250,16 @@ class GraphQLView(GraphQL[Context, None]):
 
 def _kept_response(body: bytes, response_type: str) -> Response:
     """A warm answer (see :meth:`AnswerCache.replay`): already written and redacted."""
-    return Response(body, status_code=200, media_type=f"{response_type}; charset=utf-8")
+    headers = _KEPT_HEADERS.get(response_type)
+    if headers is None:  # negotiate answers one of the two
+        headers = header_pairs({}, media_type=f"{response_type}; charset=utf-8")
+    return PreparedResponse(body, headers)
+
+
+_KEPT_HEADERS = {
+    media: header_pairs({}, media_type=f"{media}; charset=utf-8")
+    for media in (JSON_TYPE, GRAPHQL_RESPONSE_TYPE)
+}
 
 
 def _capped(errors: list[Any], maximum: int) -> list[Any]:
