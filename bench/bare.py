@@ -3,7 +3,7 @@
 It exists only in the benchmark harness. ``--body NAME=FILE`` serves the bytes of FILE at
 ``/NAME``, read once at start: "a bare Starlette route returning the same bytes", as issue
 14 measures from outside. The route reads the request's body and answers; no parsing, no
-encoding, no middleware. (Until the seventh session it re-encoded the parsed JSON on every
+encoding, no middleware. (Until the sixth session it re-encoded the parsed JSON on every
 request, which charged the yardstick an encoding the gateway, answering kept bytes, does
 not pay: 56 us of a 50-NFT REST page's ~250 on that session's host.)
 """
