@@ -119,10 +119,11 @@ MAX_KEPT_BODY_BYTES = 1024
 
 
 def nfts_query(body: bytes, *, max_depth: int, max_page_size: int) -> NftsQuery:
-    """``body`` checked (400 errors naming the field at fault). The outcome is a function of
-    the bytes and the two limits, so a body that passed is kept by its bytes (bounded,
-    least recently used out): a frontend asks for its page with the same bytes each time,
-    and they are parsed and checked once, as the GraphQL face's checked bodies are."""
+    """``body`` checked (400 for malformed JSON, 422 naming the field at fault). The
+    outcome is a function of the bytes and the two limits, so a body that passed is kept
+    by its bytes (bounded, least recently used out): a frontend asks for its page with the
+    same bytes each time, and they are parsed and checked once, as the GraphQL face's
+    checked bodies are."""
     if len(body) > MAX_KEPT_BODY_BYTES:
         return _check_nfts_body(body, max_depth, max_page_size)
     return _checked_nfts_body(body, max_depth, max_page_size)
