@@ -33,7 +33,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.errors import (
-    BadRequest,
     GatewayError,
     MissingField,
     ProviderOutcome,
@@ -45,7 +44,7 @@ from gateway.http.responses import HeaderPairs, PreparedResponse, header_pairs
 from gateway.http.security import (
     JSON_MEDIA_TYPE,
     check_json_media_type,
-    decode_json_body,
+    decode_json_object,
     encode_json,
     read_body,
     read_json_object,
@@ -130,9 +129,7 @@ def nfts_query(body: bytes, *, max_depth: int, max_page_size: int) -> NftsQuery:
 
 
 def _check_nfts_body(body: bytes, max_depth: int, max_page_size: int) -> NftsQuery:
-    data = decode_json_body(body, max_depth=max_depth)
-    if not isinstance(data, dict):
-        raise BadRequest("the body must be a JSON object")
+    data = decode_json_object(body, max_depth=max_depth)
     target = _wallet_input(data)
     page = parse_positive_int(_required(data, "page"), field="page", maximum=MAX_PAGE)
     size = parse_positive_int(_required(data, "size"), field="size", maximum=max_page_size)

@@ -36,6 +36,7 @@ __all__ = [
     "check_json_media_type",
     "cors_middleware",
     "decode_json_body",
+    "decode_json_object",
     "encode_json",
     "exceeds_depth",
     "media_type",
@@ -119,7 +120,12 @@ def encode_json(data: Any) -> bytes:
 async def read_json_object(request: Request, *, max_bytes: int, max_depth: int) -> dict[str, Any]:
     """The request body as a JSON object, with 415, 413 and 400 errors for everything else."""
     check_json_media_type(request)
-    data = decode_json_body(await read_body(request, max_bytes=max_bytes), max_depth=max_depth)
+    return decode_json_object(await read_body(request, max_bytes=max_bytes), max_depth=max_depth)
+
+
+def decode_json_object(body: bytes, *, max_depth: int) -> dict[str, Any]:
+    """A body read already, as a JSON object (400 when it is not one, or not JSON)."""
+    data = decode_json_body(body, max_depth=max_depth)
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
     return data
