@@ -250,12 +250,10 @@ class GraphQLView(GraphQL[Context, None]):
 
 def _kept_response(body: bytes, response_type: str) -> Response:
     """A warm answer (see :meth:`AnswerCache.replay`): already written and redacted."""
-    headers = _KEPT_HEADERS.get(response_type)
-    if headers is None:  # negotiate answers one of the two
-        headers = header_pairs({}, media_type=f"{response_type}; charset=utf-8")
-    return PreparedResponse(body, headers)
+    return PreparedResponse(body, _KEPT_HEADERS[response_type])
 
 
+# By the response types negotiate answers (it answers no other).
 _KEPT_HEADERS = {
     media: header_pairs({}, media_type=f"{media}; charset=utf-8")
     for media in (JSON_TYPE, GRAPHQL_RESPONSE_TYPE)
