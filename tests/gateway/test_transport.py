@@ -184,13 +184,27 @@ async def test_a_connection_the_upstream_closed_while_idle_is_not_used_again() -
 
 
 async def test_a_cookie_an_upstream_sets_comes_back_once() -> None:
-    # httpx's client keeps cookies (Cloudflare's bot cookie, say); aiohttp's jar must not
-    # add a second copy.
+    # A plain httpx client keeps cookies (Cloudflare's bot cookie, say); aiohttp's jar must
+    # not add a second copy.
     cookie = ("set-cookie: __cf_bm=abc; Path=/",)
     async with server(echo(extra=cookie)) as (base, _), client() as upstream:
         await fetch_json(upstream, "opensea", "GET", base + "/first")
         second = await fetch_json(upstream, "opensea", "GET", base + "/second")
     assert second["headers"]["cookie"] == "__cf_bm=abc"
+
+
+async def test_the_gateways_upstream_client_keeps_no_cookies() -> None:
+    # One user's answer must not set what every later call, for any user, sends.
+    cookie = ("set-cookie: __cf_bm=abc; Path=/",)
+    limits, timeout = httpx.Limits(max_connections=8), httpx.Timeout(1.0)
+    async with (
+        server(echo(extra=cookie)) as (base, _),
+        UpstreamClient(transport=AiohttpTransport(limits=limits), timeout=timeout) as upstream,
+    ):
+        await fetch_json(upstream, "opensea", "GET", base + "/first")
+        second = await fetch_json(upstream, "opensea", "GET", base + "/second")
+    assert "cookie" not in second["headers"]
+    assert not upstream.cookies
 
 
 async def test_a_redirect_is_not_followed() -> None:
