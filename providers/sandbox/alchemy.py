@@ -33,7 +33,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from providers.models import Chain
@@ -54,6 +54,7 @@ from providers.sandbox.faults import (
     ForcedResponse,
 )
 from providers.sandbox.quotas import RollingCost, Tier, tier_for
+from providers.sandbox.responses import JSONResponse
 from providers.sandbox.tables import alchemy_chain, checksum_address
 from providers.sandbox.world import SandboxCollection, SandboxNFT, World
 from providers.sandbox.world import world as sandbox_world

@@ -36,7 +36,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from providers.models import Chain
@@ -47,6 +47,7 @@ from providers.sandbox.faults import (
     FaultSwitches,
     ForcedResponse,
 )
+from providers.sandbox.responses import JSONResponse
 from providers.sandbox.tables import checksum_address, lower_evm_address, moralis_chain
 from providers.sandbox.world import SandboxNFT, World
 from providers.sandbox.world import world as sandbox_world

@@ -22,12 +22,12 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from providers.sandbox.faults import Emulator, FaultInjector, FaultSwitches
 from providers.sandbox.identities import Identities, NameTag, identities
 from providers.sandbox.quotas import FixedWindow, Tier, tier_for
+from providers.sandbox.responses import JSONResponse
 
 __all__ = [
     "INVALID_KEY",

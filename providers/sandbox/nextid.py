@@ -14,11 +14,11 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from providers.sandbox.faults import Emulator, FaultInjector, FaultSwitches
 from providers.sandbox.identities import Identities, Persona, Proof, identities
+from providers.sandbox.responses import JSONResponse
 from providers.sandbox.tables import NEXTID_PLATFORMS
 
 __all__ = ["PER_PAGE", "nextid_emulator"]

@@ -34,7 +34,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -49,6 +49,7 @@ from providers.sandbox.faults import (
 from providers.sandbox.opensea_bodies import collection_body, nft_body, owner_entries
 from providers.sandbox.opensea_stats import stats_and_refresh_routes
 from providers.sandbox.quotas import Admission, FixedWindow, Tier, tier_for
+from providers.sandbox.responses import JSONResponse
 from providers.sandbox.tables import lower_evm_address, opensea_chain, opensea_segment
 from providers.sandbox.world import SandboxNFT, World
 from providers.sandbox.world import world as sandbox_world

@@ -18,9 +18,10 @@ world's own floor (:attr:`SandboxCollection.floor_price`), with OpenSea's symbol
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from providers.sandbox.responses import JSONResponse
 from providers.sandbox.tables import lower_evm_address, opensea_chain
 from providers.sandbox.world import World
 

@@ -89,17 +89,19 @@ class RollingCost:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._spent: dict[str, deque[tuple[float, int]]] = {}
+        self._used: dict[str, int] = {}  # per key: the sum of its ``_spent`` units
 
     def admit(self, key: str, tier: Tier, cost: int) -> Admission:
         now = self._clock()
         spent = self._spent.setdefault(key, deque())
+        used = self._used.get(key, 0)
         while spent and spent[0][0] <= now - tier.window:
-            spent.popleft()
-        used = sum(units for _, units in spent)
+            used -= spent.popleft()[1]
         allowed = used + cost <= tier.limit
         if allowed:
             spent.append((now, cost))
             used += cost
+        self._used[key] = used
         oldest = spent[0][0] if spent else now
         return Admission(
             allowed=allowed,
