@@ -54,6 +54,14 @@ MERGED_FIELDS: tuple[str, ...] = (
     "floor",  # the collection's floor price; a FloorPrice names its own source and age
 )
 
+# (merged field, its sources best first), for every merged field: see _field_order.
+_FieldOrder = tuple[tuple[str, tuple[str, ...]], ...]
+# Field orders kept, by (id of a priority mapping, sources present): a gateway uses one
+# mapping and a few source sets; past this many (tests make many mappings) none are kept.
+MAX_FIELD_ORDERS = 256
+_OrderKey = tuple[int, tuple[str, ...]]
+_field_orders: dict[_OrderKey, tuple[Mapping[str, Sequence[str]], _FieldOrder]] = {}
+
 # Distinct provenance tuples kept for sharing; past this many, new ones are not shared.
 MAX_SHARED_TUPLES = 4096
 _shared_tuples: dict[tuple[Any, ...], tuple[Any, ...]] = {}
@@ -146,8 +154,8 @@ def merge_holding(records: Sequence[NFTRecord], priority: Mapping[str, Sequence[
     first = records[0]
     values: dict[str, Any] = {}
     provenance: list[tuple[str, str]] = []
-    for field_name in MERGED_FIELDS:
-        for source in _ranked_sources(priority.get(field_name, ()), by_source):
+    for field_name, ranked in _field_order(priority, tuple(by_source)):
+        for source in ranked:
             value = getattr(by_source[source], field_name)
             if value is not None:
                 values[field_name] = value
@@ -200,9 +208,26 @@ def with_record(
     return merged if holding.spam is None else merged.judged(holding.spam)
 
 
-def _ranked_sources(preferred: Iterable[str], available: Mapping[str, NFTRecord]) -> list[str]:
-    ranked = [source for source in preferred if source in available]
-    return ranked + [source for source in available if source not in ranked]
+def _field_order(priority: Mapping[str, Sequence[str]], sources: tuple[str, ...]) -> _FieldOrder:
+    """Each merged field with ``sources`` in the order to read it: ``priority``'s first,
+    then the others as given. Kept per priority mapping (a gateway's one, from its
+    settings; held here, so its identity names it) and source set: ranking them again for
+    every holding was a third of a merge."""
+    key = (id(priority), sources)
+    kept = _field_orders.get(key)
+    if kept is not None and kept[0] is priority:
+        return kept[1]
+    order = tuple(
+        (name, _ranked_sources(priority.get(name, ()), sources)) for name in MERGED_FIELDS
+    )
+    if len(_field_orders) < MAX_FIELD_ORDERS:
+        _field_orders[key] = (priority, order)
+    return order
+
+
+def _ranked_sources(preferred: Iterable[str], available: tuple[str, ...]) -> tuple[str, ...]:
+    ranked = tuple(source for source in preferred if source in available)
+    return ranked + tuple(source for source in available if source not in ranked)
 
 
 def shared_tuple(value: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -37,6 +37,17 @@ def test_each_field_comes_from_its_preferred_provider_and_says_so() -> None:
     assert holding.sources == ("opensea", "alchemy")
 
 
+def test_each_gateways_priority_decides_for_it_in_one_process() -> None:
+    # Two gateways (two settings) merging the same providers' records, in turns.
+    records = [record("opensea", name="OS name"), record("alchemy", name="Alchemy name")]
+    opensea_first = {"name": ["opensea", "alchemy"]}
+    alchemy_first = {"name": ["alchemy", "opensea"]}
+    names = [merge_holding(records, p).nft.name for p in (opensea_first, alchemy_first) * 2]
+    assert names == ["OS name", "Alchemy name"] * 2
+    # With one provider's record only, its value wins whatever the priority says.
+    assert merge_holding(records[1:], opensea_first).nft.name == "Alchemy name"
+
+
 def test_a_field_unknown_to_the_preferred_provider_falls_back_to_the_other() -> None:
     opensea = record("opensea", traits=None)
     alchemy = record("alchemy", traits=(Trait("Fur", "Gold"),))
