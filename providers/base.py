@@ -211,10 +211,11 @@ async def fetch_json(
     The body is streamed and refused past :data:`MAX_BODY_BYTES` decoded bytes. Error texts
     carry the status and a short excerpt of the body, never the URL (it may hold a key).
     """
-    # No params is None, not {}: httpx re-encodes the whole URL for any params given.
-    request = client.build_request(
-        method, url, params=params or None, headers=headers, json=json_body
-    )
+    if params:
+        # Encoded as httpx encodes them, then parsed once with the URL: given as ``params``,
+        # httpx parses the URL, merges them in and parses the result again (~40 us a call).
+        url = f"{url}{'&' if '?' in url else '?'}{httpx.QueryParams(params)}"
+    request = client.build_request(method, url, headers=headers, json=json_body)
     try:
         response = await client.send(request, stream=True)
         try:

@@ -137,6 +137,13 @@ async def test_a_get_carries_its_query_and_headers_and_returns_the_json() -> Non
     assert seen["headers"]["host"] == base.removeprefix("http://")
 
 
+async def test_params_join_a_query_the_url_already_has_and_are_encoded_as_httpx_does() -> None:
+    params = {"b": 2, "flag": True, "ids": ["x y", "z&"]}
+    async with server(echo()) as (base, _), client() as upstream:
+        seen = await fetch_json(upstream, "opensea", "GET", base + "/x?a=1", params=params)
+    assert seen["line"] == "GET /x?a=1&b=2&flag=true&ids=x+y&ids=z%26 HTTP/1.1"
+
+
 async def test_a_post_sends_its_json_body() -> None:
     async with server(echo()) as (base, _), client() as upstream:
         seen = await fetch_json(
