@@ -481,19 +481,30 @@ class Enricher:
             return None
         return info
 
-    def open_connections(self, count: int) -> None:
-        """Beside a cold walk's list calls (an idle wait of one round trip), have ``count``
-        connections open to each detail source that can open them, for the page's one
-        detail wave: up to a detail GET per NFT where the server lacks the batch routes,
-        and with them or without, a collection GET and a floor (``/stats``) per collection
-        the lists left unpriced (the page's 20 NFTs may be 20 collections). Each one
-        opened here is a handshake the wave does not wait for, and on the event loop the
-        wave's requests all leave as it sends them instead of after it. Idle connections
-        count, so a busy gateway opens none. Opened in the background: nothing waits."""
+    def open_connections(self, page_size: int) -> None:
+        """Beside a cold walk's list calls (an idle wait of one round trip), have open to
+        each detail source that can open them as many connections as a page of
+        ``page_size`` NFTs may send it at once in its one detail wave (see
+        :meth:`_wave_width`). Each one opened here is a handshake the wave does not wait
+        for (a round trip or two on TLS), and on the event loop the wave's requests all
+        leave as it sends them instead of after it. Idle connections count, so a busy
+        gateway opens none. Opened in the background: nothing waits."""
         for source in self._warmable:
-            task = asyncio.create_task(source.open_connections(count))
+            width = self._wave_width(source.name, page_size)
+            task = asyncio.create_task(source.open_connections(width))
             self._opening.add(task)
             task.add_done_callback(self._opening.discard)
+
+    def _wave_width(self, name: str, page_size: int) -> int:
+        """The most calls a page of ``page_size`` NFTs sends detail source ``name`` at once:
+        a floor (``/stats``) per collection the lists left unpriced (20 NFTs may be 20
+        collections), and a detail and a collection GET each where the server lacks the
+        batch routes, or with them one collections batch and a details batch per chain.
+        Before the route check has answered (a process's first page), the routes are
+        taken to exist."""
+        if name in self._batchless:
+            return 3 * page_size
+        return page_size + 1 + len(self._settings.chains)
 
     # -- batch routes ------------------------------------------------------------------
 

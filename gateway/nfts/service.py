@@ -206,7 +206,7 @@ class NFTService:
         meter = CallMeter()
         view = None if chains == self._walked else frozenset(chains)
         chains = self._walked  # one walk per wallet: a narrower list is a view of it
-        # A cold page (no walk yet) opens its detail calls' connections beside its list calls.
+        # A cold page (no walk yet) opens its detail wave's connections beside its list calls.
         warm = 0 if not enrich or self._walks.known(owner, chains, max_age) else limit or 0
         if enrich:
             self._enricher.learn_routes(meter)  # beside the list calls, once per process

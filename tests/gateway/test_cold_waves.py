@@ -176,9 +176,26 @@ async def test_a_cold_page_opens_its_detail_connections_while_the_lists_are_out(
         cold = list(calls.events)
         await first_page(http)  # the same page again: its walk is known, nothing to open
     opened = [(host, count) for kind, host, count in calls.events if kind == "open"]
-    assert opened == [("opensea.sandbox", str(PAGE))]  # the detail source, a page's worth
+    # The detail source: a floor per collection (20 NFTs may be 20 collections), the
+    # collections batch and a details batch for the one chain.
+    wave = str(PAGE + 2)
+    assert opened == [("opensea.sandbox", wave)]
     first_list_end = next(i for i, (kind, h, p) in enumerate(cold) if kind == "end")
-    assert cold.index(("open", "opensea.sandbox", str(PAGE))) < first_list_end
+    assert cold.index(("open", "opensea.sandbox", wave)) < first_list_end
+
+
+async def test_without_batch_routes_a_cold_page_opens_a_connection_for_each_get() -> None:
+    sandbox = build_sandbox(spread_world())
+    slow(sandbox)
+    sandbox.faults("opensea").batch_routes = False
+    async with gateway(sandbox, sandbox_settings(chains=[Chain.ETHEREUM])) as (http, calls):
+        empty = {"wallet_address": "0x" + "3" * 40, "page": 1, "size": PAGE}
+        assert (await http.post("/users/u1/nfts", json=empty)).status_code == 200
+        await first_page(http)  # the routes are known missing by now
+    opened = [count for kind, host, count in calls.events if kind == "open"]
+    # The first page took the batch routes to exist; the second knew: a detail GET, a
+    # collection GET and a floor for each NFT of the page, at most.
+    assert opened == [str(PAGE + 2), str(3 * PAGE)]
 
 
 def deep_world(count: int = 250) -> World:
