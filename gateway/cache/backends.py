@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -62,6 +63,22 @@ MAX_LAG_EXTENSIONS = 3
 WARNING_INTERVAL = 10.0
 
 _GET_WITH_TTL = "return {redis.call('get', KEYS[1]), redis.call('pttl', KEYS[1])}"
+# Many keys in one round trip: each one's bytes and remaining life (false, -2 when missing).
+_GET_MANY_WITH_TTL = """
+local found = {}
+for i, key in ipairs(KEYS) do
+  found[2 * i - 1] = redis.call('get', key)
+  found[2 * i] = redis.call('pttl', key)
+end
+return found
+"""
+# Many keys written in one round trip, each with its own life: ARGV holds bytes, ms pairs.
+_SET_EACH = """
+for i, key in ipairs(KEYS) do
+  redis.call('psetex', key, ARGV[2 * i], ARGV[2 * i - 1])
+end
+return #KEYS
+"""
 
 
 class JsonBytes(BaseSerializer):  # type: ignore[misc]
@@ -256,6 +273,30 @@ class RedisLayer:
         raw, millis = found
         return raw, max(0.0, millis / 1000)
 
+    async def get_many_with_ttl(
+        self, keys: Sequence[str]
+    ) -> list[tuple[bytes | None, float]] | Unavailable:
+        """:meth:`get_with_ttl` for each of ``keys``, all in one round trip."""
+        found = await self.script(_GET_MANY_WITH_TTL, keys)
+        if isinstance(found, Unavailable):
+            return found
+        return [
+            (raw, max(0.0, millis / 1000))
+            for raw, millis in zip(found[::2], found[1::2], strict=True)
+        ]
+
+    async def set_each(
+        self, entries: Sequence[tuple[str, bytes, float]], *, background: bool = False
+    ) -> bool:
+        """Store each ``(key, bytes, ttl)`` of ``entries`` (``PSETEX``), all in one round
+        trip; False when Redis did not answer."""
+        args: list[bytes | str] = []
+        for _, raw, ttl in entries:
+            args += [raw, str(max(1, math.ceil(ttl * 1000)))]  # as set(): at least 1 ms
+        keys = [key for key, _, _ in entries]
+        result = await self.script(_SET_EACH, keys, *args, background=background)
+        return not isinstance(result, Unavailable)
+
     async def set(self, key: str, raw: bytes, ttl: float, *, background: bool = False) -> bool:
         """Store serialized bytes for ``ttl`` seconds (``PSETEX``: a float TTL is in ms).
         ``background``: off the request path, so it may take longer than the op timeout (a
@@ -273,7 +314,11 @@ class RedisLayer:
         return not isinstance(result, Unavailable)
 
     async def script(
-        self, source: str, keys: Sequence[str], *args: str | int, background: bool = False
+        self,
+        source: str,
+        keys: Sequence[str],
+        *args: str | int | bytes,
+        background: bool = False,
     ) -> Any:
         """Run a Lua script over cache keys (namespaced here) through aiocache's ``raw``."""
         full = [self.key(key) for key in keys]

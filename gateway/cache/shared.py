@@ -81,6 +81,7 @@ class SharedCache:
         self._background: set[asyncio.Future[None]] = set()
         # Redis reads in flight: each one's bytes and value
         self._reads: dict[str, asyncio.Future[tuple[bytes, Any] | None]] = {}
+        self._many_reads: dict[tuple[str, ...], asyncio.Future[list[tuple[bytes, Any] | None]]] = {}
 
     @property
     def redis_layer(self) -> RedisLayer | None:
@@ -106,14 +107,17 @@ class SharedCache:
         spare an upstream call.
 
         The memory layer answers in turn, without a trip through the event loop (a cold
-        page's calls would wait behind such trips); Redis is asked for the rest at once."""
+        page's calls would wait behind such trips); Redis is asked for the rest in one
+        round trip (a cold page peeks its 20 details and their collections: one command
+        each time, not one per key)."""
         values = [await self._memory.get(key) for key in keys]
         if self._redis is not None:
-            redis = self._redis
             missing = [index for index, value in enumerate(values) if value is None]
-            found = await asyncio.gather(*(self._shared_read(redis, keys[i]) for i in missing))
-            for index, value in zip(missing, found, strict=True):
-                values[index] = value
+            if missing:
+                wanted = tuple(keys[index] for index in missing)
+                found = await self._shared_read_many(self._redis, wanted)
+                for index, value in zip(missing, found, strict=True):
+                    values[index] = value
         return [_decoded(value, decode) for value in values]
 
     async def set(self, key: str, value: Any, ttl: float, *, background: bool = False) -> None:
@@ -122,6 +126,19 @@ class SharedCache:
         ``background=True`` when the caller is off the request path (Redis then gets a
         longer timeout)."""
         await self.set_many([(key, ttl)], value, background=background)
+
+    async def set_each(
+        self, entries: Sequence[tuple[str, Any, float]], *, background: bool = False
+    ) -> None:
+        """Store each ``(key, value, ttl)`` of ``entries`` as :meth:`set` does, Redis's
+        copies in one round trip (a page's details, its collections)."""
+        for _, _, ttl in entries:
+            _check_ttl(ttl)
+        encoded = [(key, _JSON.dumps(value), ttl) for key, value, ttl in entries]
+        for key, raw, ttl in encoded:
+            await self._memory.set(key, raw, ttl=ttl, dumps_fn=as_is)
+        if self._redis is not None and encoded:
+            await self._redis.set_each(encoded, background=background)
 
     async def set_many(
         self, entries: Sequence[tuple[str, float]], value: Any, *, background: bool = False
@@ -223,7 +240,40 @@ class SharedCache:
         found = await redis.get_with_ttl(key)
         if isinstance(found, Unavailable):
             return None
-        raw, ttl = found
+        return await self._keep_read(key, *found)
+
+    async def _shared_read_many(self, redis: RedisLayer, keys: tuple[str, ...]) -> list[Any]:
+        """Redis's values for ``keys`` (the memory layer missed them), ``None`` where it has
+        none, decoded for this caller: :meth:`_shared_read` for many keys in one round trip,
+        shared by concurrent peeks of the very same keys (a burst of identical cold
+        pages)."""
+        read = self._many_reads.get(keys)
+        asked = read is None
+        if read is None:
+            read = asyncio.ensure_future(self._read_many_through(redis, keys))
+            self._many_reads[keys] = read
+            read.add_done_callback(lambda _: self._many_reads.pop(keys, None))
+        found = await asyncio.shield(read)
+        if asked:
+            return [None if one is None else one[1] for one in found]
+        return [None if one is None else _JSON.loads(one[0]) for one in found]
+
+    async def _read_many_through(
+        self, redis: RedisLayer, keys: tuple[str, ...]
+    ) -> list[tuple[bytes, Any] | None]:
+        """:meth:`_read_through` for each of ``keys``, in one round trip."""
+        found = await redis.get_many_with_ttl(keys)
+        if isinstance(found, Unavailable):
+            return [None] * len(keys)
+        return [
+            await self._keep_read(key, raw, ttl)
+            for key, (raw, ttl) in zip(keys, found, strict=True)
+        ]
+
+    async def _keep_read(self, key: str, raw: bytes | None, ttl: float) -> tuple[bytes, Any] | None:
+        """What Redis held under ``key`` (``raw``, ``ttl`` seconds to live) and its value,
+        the bytes kept in the memory layer for the rest of their life; ``None`` when it
+        held nothing, or bytes that are not a value."""
         if raw is None:
             return None
         value = _JSON.loads(raw)

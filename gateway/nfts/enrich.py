@@ -257,15 +257,9 @@ class Enricher:
             errors += [one for one in singles if isinstance(one, BaseException)]
             fetched = [one for one in singles if isinstance(one, NFTRecord)]
         into.update((detail.key, detail) for detail in fetched)
-        await asyncio.gather(
-            *(
-                self._cache.set(
-                    self._detail_key(source, detail, request),
-                    encode_record(detail),
-                    self._settings.enrichment_ttl,
-                )
-                for detail in fetched
-            )
+        ttl = self._settings.enrichment_ttl
+        await self._cache.set_each(
+            [(self._detail_key(source, d, request), encode_record(d), ttl) for d in fetched]
         )
         if errors:
             raise errors[0]
@@ -412,16 +406,13 @@ class Enricher:
         them. Written by the request that fetched, not by every request that shared the
         fetch: a burst of identical pages wrote each collection once per request (~500
         writes queued on the Redis pool past its op timeout, issue 14)."""
-        await asyncio.gather(
-            *(
-                self._cache.set(
-                    _collection_key(provider, chains[info.slug], info.slug),
-                    encode_collection(info),
-                    self._settings.collection_ttl,
-                )
-                for info in infos
-                if info.slug in chains
-            )
+        ttl = self._settings.collection_ttl
+        await self._cache.set_each(
+            [
+                (_collection_key(provider, chains[i.slug], i.slug), encode_collection(i), ttl)
+                for i in infos
+                if i.slug in chains
+            ]
         )
 
     async def _collection_batches(

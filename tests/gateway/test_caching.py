@@ -345,6 +345,52 @@ async def test_concurrent_reads_of_another_replicas_value_share_one_redis_round_
     assert values[1] == {"traits": ["gold"]}, "each reader gets a copy of its own"
 
 
+def count_round_trips(cache: SharedCache) -> list[int]:
+    """A counter of the Redis commands ``cache`` sends from now on (every read, write and
+    lease goes through its layer's ``_run``)."""
+    layer = cache.redis_layer
+    assert layer is not None
+    sent = [0]
+    run = layer._run
+
+    async def counted(operation: Any, **options: Any) -> Any:
+        sent[0] += 1
+        return await run(operation, **options)
+
+    layer._run = counted  # type: ignore[method-assign]
+    return sent
+
+
+async def test_a_peek_at_many_keys_costs_redis_one_round_trip(redis_replicas: Factory) -> None:
+    writer, reader = redis_replicas(), redis_replicas()
+    keys = [f"v1:detail:{n}" for n in range(20)]
+    await writer.set_each([(key, {"n": n}, 60 + n) for n, key in enumerate(keys)])
+    sent = count_round_trips(reader)
+    wanted = [*keys, "v1:detail:missing"]
+    peeks = await asyncio.gather(*(reader.peek_many(wanted, same) for _ in range(10)))
+    assert peeks == [[{"n": n} for n in range(20)] + [None]] * 10
+    assert sent == [1]  # one command for 21 keys, shared by the burst of identical peeks
+    peeks[0][0]["n"] = 99
+    assert peeks[1][0] == {"n": 0}, "each peek gets a copy of its own"
+    assert await reader.peek_many(keys, same) == [{"n": n} for n in range(20)]
+    assert sent == [1], "what Redis had is now in this replica's memory too"
+
+
+async def test_values_stored_together_keep_each_its_own_life(
+    redis_replicas: Factory, raw_redis: Redis, namespace: str
+) -> None:
+    cache = redis_replicas()
+    sent = count_round_trips(cache)
+    await cache.set_each([("v1:detail:a", {"a": 1}, 30), ("v1:collection:b", [2], 600)])
+    assert sent == [1]
+    assert orjson.loads(await raw_redis.get(f"{namespace}:v1:detail:a")) == {"a": 1}
+    assert 29_000 < await raw_redis.pttl(f"{namespace}:v1:detail:a") <= 30_000
+    assert 599_000 < await raw_redis.pttl(f"{namespace}:v1:collection:b") <= 600_000
+    assert await redis_replicas().get("v1:collection:b") == [2]  # another replica reads it
+    with pytest.raises(ValueError):  # every entry needs a TTL, as for set()
+        await cache.set_each([("v1:detail:c", 1, 60), ("v1:detail:d", 2, 0)])
+
+
 async def test_a_dead_leader_does_not_wedge_the_others(redis_replicas: Factory) -> None:
     leader, other = redis_replicas(), redis_replicas()
     found, lease = await leader.lead_or_wait("v1:k")

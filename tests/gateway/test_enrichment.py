@@ -125,6 +125,13 @@ async def test_a_burst_of_identical_cold_pages_stores_each_collection_once() -> 
             await set_many(entries, value, **options)
 
         cache.set_many = recording_set_many
+        set_each = cache.set_each
+
+        async def recording_set_each(entries: Any, **options: Any) -> None:
+            stored.extend(cache_kind(key) for key, _, _ in entries)
+            await set_each(entries, **options)
+
+        cache.set_each = recording_set_each
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
             answers = await asyncio.gather(*(page(http, WALLET, 1) for _ in range(50)))
