@@ -286,6 +286,9 @@ def table(
              "per-NFT and per-collection GETs")
             for letter, name, key in (("d", "both", "both"), ("e", "OpenSea alone", "opensea"))
         ],
+        ("3f. the same, both, the cache shared in Redis as by replicas (*)",
+         f"{cold['cold_with_redis_vs_round_trip']:.2f}", "<= 2.2",
+         f"{cold['cold_with_redis_ms']:.0f} ms vs {cold['round_trip_ms']:.0f} ms"),
         ("4. upstream calls, 100 concurrent cold / one request",
          f"{cold['herd_ratio']:.2f}", "1.0",
          f"{cold['calls_100_concurrent']} vs {cold['calls_one_request']} calls"),

@@ -5,14 +5,16 @@ Figure 3 (cold 20-NFT page / one upstream round trip) and figure 5 (page 1 of a
 realistic upstream latency (100 ms by default), for both NFT providers together (the
 default settings) and for each alone; figure 3 also against an OpenSea without the batch
 routes (``cold_without_batch_routes_vs_round_trip``: one GET per NFT and per
-collection). Figure 4 (upstream calls of 100 identical cold requests / of one) runs on the
-caller's emulator.
+collection), and with the cache shared in Redis as replicas share it
+(``cold_with_redis_vs_round_trip``, figure 3f). Figure 4 (upstream calls of 100
+identical cold requests / of one) runs on the caller's emulator.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import time
 from collections.abc import Sequence
@@ -20,7 +22,15 @@ from typing import Any
 
 import httpx
 
-from bench.processes import HOST, free_port, gateway, process, wait_ready
+from bench.processes import (
+    HOST,
+    REDIS_URL,
+    free_port,
+    gateway,
+    process,
+    redis_namespace,
+    wait_ready,
+)
 from providers.sandbox.world import HUGE_WALLET, SMALL_WALLET, TINY_WALLET
 
 __all__ = ["COLD_ENV", "PROVIDER_SETS", "cold_burst_calls", "cold_figures"]
@@ -68,14 +78,20 @@ async def _calls(client: httpx.AsyncClient, reset: bool = False) -> int:
 
 
 def _cold_pages(
-    emulator_port: int, rounds: int, without: Sequence[str], huge: bool
+    emulator_port: int, rounds: int, without: Sequence[str], huge: bool, redis: bool = False
 ) -> tuple[float, float]:
     """Medians over ``rounds`` fresh gateways: the 20-NFT wallet's page 1, and (when
-    ``huge``) the 10,000-NFT wallet's (else 0)."""
+    ``huge``) the 10,000-NFT wallet's (else 0). With ``redis``, each gateway shares a cache
+    in Redis as replicas do, a namespace of its own, so that it starts cold too."""
     tiny_times: list[float] = []
     huge_times: list[float] = []
     for _ in range(rounds):
-        with gateway(emulator_port, without=without, **COLD_ENV) as port:
+        with contextlib.ExitStack() as stack:
+            env = dict(COLD_ENV)
+            if redis:
+                namespace = stack.enter_context(redis_namespace())
+                env |= {"NFTGW_REDIS_URL": REDIS_URL, "NFTGW_REDIS_NAMESPACE": namespace}
+            port = stack.enter_context(gateway(emulator_port, without=without, **env))
 
             async def one_round(gateway_port: int = port) -> tuple[float, float]:
                 async with httpx.AsyncClient(
@@ -110,6 +126,9 @@ def cold_figures(emulator_port: int, args: argparse.Namespace) -> dict[str, Any]
             name: _cold_pages(slow_port, args.cold_rounds, without, huge=name == "both")
             for name, without in PROVIDER_SETS.items()
         }
+        # Replicas share their cache in Redis: every detail, collection and budget step is
+        # then a Redis command too (both providers, the default settings otherwise).
+        with_redis = _cold_pages(slow_port, args.cold_rounds, (), False, redis=True)[0]
         without_batches = {
             name: _cold_pages(documented_port, args.cold_rounds, PROVIDER_SETS[name], False)[0]
             for name in ("both", "opensea")
@@ -128,6 +147,8 @@ def cold_figures(emulator_port: int, args: argparse.Namespace) -> dict[str, Any]
         "cold_without_batch_routes_vs_round_trip": {
             name: page / round_trip for name, page in without_batches.items()
         },
+        "cold_with_redis_ms": 1000 * with_redis,
+        "cold_with_redis_vs_round_trip": with_redis / round_trip,
         "huge_vs_tiny": huge / tiny,
         "calls_one_request": single,
         "calls_100_concurrent": herd,
