@@ -201,7 +201,7 @@ class SharedCache:
         """Either ``(value, None)``, another replica's value for ``key``, or ``(None, lease)``:
         this caller fetches and then calls ``lease.release()``. Never blocks longer than
         ``wait`` (default ``wait_seconds``): then it returns a local lease."""
-        found, lease = await self._leases.lead_or_wait(key, self.get, wait=wait)
+        found, lease = await self._lead_or_wait(key, wait)
         self._observe(key, hit=lease is None)
         return found, lease
 
@@ -270,6 +270,20 @@ class SharedCache:
             for key, (raw, ttl) in zip(keys, found, strict=True)
         ]
 
+    async def _lead_or_wait(self, key: str, wait: float | None) -> tuple[Any, Lease | None]:
+        """The leases' ``lead_or_wait`` for ``key``, this process's memory read first (a
+        value another task stored just now); a value another replica stored is kept in
+        memory for the rest of its life. With Redis, one round trip unless another replica
+        leads: the value if it is there, else the lease."""
+        local = await self._memory.get(key)
+        if local is not None:
+            return local, None
+        return await self._leases.lead_or_wait(key, self._stored_value, wait=wait)
+
+    async def _stored_value(self, key: str, raw: bytes, ttl: float) -> Any:
+        kept = await self._keep_read(key, raw, ttl)
+        return None if kept is None else kept[1]
+
     async def _keep_read(self, key: str, raw: bytes | None, ttl: float) -> tuple[bytes, Any] | None:
         """What Redis held under ``key`` (``raw``, ``ttl`` seconds to live) and its value,
         the bytes kept in the memory layer for the rest of their life; ``None`` when it
@@ -293,11 +307,7 @@ class SharedCache:
         decode: Callable[[Any], T],
     ) -> tuple[T, bool]:
         """``(value, True)`` when Redis or another replica had it, else ``(fetched, False)``."""
-        if self._redis is not None:
-            shared = _decoded(await self.get(key), decode)  # another replica's, perhaps
-            if shared is not None:
-                return shared, True
-        found, lease = await self._leases.lead_or_wait(key, self.get, wait=None)
+        found, lease = await self._lead_or_wait(key, None)  # another replica's, perhaps
         value = _decoded(found, decode)
         if value is not None:
             if lease is not None:

@@ -25,23 +25,33 @@ from gateway.cache.backends import RedisLayer, Unavailable
 __all__ = ["InFlight", "Lease", "Leases"]
 
 T = TypeVar("T")
+# What a replica stored under a key: (key, bytes, seconds to live) -> the value, or None.
+Stored = Callable[[str, bytes, float], Awaitable[Any]]
 
 # Waiters poll for another replica's value starting this often, backing off to the max.
 POLL_MIN_SECONDS = 0.02
 POLL_MAX_SECONDS = 0.2
 
-# Free, or its holder stopped heartbeating (the beat key expired): take it.
+# The value if another replica stored it (KEYS[3], when ARGV[4] is "1"): {0, bytes, ms to
+# live}. Else the lease if it is free, or its holder stopped heartbeating (the beat key
+# expired): {1} or {2}; {0} while another replica holds it. One round trip either way.
 _ACQUIRE = """
+if ARGV[4] == '1' then
+  local value = redis.call('get', KEYS[3])
+  if value then
+    return {0, value, redis.call('pttl', KEYS[3])}
+  end
+end
 if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   redis.call('set', KEYS[2], ARGV[1], 'PX', ARGV[3])
-  return 1
+  return {1}
 end
 if redis.call('exists', KEYS[2]) == 0 then
   redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
   redis.call('set', KEYS[2], ARGV[1], 'PX', ARGV[3])
-  return 2
+  return {2}
 end
-return 0
+return {0}
 """
 _HEARTBEAT = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -154,24 +164,28 @@ class Leases:
         self._heartbeat_seconds = heartbeat_seconds
 
     async def lead_or_wait(
-        self, key: str, read: Callable[[str], Awaitable[Any]], *, wait: float | None
+        self, key: str, stored: Stored, *, wait: float | None
     ) -> tuple[Any, Lease | None]:
-        """``(value, None)`` when ``read`` found another replica's value, else
-        ``(None, lease)``; after ``wait`` (default ``wait_seconds``) a local lease."""
+        """``(value, None)`` when another replica stored ``key``'s value, else ``(None,
+        lease)``; after ``wait`` (default ``wait_seconds``) a local lease. ``stored`` turns
+        the bytes Redis holds and their remaining life (seconds) into the value, ``None``
+        for bytes that are not one (then the lease is taken all the same). Each try is one
+        round trip: the value if it is there, else the lease if it is free. Without Redis,
+        a local lease at once (the caller has read its memory)."""
         loop = asyncio.get_running_loop()
         give_up = loop.time() + (self._wait_seconds if wait is None else wait)
         delay = POLL_MIN_SECONDS
+        peek = True
         while True:
-            lease = await self._try_lease(key)
+            lease, found = await self._try_lease(key, peek=peek)
+            if found is not None:
+                value = await stored(key, *found)
+                if value is not None:
+                    return value, None
+                peek = False  # not a value: lead, as if nothing were stored
+                continue
             if lease is not None:
-                value = await read(key)  # the last leader may have stored it just now
-                if value is None:
-                    return None, lease
-                await lease.release()
-                return value, None
-            value = await read(key)
-            if value is not None:
-                return value, None
+                return None, lease
             if loop.time() + delay >= give_up:
                 return None, self.local(key)
             await asyncio.sleep(delay)
@@ -180,23 +194,33 @@ class Leases:
     def local(self, key: str) -> Lease:
         return Lease(None, key, key, "", owned=False, beat_every=self._heartbeat_seconds)
 
-    async def _try_lease(self, key: str) -> Lease | None:
+    async def _try_lease(
+        self, key: str, *, peek: bool
+    ) -> tuple[Lease | None, tuple[bytes, float] | None]:
+        """The lease, or the value's bytes and remaining life (``peek``: when stored), or
+        neither (another replica leads, or one slow answer)."""
         if self._redis is None:
-            return self.local(key)
+            return self.local(key), None
         lock, beat, token = "lock:" + key, "beat:" + key, secrets.token_hex(16)
-        taken = await self._redis.script(
+        answer = await self._redis.script(
             _ACQUIRE,
-            [lock, beat],
+            [lock, beat, key],
             token,
             _millis(self._lease_seconds),
             _millis(self._heartbeat_seconds * 3),
+            "1" if peek else "0",
         )
-        if isinstance(taken, Unavailable):
+        if isinstance(answer, Unavailable):
             # One slow answer: ask again on the next poll. Redis down: fetch locally.
-            return None if self._redis.available else self.local(key)
-        if not taken:
-            return None
-        return Lease(self._redis, lock, beat, token, owned=True, beat_every=self._heartbeat_seconds)
+            return (None if self._redis.available else self.local(key)), None
+        if len(answer) == 3:
+            return None, (answer[1], max(0.0, answer[2] / 1000))
+        if not answer[0]:
+            return None, None
+        lease = Lease(
+            self._redis, lock, beat, token, owned=True, beat_every=self._heartbeat_seconds
+        )
+        return lease, None
 
 
 def _millis(seconds: float) -> int:

@@ -391,6 +391,30 @@ async def test_values_stored_together_keep_each_its_own_life(
         await cache.set_each([("v1:detail:c", 1, 60), ("v1:detail:d", 2, 0)])
 
 
+async def test_a_cold_fetch_asks_redis_once_before_it_goes_upstream(
+    redis_replicas: Factory,
+) -> None:
+    first, second = redis_replicas(), redis_replicas()
+    sent = count_round_trips(first)
+    asked_before: list[int] = []
+
+    async def fetch() -> dict[str, int]:
+        asked_before.append(sent[0])
+        return {"n": 1}
+
+    assert await first.get_or_fetch("v1:detail:c", fetch, ttl=60, encode=same, decode=same) == (
+        {"n": 1},
+        False,
+    )
+    # One command found nothing stored and took the lease: not a read, a lease, a read again.
+    assert asked_before == [1]
+    await first.close()  # the value's write and the lease's release run off the request path
+    sent = count_round_trips(second)
+    found = await second.get_or_fetch("v1:detail:c", fetch, ttl=60, encode=same, decode=same)
+    assert found == ({"n": 1}, True) and asked_before == [1]
+    assert sent == [1]  # the same command found the first replica's value instead
+
+
 async def test_a_dead_leader_does_not_wedge_the_others(redis_replicas: Factory) -> None:
     leader, other = redis_replicas(), redis_replicas()
     found, lease = await leader.lead_or_wait("v1:k")
