@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from gateway.cache.backends import BoundedMemoryCache, JsonBytes, RedisLayer, Unavailable, as_is
@@ -40,6 +40,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 _JSON = JsonBytes()
 
@@ -222,12 +224,7 @@ class SharedCache:
         queued for the pool's connections past the op timeout and made the replica fetch
         for itself (issue 14). The reader that asked Redis gets the value decoded there;
         every other reader decodes its own copy of the bytes."""
-        read = self._reads.get(key)
-        asked = read is None
-        if read is None:
-            read = asyncio.ensure_future(self._read_through(redis, key))
-            self._reads[key] = read
-            read.add_done_callback(lambda _: self._reads.pop(key, None))
+        read, asked = _joined(self._reads, key, lambda: self._read_through(redis, key))
         found = await asyncio.shield(read)  # a reader that gives up leaves it to the others
         if found is None:
             return None
@@ -247,12 +244,7 @@ class SharedCache:
         none, decoded for this caller: :meth:`_shared_read` for many keys in one round trip,
         shared by concurrent peeks of the very same keys (a burst of identical cold
         pages)."""
-        read = self._many_reads.get(keys)
-        asked = read is None
-        if read is None:
-            read = asyncio.ensure_future(self._read_many_through(redis, keys))
-            self._many_reads[keys] = read
-            read.add_done_callback(lambda _: self._many_reads.pop(keys, None))
+        read, asked = _joined(self._many_reads, keys, lambda: self._read_many_through(redis, keys))
         found = await asyncio.shield(read)
         if asked:
             return [None if one is None else one[1] for one in found]
@@ -347,6 +339,19 @@ class SharedCache:
         task = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def _joined(
+    reads: dict[K, asyncio.Future[V]], key: K, start: Callable[[], Coroutine[Any, Any, V]]
+) -> tuple[asyncio.Future[V], bool]:
+    """The read of ``key`` in flight in ``reads``, or one ``start`` begins now (it leaves
+    ``reads`` when it ends), and whether this caller began it."""
+    read = reads.get(key)
+    if read is not None:
+        return read, False
+    read = reads[key] = asyncio.ensure_future(start())
+    read.add_done_callback(lambda _: reads.pop(key, None))
+    return read, True
 
 
 def _check_ttl(ttl: float) -> None:
