@@ -450,6 +450,10 @@ async def test_redis_down_falls_back_to_memory() -> None:
             False,
         )
         assert await cache.get("v1:k") == {"n": 5}  # from the memory layer
+        # A page's writes and peeks of many keys fall back alike.
+        await cache.set_each([("v1:detail:a", {"a": 1}, 60), ("v1:detail:b", [2], 60)])
+        found = await cache.peek_many(["v1:detail:a", "v1:detail:b", "v1:detail:c"], same)
+        assert found == [{"a": 1}, [2], None]
     await cache.close()
 
 
