@@ -62,8 +62,7 @@ MAX_LAG_EXTENSIONS = 3
 # One "redis unavailable" warning per this many seconds, with the count of the others.
 WARNING_INTERVAL = 10.0
 
-_GET_WITH_TTL = "return {redis.call('get', KEYS[1]), redis.call('pttl', KEYS[1])}"
-# Many keys in one round trip: each one's bytes and remaining life (false, -2 when missing).
+# Keys read in one round trip: each one's bytes and remaining life (false, -2 when missing).
 _GET_MANY_WITH_TTL = """
 local found = {}
 for i, key in ipairs(KEYS) do
@@ -72,7 +71,7 @@ for i, key in ipairs(KEYS) do
 end
 return found
 """
-# Many keys written in one round trip, each with its own life: ARGV holds bytes, ms pairs.
+# Keys written in one round trip, each with its own life: ARGV holds bytes, ms pairs.
 _SET_EACH = """
 for i, key in ipairs(KEYS) do
   redis.call('psetex', key, ARGV[2 * i], ARGV[2 * i - 1])
@@ -265,18 +264,11 @@ class RedisLayer:
         full: str = self._cache.build_key(key, namespace=self._cache.namespace)
         return full
 
-    async def get_with_ttl(self, key: str) -> tuple[bytes | None, float] | Unavailable:
-        """The stored bytes and their remaining life in seconds, in one round trip."""
-        found = await self.script(_GET_WITH_TTL, [key])
-        if isinstance(found, Unavailable):
-            return found
-        raw, millis = found
-        return raw, max(0.0, millis / 1000)
-
     async def get_many_with_ttl(
         self, keys: Sequence[str]
     ) -> list[tuple[bytes | None, float]] | Unavailable:
-        """:meth:`get_with_ttl` for each of ``keys``, all in one round trip."""
+        """The stored bytes of each of ``keys`` (``None`` where none) and their remaining
+        life in seconds, all in one round trip."""
         found = await self.script(_GET_MANY_WITH_TTL, keys)
         if isinstance(found, Unavailable):
             return found
@@ -288,25 +280,16 @@ class RedisLayer:
     async def set_each(
         self, entries: Sequence[tuple[str, bytes, float]], *, background: bool = False
     ) -> bool:
-        """Store each ``(key, bytes, ttl)`` of ``entries`` (``PSETEX``), all in one round
-        trip; False when Redis did not answer."""
+        """Store each ``(key, bytes, ttl)`` of ``entries`` (``PSETEX``, the TTL in ms), all
+        in one round trip; False when Redis did not answer. ``background``: off the request
+        path, so it may take longer than the op timeout (a lost write would make another
+        replica fetch again)."""
         args: list[bytes | str] = []
         for _, raw, ttl in entries:
-            args += [raw, str(max(1, math.ceil(ttl * 1000)))]  # as set(): at least 1 ms
+            args += [raw, str(max(1, math.ceil(ttl * 1000)))]  # at least 1 ms
         keys = [key for key, _, _ in entries]
         result = await self.script(_SET_EACH, keys, *args, background=background)
         return not isinstance(result, Unavailable)
-
-    async def set(self, key: str, raw: bytes, ttl: float, *, background: bool = False) -> bool:
-        """Store serialized bytes for ``ttl`` seconds (``PSETEX``: a float TTL is in ms).
-        ``background``: off the request path, so it may take longer than the op timeout (a
-        lost write would make another replica fetch again)."""
-        seconds = max(float(ttl), 0.001)
-        result = await self._run(
-            lambda: self._cache.set(key, raw, ttl=seconds, dumps_fn=as_is),
-            background=background,
-        )
-        return result is True
 
     async def delete(self, key: str) -> bool:
         """Forget ``key`` (``DEL``); False when Redis did not answer."""

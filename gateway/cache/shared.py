@@ -81,9 +81,8 @@ class SharedCache:
             heartbeat_seconds=heartbeat_seconds,
         )
         self._background: set[asyncio.Future[None]] = set()
-        # Redis reads in flight: each one's bytes and value
-        self._reads: dict[str, asyncio.Future[tuple[bytes, Any] | None]] = {}
-        self._many_reads: dict[tuple[str, ...], asyncio.Future[list[tuple[bytes, Any] | None]]] = {}
+        # Redis reads in flight, by the keys they read: each key's bytes and value
+        self._reads: dict[tuple[str, ...], asyncio.Future[list[tuple[bytes, Any] | None]]] = {}
 
     @property
     def redis_layer(self) -> RedisLayer | None:
@@ -100,7 +99,8 @@ class SharedCache:
         local = await self._memory.get(key)
         if local is not None or self._redis is None:
             return local
-        return await self._shared_read(self._redis, key)
+        (found,) = await self._shared_read(self._redis, (key,))
+        return found
 
     async def peek_many(self, keys: Sequence[str], decode: Callable[[Any], T]) -> list[T | None]:
         """The decoded value stored under each of ``keys`` (any layer), ``None`` where there
@@ -117,7 +117,7 @@ class SharedCache:
             missing = [index for index, value in enumerate(values) if value is None]
             if missing:
                 wanted = tuple(keys[index] for index in missing)
-                found = await self._shared_read_many(self._redis, wanted)
+                found = await self._shared_read(self._redis, wanted)
                 for index, value in zip(missing, found, strict=True):
                     values[index] = value
         return [_decoded(value, decode) for value in values]
@@ -134,13 +134,9 @@ class SharedCache:
     ) -> None:
         """Store each ``(key, value, ttl)`` of ``entries`` as :meth:`set` does, Redis's
         copies in one round trip (a page's details, its collections)."""
-        for _, _, ttl in entries:
-            _check_ttl(ttl)
-        encoded = [(key, _JSON.dumps(value), ttl) for key, value, ttl in entries]
-        for key, raw, ttl in encoded:
-            await self._memory.set(key, raw, ttl=ttl, dumps_fn=as_is)
-        if self._redis is not None and encoded:
-            await self._redis.set_each(encoded, background=background)
+        await self._store(
+            [(key, _JSON.dumps(value), ttl) for key, value, ttl in entries], background
+        )
 
     async def set_many(
         self, entries: Sequence[tuple[str, float]], value: Any, *, background: bool = False
@@ -149,14 +145,8 @@ class SharedCache:
         encoded once: the memory layer's entries share one bytes object (a big wallet's
         snapshot is kept under two keys). Its byte budget still counts each entry: an
         over-count while both live, never an under-count."""
-        for _, ttl in entries:
-            _check_ttl(ttl)
         raw = _JSON.dumps(value)
-        for key, ttl in entries:
-            await self._memory.set(key, raw, ttl=ttl, dumps_fn=as_is)
-        if self._redis is not None:
-            for key, ttl in entries:
-                await self._redis.set(key, raw, ttl, background=background)
+        await self._store([(key, raw, ttl) for key, ttl in entries], background)
 
     async def delete(self, key: str) -> None:
         """Forget ``key`` in every layer (a refreshed NFT's detail); never raises. Another
@@ -216,44 +206,27 @@ class SharedCache:
 
     # -- internals ---------------------------------------------------------------------
 
-    async def _shared_read(self, redis: RedisLayer, key: str) -> Any | None:
-        """Redis's value for ``key`` (the memory layer missed it), decoded for this caller.
-
-        Concurrent readers of one key share one Redis round trip. A burst of identical
-        cold requests peeks the same details and collections: ~35 reads per key, which
-        queued for the pool's connections past the op timeout and made the replica fetch
-        for itself (issue 14). The reader that asked Redis gets the value decoded there;
-        every other reader decodes its own copy of the bytes."""
-        read, asked = _joined(self._reads, key, lambda: self._read_through(redis, key))
-        found = await asyncio.shield(read)  # a reader that gives up leaves it to the others
-        if found is None:
-            return None
-        raw, value = found
-        return value if asked else _JSON.loads(raw)
-
-    async def _read_through(self, redis: RedisLayer, key: str) -> tuple[bytes, Any] | None:
-        """Redis's bytes for ``key`` and their value (``None``: missing, not a value, or
-        Redis unavailable), the bytes kept in the memory layer for the rest of their life."""
-        found = await redis.get_with_ttl(key)
-        if isinstance(found, Unavailable):
-            return None
-        return await self._keep_read(key, *found)
-
-    async def _shared_read_many(self, redis: RedisLayer, keys: tuple[str, ...]) -> list[Any]:
+    async def _shared_read(self, redis: RedisLayer, keys: tuple[str, ...]) -> list[Any]:
         """Redis's values for ``keys`` (the memory layer missed them), ``None`` where it has
-        none, decoded for this caller: :meth:`_shared_read` for many keys in one round trip,
-        shared by concurrent peeks of the very same keys (a burst of identical cold
-        pages)."""
-        read, asked = _joined(self._many_reads, keys, lambda: self._read_many_through(redis, keys))
-        found = await asyncio.shield(read)
+        none, decoded for this caller, in one round trip.
+
+        Concurrent reads of the same keys share it. A burst of identical cold requests
+        peeks the same details and collections: ~35 reads per key, which queued for the
+        pool's connections past the op timeout and made the replica fetch for itself
+        (issue 14). The reader that asked Redis gets the values decoded there; every other
+        reader decodes its own copy of the bytes."""
+        read, asked = _joined(self._reads, keys, lambda: self._read_through(redis, keys))
+        found = await asyncio.shield(read)  # a reader that gives up leaves it to the others
         if asked:
             return [None if one is None else one[1] for one in found]
         return [None if one is None else _JSON.loads(one[0]) for one in found]
 
-    async def _read_many_through(
+    async def _read_through(
         self, redis: RedisLayer, keys: tuple[str, ...]
     ) -> list[tuple[bytes, Any] | None]:
-        """:meth:`_read_through` for each of ``keys``, in one round trip."""
+        """Redis's bytes for each of ``keys`` and their value (``None``: missing, not a
+        value, or Redis unavailable), the bytes kept in the memory layer for the rest of
+        their life."""
         found = await redis.get_many_with_ttl(keys)
         if isinstance(found, Unavailable):
             return [None] * len(keys)
@@ -316,6 +289,15 @@ class SharedCache:
         self._spawn(self._publish(key, raw, ttl, lease))
         return value, False
 
+    async def _store(self, encoded: Sequence[tuple[str, bytes, float]], background: bool) -> None:
+        """Store each ``(key, bytes, ttl)``: in memory at once, in Redis in one command."""
+        for _, _, ttl in encoded:
+            _check_ttl(ttl)
+        for key, raw, ttl in encoded:
+            await self._memory.set(key, raw, ttl=ttl, dumps_fn=as_is)
+        if self._redis is not None and encoded:
+            await self._redis.set_each(encoded, background=background)
+
     async def _set_local(self, key: str, value: Any, ttl: float) -> bytes:
         """Store ``value``'s JSON in the memory layer; the bytes, for Redis."""
         _check_ttl(ttl)
@@ -330,7 +312,7 @@ class SharedCache:
     async def _publish(self, key: str, raw: bytes, ttl: float, lease: Lease | None) -> None:
         try:
             if self._redis is not None:
-                await self._redis.set(key, raw, ttl, background=True)
+                await self._redis.set_each([(key, raw, ttl)], background=True)
         finally:
             if lease is not None:
                 await lease.release()
