@@ -7,6 +7,7 @@ lifespan and closed with it.
 
 from __future__ import annotations
 
+import gc
 import logging
 import ssl
 from collections.abc import AsyncIterator
@@ -54,15 +55,20 @@ from gateway.settings import Settings
 from gateway.web import web_routes
 from providers import build_providers
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "freeze_startup_heap"]
 
 logger = logging.getLogger(__name__)
 
 
 def create_app(
-    settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    freeze_heap: bool = False,
 ) -> Starlette:
-    """A gateway app. ``transport`` replaces the network (tests, the sandbox)."""
+    """A gateway app. ``transport`` replaces the network (tests, the sandbox).
+    ``freeze_heap``: once started, leave what the process built so far out of every later
+    garbage collection (``serve`` does, see :func:`freeze_startup_heap`)."""
     settings = settings or Settings()
     # Before anything can log: every configured key is redacted from every log record.
     install_log_redaction(settings.secrets())
@@ -125,6 +131,8 @@ def create_app(
                 settings.refresh_per_minute, settings.refresh_burst
             )
             app.state.ready = True
+            if freeze_heap:
+                freeze_startup_heap()
             try:
                 yield
             finally:
@@ -155,6 +163,22 @@ def create_app(
             Exception: _unexpected_error,
         },
     )
+
+
+def freeze_startup_heap() -> None:
+    """Collect, then freeze every object the collector tracks (``gc.freeze``): the modules,
+    the schema, the services and clients a started process keeps until it exits.
+
+    A full collection walks every tracked object, and a started app tracks about 136,000.
+    Full collections come once enough new objects have outlived younger ones (a big
+    wallet's walk makes that many), and each stops every request of the process: on a
+    2-core test host they took 70-160 ms, 15-75 ms once frozen. What the process builds
+    later (walks, cached pages) is collected as before. For serving processes only: a
+    frozen object that later becomes part of an unreachable cycle is never freed, no loss
+    for what lives as long as the process, but a leak for the apps a test suite starts and
+    drops."""
+    gc.collect()
+    gc.freeze()
 
 
 def _graphql_view(settings: Settings) -> GraphQLView:

@@ -103,7 +103,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     click.echo(f"nft-gateway: listening on http://{_url_host(host)}:{port}", err=True)
     if workers == 1:
         config = uvicorn.Config(
-            create_app(settings),
+            create_app(settings, freeze_heap=True),
             # Header and body deadlines and the connection cap (gateway/http/server.py).
             http=guarded_protocol(_connection_limits(settings)),
             **_server_options(settings),
@@ -139,12 +139,13 @@ _WORKER_APP = "gateway.cli:worker_app"
 
 
 def worker_app() -> Starlette:
-    """The app of one ``serve --workers N`` process: logging configured as ``serve`` does."""
+    """The app of one ``serve --workers N`` process: logging configured, and the heap frozen
+    once started, as ``serve`` does."""
     settings = Settings()
     configure_logging(
         settings.log_level, fmt=settings.log_format, repeat_window=settings.log_repeat_window
     )
-    return create_app(settings)
+    return create_app(settings, freeze_heap=True)
 
 
 class WorkerConfig(uvicorn.Config):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import pickle
@@ -22,7 +23,7 @@ from asgi_lifespan import LifespanManager
 from click.testing import CliRunner, Result
 
 from gateway.app import create_app
-from gateway.cli import main
+from gateway.cli import main, worker_app
 from gateway.settings import Settings
 
 WALLET = "0x1111111111111111111111111111111111111111"
@@ -220,6 +221,27 @@ def test_version_names_the_package_version() -> None:
     result = run("--version")
     assert result.exit_code == 0
     assert result.stdout.startswith("nft-gateway, version ")
+
+
+async def test_a_serving_process_leaves_what_it_built_at_startup_out_of_collections() -> None:
+    # A full collection walks every tracked object; once started, a serving process's own
+    # (services, clients, schema, modules) are frozen, so its pauses no longer grow with them.
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    frozen_before = gc.get_freeze_count()
+    try:
+        app = worker_app()  # what each `serve --workers N` process serves (`serve` alike)
+        async with LifespanManager(app):
+            service = app.state.nft_service
+            assert gc.get_freeze_count() > frozen_before
+            assert gc.is_tracked(service)
+            assert not any(tracked is service for tracked in gc.get_objects())
+    finally:
+        gc.unfreeze()
+        for handler in set(root.handlers) - set(handlers):  # worker_app's logging setup
+            root.removeHandler(handler)
+            handler.close()
+        root.setLevel(level)
 
 
 def test_serve_on_a_taken_port_names_it_and_how_to_choose_another() -> None:
