@@ -8,13 +8,24 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pytest import MonkeyPatch
 
+from gateway.nfts import walk as walk_module
 from gateway.nfts.merging import SpamFilter
 from gateway.nfts.snapshot import decode_walk, encode_walk
+from gateway.nfts.spam import NO_LISTS, ContractLists, SpamVerdict
 from gateway.nfts.walk import WalletWalk
 from gateway.settings import DEFAULT_FIELD_PRIORITY
 from providers.errors import ProviderCursorExpired, ProviderUnavailable
-from providers.models import Chain, FloorPrice, HoldingsPage, NFTRecord, SpamSignal, Trait
+from providers.models import (
+    Chain,
+    FloorPrice,
+    HoldingsPage,
+    NFTKey,
+    NFTRecord,
+    SpamSignal,
+    Trait,
+)
 
 OWNER = "0x" + "1" * 40
 CONTRACT = "0x" + "c" * 40
@@ -128,6 +139,33 @@ async def test_a_page_is_served_from_the_committed_prefix_before_the_walk_ends()
     assert not walk.exact
     await task
     assert order(walk) == ["1", "2", "3", "4", "5"]  # what was served did not move
+
+
+async def test_a_walk_judges_as_it_commits_so_its_first_reader_judges_nothing(
+    monkeypatch: MonkeyPatch,
+) -> None:
+    # Each NFT gets its spam verdict as its part of the walk commits, once however many
+    # providers list it, not all at once from the first reader after a long walk (every
+    # other request of the process waited while 10,000 were judged).
+    judged: list[NFTKey] = []
+    real_judge = walk_module.judge
+
+    def counting_judge(nft: NFTRecord, lists: ContractLists = NO_LISTS) -> SpamVerdict:
+        judged.append(nft.key)
+        return real_judge(nft, lists)
+
+    monkeypatch.setattr(walk_module, "judge", counting_judge)
+    opensea = FakeSource("opensea", [list(range(60)), list(range(60, 120))])
+    alchemy = FakeSource("alchemy", [list(range(60)), list(range(60, 120)), [5, 900]])
+    walk = walk_of(opensea, alchemy)
+    await walk.run()
+    # 120 NFTs both list: once each; 5, committed in round 0, again when alchemy's round 2
+    # merges into it (readable already); 900 (spam) when round 2 commits.
+    assert len(judged) == 122
+    assert set(judged) == {NFTKey(Chain.ETHEREUM, CONTRACT, str(t)) for t in [*range(120), 900]}
+    assert order(walk, SpamFilter.EXCLUDE) == [str(t) for t in range(120)]
+    assert order(walk, SpamFilter.ONLY) == ["900"]
+    assert len(judged) == 122  # reading judged nothing
 
 
 async def test_a_round_is_served_once_its_last_page_is_in_while_the_next_is_out() -> None:
