@@ -9,8 +9,10 @@ several rounds, the two sides of a ratio loaded in turns. Bounded: each load rou
 fixed duration and request cap, each process a start timeout, and the whole run stays
 within about five minutes on 2 cores.
 
-Figure 8 loads a GraphQL Mesh + Hive Gateway peer on the same emulators (:mod:`bench.peer`;
-Node.js and, on the first run, the npm registry); without them its row says why.
+Figure 2f (:mod:`bench.stalls`) loads the warm page again while big wallets walk cold in
+the same process. Figure 8 loads a GraphQL Mesh + Hive Gateway peer on the same emulators
+(:mod:`bench.peer`; Node.js and, on the first run, the npm registry); without them its row
+says why.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import httpx
 from bench.cold import COLD_ENV, cold_figures
 from bench.peer import peer_figure, peer_row
 from bench.processes import HOST, free_port, gateway, process, wait_ready
+from bench.stalls import stall_figure
 from bench.workers import cold_burst_figure, workers_figure
 from bench.wrk import available as wrk_available
 from bench.wrk import run_wrk
@@ -239,6 +242,7 @@ def machine() -> str:
 
 def table(
     warm: dict[str, Any],
+    stalls: dict[str, Any],
     peer: dict[str, Any],
     workers: dict[str, Any],
     cold: dict[str, Any],
@@ -271,6 +275,10 @@ def table(
                 ("d", "gallery", "gallery"), ("e", "bare route (yardstick)", "bare_rest"),
             )
         ],
+        ("2f. REST p99 while 10,000- and 500-NFT wallets walk cold / alone",
+         f"{stalls['p99_ratio']:.1f}", "(info)",
+         f"p99 {stalls['during_walks']['p99_ms']:.1f} ms vs {stalls['alone']['p99_ms']:.1f} ms, "
+         f"p50 {stalls['during_walks']['p50_ms']:.1f} vs {stalls['alone']['p50_ms']:.1f}"),
         (f"3. cold 20-NFT page / one round trip at {cold['latency_ms']:.0f} ms (*)",
          f"{cold['cold_vs_round_trip']['both']:.2f}", "<= 2.2",
          f"{tiny['both']:.0f} ms vs {cold['round_trip_ms']:.0f} ms"),
@@ -362,6 +370,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         wait_ready(f"http://{HOST}:{emulator_port}/_sandbox/calls")
         print("warm throughput ...", file=sys.stderr)
         warm = warm_figures(emulator_port, args, Path(tmp))
+        print("warm latency while big wallets walk ...", file=sys.stderr)
+        stalls = stall_figure(
+            emulator_port,
+            args,
+            path="/users/bench/nfts",
+            body=json.dumps({"wallet_address": WHALE_WALLET, "page": 1, "size": 50}).encode(),
+            drive=drive,
+            warm_up=lambda url: _wait_for_complete_walk(url, _page_body()),
+        )
         print("GraphQL Mesh + Hive Gateway peer ...", file=sys.stderr)
         peer = peer_figure(
             emulator_port,
@@ -391,10 +408,17 @@ def main(argv: Sequence[str] | None = None) -> None:
             timeout=600,
         ).stdout
     )
-    print(table(warm, peer, workers, cold, memory, args))
+    print(table(warm, stalls, peer, workers, cold, memory, args))
     print(f"\n(bench took {time.monotonic() - started:.0f} s)")
     if args.json:
-        figures = {"warm": warm, "peer": peer, "workers": workers, "cold": cold, "memory": memory}
+        figures = {
+            "warm": warm,
+            "stalls": stalls,
+            "peer": peer,
+            "workers": workers,
+            "cold": cold,
+            "memory": memory,
+        }
         args.json.write_text(json.dumps(figures, indent=2))
 
 
