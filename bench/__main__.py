@@ -80,6 +80,7 @@ GALLERY_QUERY = """query GalleryWalletPage($input: String!, $page: Int!, $size: 
     spamCount: nfts(page: 1, size: 1, chains: $chains, spam: ONLY) { total }
   }
 }"""
+REST_PATH = "/users/bench/nfts"
 GALLERY_VARIABLES = {
     "input": WHALE_WALLET,
     "page": 1,
@@ -121,8 +122,7 @@ def drive(port: int, path: str, body: bytes, args: argparse.Namespace) -> dict[s
 def warm_figures(emulator_port: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     graphql_body = _page_body()
     gallery_body = json.dumps({"query": GALLERY_QUERY, "variables": GALLERY_VARIABLES}).encode()
-    rest_body = json.dumps({"wallet_address": WHALE_WALLET, "page": 1, "size": 50}).encode()
-    rest_path = "/users/bench/nfts"
+    rest_body, rest_path = _rest_body(), REST_PATH
     # warm means warm: the walk stays cached for the whole measurement
     with gateway(emulator_port, NFTGW_SNAPSHOT_TTL="3600") as port:
         url = f"http://{HOST}:{port}"
@@ -205,6 +205,14 @@ def _driver(args: argparse.Namespace) -> str:
 
 def _page_body() -> bytes:
     return json.dumps({"query": PAGE_QUERY, "variables": {"a": WHALE_WALLET}}).encode()
+
+
+def _rest_body() -> bytes:
+    return json.dumps({"wallet_address": WHALE_WALLET, "page": 1, "size": 50}).encode()
+
+
+def _warm_up(url: str) -> None:
+    _wait_for_complete_walk(url, _page_body())
 
 
 def _wait_for_complete_walk(url: str, graphql_body: bytes) -> None:
@@ -371,31 +379,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("warm throughput ...", file=sys.stderr)
         warm = warm_figures(emulator_port, args, Path(tmp))
         print("warm latency while big wallets walk ...", file=sys.stderr)
-        stalls = stall_figure(
-            emulator_port,
-            args,
-            path="/users/bench/nfts",
-            body=json.dumps({"wallet_address": WHALE_WALLET, "page": 1, "size": 50}).encode(),
-            drive=drive,
-            warm_up=lambda url: _wait_for_complete_walk(url, _page_body()),
-        )
+        # The warm REST page as figure 2 loads it, loaded again by figures 2f and 7.
+        rest_page: dict[str, Any] = {
+            "path": REST_PATH,
+            "body": _rest_body(),
+            "drive": drive,
+            "warm_up": _warm_up,
+        }
+        stalls = stall_figure(emulator_port, args, **rest_page)
         print("GraphQL Mesh + Hive Gateway peer ...", file=sys.stderr)
         peer = peer_figure(
             emulator_port,
             args,
             body=_page_body(),
             drive=drive,
-            warm_up=lambda url: _wait_for_complete_walk(url, _page_body()),
+            warm_up=_warm_up,
         )
         print("two workers ...", file=sys.stderr)
-        workers = workers_figure(
-            emulator_port,
-            args,
-            path="/users/bench/nfts",
-            body=json.dumps({"wallet_address": WHALE_WALLET, "page": 1, "size": 50}).encode(),
-            drive=drive,
-            warm_up=lambda url: _wait_for_complete_walk(url, _page_body()),
-        )
+        workers = workers_figure(emulator_port, args, **rest_page)
         workers["cold_burst"] = cold_burst_figure(emulator_port, args)
         print("cold latency and upstream calls ...", file=sys.stderr)
         cold = cold_figures(emulator_port, args)
