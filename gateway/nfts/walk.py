@@ -478,7 +478,7 @@ class WalletWalk:
         walk.fetched_at = fetched_at
         for records in holdings:
             walk._add(records)
-        walk._judge_new()  # off the event loop where the caller decodes there
+        walk._judge_new()  # in the caller's thread: a big snapshot is decoded off the loop
         walk._restored_reports = list(reports)
         walk.complete = True
         walk._committed = walk.size
