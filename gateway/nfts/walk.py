@@ -71,6 +71,8 @@ _COMMITTED = HoldingsPage(records=())
 
 # A stream whose cursor expired restarts from its first page at most this often.
 MAX_RESTARTS = 2
+# A page is merged this many records at a time, the event loop served in between (_merge).
+MERGE_SLICE = 50
 
 # String fields whose values repeat across a wallet: one instance per walk.
 _POOLED_FIELDS = (
@@ -380,7 +382,7 @@ class WalletWalk:
             while self._next_ready():
                 stream = streams[self._next_stream]
                 if self._next_round < len(stream.pages):
-                    self._add(stream.pages[self._next_round].records)
+                    await self._merge(stream.pages[self._next_round].records)
                     stream.pages[self._next_round] = _COMMITTED  # keep memory to one copy
                     merged = True
                 self._next_stream += 1
@@ -409,6 +411,17 @@ class WalletWalk:
         return stream.done and any(
             not other.done or self._next_round < len(other.pages) for other in streams
         )
+
+    async def _merge(self, records: Sequence[NFTRecord]) -> None:
+        """:meth:`_add` ``records`` :data:`MERGE_SLICE` at a time, serving the event loop in
+        between: a provider's page of 100-200 NFTs is 15-30 ms of merging and judging on a
+        2-core host, every other request of the process waiting. Other commits wait for this
+        one (the caller holds the lock); readers see no new holding before its commit, and a
+        committed one a slice merged into as merged."""
+        for start in range(0, len(records), MERGE_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            self._add(records[start : start + MERGE_SLICE])
 
     def _add(self, records: Sequence[NFTRecord]) -> None:
         """Merge ``records``. A holding not committed yet is judged at the commit point

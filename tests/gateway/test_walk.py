@@ -14,7 +14,7 @@ from gateway.nfts import walk as walk_module
 from gateway.nfts.merging import SpamFilter
 from gateway.nfts.snapshot import decode_walk, encode_walk
 from gateway.nfts.spam import NO_LISTS, ContractLists, SpamVerdict
-from gateway.nfts.walk import WalletWalk
+from gateway.nfts.walk import MERGE_SLICE, WalletWalk
 from gateway.settings import DEFAULT_FIELD_PRIORITY
 from providers.errors import ProviderCursorExpired, ProviderUnavailable
 from providers.models import (
@@ -166,6 +166,26 @@ async def test_a_walk_judges_as_it_commits_so_its_first_reader_judges_nothing(
     assert order(walk, SpamFilter.EXCLUDE) == [str(t) for t in range(120)]
     assert order(walk, SpamFilter.ONLY) == ["900"]
     assert len(judged) == 122  # reading judged nothing
+
+
+async def test_a_big_page_is_merged_in_slices_while_other_requests_are_served() -> None:
+    # A provider's page of hundreds of NFTs is tens of ms of merging; the event loop serves
+    # other requests between slices, and none of the page is served before all of it is.
+    size = 3 * MERGE_SLICE + 7
+    walk = walk_of(FakeSource("opensea", [list(range(size))]))
+    sizes_seen: set[int] = set()
+    served: set[int] = set()
+
+    async def another_request() -> None:
+        while not walk.complete:
+            sizes_seen.add(walk.size)
+            served.add(len(walk.visible(SpamFilter.INCLUDE)))
+            await asyncio.sleep(0)
+
+    await asyncio.gather(walk.run(), another_request())
+    assert {MERGE_SLICE, 2 * MERGE_SLICE, 3 * MERGE_SLICE} <= sizes_seen  # served mid-merge
+    assert served <= {0, size}
+    assert order(walk) == [str(t) for t in range(size)]
 
 
 async def test_a_round_is_served_once_its_last_page_is_in_while_the_next_is_out() -> None:
