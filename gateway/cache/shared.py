@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from gateway.cache.backends import BoundedMemoryCache, JsonBytes, RedisLayer, Unavailable, as_is
@@ -40,8 +40,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
 
 _JSON = JsonBytes()
 
@@ -215,7 +213,11 @@ class SharedCache:
         pool's connections past the op timeout and made the replica fetch for itself
         (issue 14). The reader that asked Redis gets the values decoded there; every other
         reader decodes its own copy of the bytes."""
-        read, asked = _joined(self._reads, keys, lambda: self._read_through(redis, keys))
+        read = self._reads.get(keys)
+        asked = read is None
+        if read is None:
+            read = self._reads[keys] = asyncio.ensure_future(self._read_through(redis, keys))
+            read.add_done_callback(lambda _: self._reads.pop(keys, None))
         found = await asyncio.shield(read)  # a reader that gives up leaves it to the others
         if asked:
             return [None if one is None else one[1] for one in found]
@@ -321,19 +323,6 @@ class SharedCache:
         task = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-
-def _joined(
-    reads: dict[K, asyncio.Future[V]], key: K, start: Callable[[], Coroutine[Any, Any, V]]
-) -> tuple[asyncio.Future[V], bool]:
-    """The read of ``key`` in flight in ``reads``, or one ``start`` begins now (it leaves
-    ``reads`` when it ends), and whether this caller began it."""
-    read = reads.get(key)
-    if read is not None:
-        return read, False
-    read = reads[key] = asyncio.ensure_future(start())
-    read.add_done_callback(lambda _: reads.pop(key, None))
-    return read, True
 
 
 def _check_ttl(ttl: float) -> None:
