@@ -24,11 +24,10 @@ import httpx
 
 from bench.processes import (
     HOST,
-    REDIS_URL,
     free_port,
     gateway,
     process,
-    redis_namespace,
+    shared_redis,
     wait_ready,
 )
 from providers.sandbox.world import HUGE_WALLET, SMALL_WALLET, TINY_WALLET
@@ -89,8 +88,7 @@ def _cold_pages(
         with contextlib.ExitStack() as stack:
             env = dict(COLD_ENV)
             if redis:
-                namespace = stack.enter_context(redis_namespace())
-                env |= {"NFTGW_REDIS_URL": REDIS_URL, "NFTGW_REDIS_NAMESPACE": namespace}
+                env |= stack.enter_context(shared_redis())
             port = stack.enter_context(gateway(emulator_port, without=without, **env))
 
             async def one_round(gateway_port: int = port) -> tuple[float, float]:

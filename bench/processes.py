@@ -28,7 +28,7 @@ __all__ = [
     "gateway",
     "gateway_env",
     "process",
-    "redis_namespace",
+    "shared_redis",
     "wait_ready",
 ]
 
@@ -73,12 +73,13 @@ def process(
 
 
 @contextlib.contextmanager
-def redis_namespace() -> Iterator[str]:
-    """A key namespace of this run's own in :data:`REDIS_URL`, its keys deleted after
-    (never anyone else's: no flush)."""
+def shared_redis() -> Iterator[dict[str, str]]:
+    """A gateway's settings for a cache in :data:`REDIS_URL` as replicas share it, under a
+    key namespace of this run's own, its keys deleted after (never anyone else's: no
+    flush)."""
     namespace = f"nftgw-bench-{secrets.token_hex(6)}"
     try:
-        yield namespace
+        yield {"NFTGW_REDIS_URL": REDIS_URL, "NFTGW_REDIS_NAMESPACE": namespace}
     finally:
         redis = Redis.from_url(REDIS_URL)
         keys = list(redis.scan_iter(match=f"{namespace}:*"))

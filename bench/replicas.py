@@ -1,8 +1,8 @@
 """Three gateway replicas sharing one Redis, in front of the sandbox server, for the bench.
 
 The bench's own copy of what ``tests/test_replicas.py`` starts (the test keeps its own, with
-pytest fixtures): ``bench/`` imports the package only, never ``tests``. Redis database 13;
-the caller picks the key namespace and deletes it.
+pytest fixtures): ``bench/`` imports the package only, never ``tests``. Redis database 13,
+under the key namespace the caller's settings name (``bench.processes.shared_redis``).
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
 from asgi_lifespan import LifespanManager
 
-from bench.processes import HOST, REDIS_URL, free_port, wait_ready
+from bench.processes import HOST, free_port, wait_ready
 from gateway.app import create_app
 from gateway.settings import Settings
 from providers.sandbox import build_sandbox
@@ -36,8 +36,9 @@ NFT_EMULATORS = ("opensea", "alchemy")
 
 
 @contextmanager
-def cluster(namespace: str) -> Iterator[tuple[str, list[str]]]:
-    """The emulator server and three gateways on Redis; yields the emulator and gateway URLs."""
+def cluster(redis: Mapping[str, str]) -> Iterator[tuple[str, list[str]]]:
+    """The emulator server and three gateways on the shared Redis ``redis`` names (their
+    settings); yields the emulator and gateway URLs."""
     emulator_port = free_port()
     emulator_url = f"http://{HOST}:{emulator_port}"
     env = {
@@ -46,8 +47,7 @@ def cluster(namespace: str) -> Iterator[tuple[str, list[str]]]:
         "NFTGW_ALCHEMY_API_KEY": "replica-bench-key",
         "NFTGW_OPENSEA_BASE_URL": f"{emulator_url}/opensea",
         "NFTGW_ALCHEMY_BASE_URL": f"{emulator_url}/alchemy/{{network}}",
-        "NFTGW_REDIS_URL": REDIS_URL,
-        "NFTGW_REDIS_NAMESPACE": namespace,
+        **redis,
         "NFTGW_LOG_LEVEL": "WARNING",
         "NFTGW_EXACT_TOTAL_WAIT": "8",
         # The bench sets this per run (the Redis op timeout is one of its variables).

@@ -27,7 +27,7 @@ from asgi_lifespan import LifespanManager
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import replicas
-from bench.processes import redis_namespace
+from bench.processes import shared_redis
 from gateway.app import create_app
 from gateway.settings import Settings
 from providers.sandbox import Sandbox, build_sandbox
@@ -149,7 +149,7 @@ def burst_over_replicas(op_timeout: str, requests: int = 300) -> dict[str, Any]:
                 *(http.post(f"{urls[i % 3]}/users/u1/nfts", json=BODY) for i in range(requests))
             )
 
-    with redis_namespace() as namespace, replicas.cluster(namespace) as (emulator_url, urls):
+    with shared_redis() as redis, replicas.cluster(redis) as (emulator_url, urls):
         started = time.perf_counter()
         responses = asyncio.run(burst(urls))
         seconds = time.perf_counter() - started

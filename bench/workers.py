@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.cold import cold_burst_calls
-from bench.processes import HOST, REDIS_URL, gateway, redis_namespace
+from bench.processes import HOST, gateway, shared_redis
 
 __all__ = ["cold_burst_figure", "workers_figure"]
 
@@ -119,9 +119,5 @@ def cold_burst_figure(emulator_port: int, args: argparse.Namespace) -> dict[str,
 @contextlib.contextmanager
 def shared_cache() -> Iterator[dict[str, str]]:
     """Settings for gateways sharing a Redis key namespace of their own, deleted after."""
-    with redis_namespace() as namespace:
-        yield {
-            "NFTGW_SNAPSHOT_TTL": "3600",
-            "NFTGW_REDIS_URL": REDIS_URL,
-            "NFTGW_REDIS_NAMESPACE": namespace,
-        }
+    with shared_redis() as redis:
+        yield {"NFTGW_SNAPSHOT_TTL": "3600", **redis}
