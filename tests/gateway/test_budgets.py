@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from gateway.cache.backends import RedisLayer
+from gateway.cache.shared import cache_key
 from gateway.resilience import (
     Budget,
     BudgetSpent,
@@ -98,6 +99,7 @@ async def test_replicas_spend_from_one_bucket_in_redis() -> None:
         with pytest.raises(OverBudget):
             await second.spend(Priority.LIST, soon(1))
     finally:
+        await layers[0].delete(cache_key("budget", "opensea:k"))  # the test's one key
         for layer in layers:
             await layer.close()
 
