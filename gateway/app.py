@@ -12,7 +12,6 @@ import logging
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -34,12 +33,12 @@ from gateway.http.ratelimit import (
 )
 from gateway.http.redaction import install_log_redaction
 from gateway.http.security import cors_middleware
-from gateway.http.transport import AiohttpTransport, UpstreamClient
+from gateway.http.transport import AiohttpTransport, CallObserver, UpstreamClient
 from gateway.identity.service import IdentityService
 from gateway.nfts.service import NFTService
 from gateway.openapi import openapi_endpoint
-from gateway.resilience import CacheCooldowns, GuardPolicy, ProviderGuards, count_request
-from gateway.resilience.upstreams import BudgetFeed, build_budgets
+from gateway.resilience import CacheCooldowns, GuardPolicy, ProviderGuards
+from gateway.resilience.upstreams import CallFeed, build_budgets
 from gateway.rest import (
     RenderedPages,
     error_response,
@@ -94,11 +93,8 @@ def create_app(
         )
         # Every upstream answer's X-RateLimit-* headers correct its provider's budget,
         # and every request counts on the guarded attempt that sent it (its cost).
-        hooks: dict[str, list[Any]] = {
-            "request": [count_request],
-            "response": [BudgetFeed(guards, upstream).on_response],
-        }
-        async with UpstreamClients(settings, client_transport, hooks) as clients:
+        feed = CallFeed(guards, upstream)
+        async with UpstreamClients(settings, client_transport, feed) as clients:
             app.state.guards = guards  # one guard per provider, for every service
             sources = build_providers(upstream, clients.new)
             service = NFTService(
@@ -231,11 +227,11 @@ class UpstreamClients:
         self,
         settings: Settings,
         transport: httpx.AsyncBaseTransport | None,
-        hooks: dict[str, list[Any]],
+        observer: CallObserver,
     ) -> None:
         self._settings = settings
         self._transport = transport
-        self._hooks = hooks
+        self._observer = observer
         self._clients: list[httpx.AsyncClient] = []
         self._ssl_context: ssl.SSLContext | None = None
 
@@ -256,7 +252,7 @@ class UpstreamClients:
             transport=transport,
             timeout=timeout,
             follow_redirects=False,
-            event_hooks=self._hooks,
+            observer=self._observer,
         )
         self._clients.append(client)
         return client

@@ -27,7 +27,9 @@ from providers.errors import (
 from providers.models import DID, Chain, CollectionInfo, FloorPrice, HoldingsPage, NFTRecord
 
 __all__ = [
+    "Answer",
     "DIDSource",
+    "Exchanger",
     "FloorSource",
     "MetadataRefresher",
     "NFTBatchDetailSource",
@@ -38,6 +40,7 @@ __all__ = [
     "Secret",
     "WarmableSource",
     "fetch_json",
+    "httpx_exchange",
     "open_connections",
     "parse_retry_after",
     "redact_key",
@@ -195,6 +198,25 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     return None
 
 
+# An answer as the adapters' plumbing reads it: status, headers (case-insensitive), and the
+# body (decoded), ``None`` when it was longer than the caller's limit.
+Answer = tuple[int, Mapping[str, str], bytes | None]
+
+
+class Exchanger(Protocol):
+    """A client with a way of its own to make one call (see :func:`fetch_json`)."""
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None,
+        json_body: Any,
+        max_bytes: int,
+    ) -> Answer: ...
+
+
 async def fetch_json(
     client: httpx.AsyncClient,
     provider: str,
@@ -210,18 +232,24 @@ async def fetch_json(
 
     The body is streamed and refused past :data:`MAX_BODY_BYTES` decoded bytes. Error texts
     carry the status and a short excerpt of the body, never the URL (it may hold a key).
+    A client with an ``exchange`` method of its own (:class:`Exchanger`: the gateway's
+    upstream clients) makes the call that way; any other goes through httpx's API
+    (:func:`httpx_exchange`). Either way, failures arrive as httpx's exceptions.
     """
     if params:
         # Encoded as httpx encodes them, then parsed once with the URL: given as ``params``,
         # httpx parses the URL, merges them in and parses the result again (~40 us a call).
         url = f"{url}{'&' if '?' in url else '?'}{httpx.QueryParams(params)}"
-    request = client.build_request(method, url, headers=headers, json=json_body)
+    exchange = getattr(client, "exchange", None)  # an Exchanger's own way, if it has one
     try:
-        response = await client.send(request, stream=True)
-        try:
-            body = await _read_capped(response, provider)
-        finally:
-            await response.aclose()
+        if exchange is None:
+            answer = await httpx_exchange(
+                client, method, url, headers=headers, json_body=json_body, max_bytes=MAX_BODY_BYTES
+            )
+        else:
+            answer = await exchange(
+                method, url, headers=headers, json_body=json_body, max_bytes=MAX_BODY_BYTES
+            )
     except httpx.ConnectTimeout as exc:
         raise ProviderConnectTimeout(provider, type(exc).__name__) from None
     except httpx.TimeoutException as exc:
@@ -231,15 +259,44 @@ async def fetch_json(
     except httpx.TransportError as exc:  # refused, reset (also mid-body), protocol errors
         raise ProviderTransient(provider, type(exc).__name__) from None
 
-    if response.status_code >= 400 or response.status_code in (599,):
+    status, answer_headers, body = answer
+    if body is None:
+        raise ProviderBadData(provider, f"body exceeds {MAX_BODY_BYTES} bytes")
+    if status >= 400 or status in (599,):
         detail = body[:200].decode("utf-8", "replace").strip() if error_detail else ""
-        error = error_for_status(provider, response.status_code, detail)
+        error = error_for_status(provider, status, detail)
         if isinstance(error, ProviderRateLimited):
-            error.retry_after = parse_retry_after(response.headers)
+            error.retry_after = parse_retry_after(answer_headers)
         raise error
-    if response.status_code >= 300:
-        raise ProviderUnavailable(provider, f"unexpected redirect HTTP {response.status_code}")
+    if status >= 300:
+        raise ProviderUnavailable(provider, f"unexpected redirect HTTP {status}")
     return decode_json(provider, body)
+
+
+async def httpx_exchange(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None,
+    json_body: Any,
+    max_bytes: int,
+) -> Answer:
+    """One call through httpx's client API, whatever its transport (tests fake upstreams
+    there): the body streamed, and abandoned past ``max_bytes`` decoded bytes."""
+    request = client.build_request(method, url, headers=headers, json=json_body)
+    response = await client.send(request, stream=True)
+    try:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                return response.status_code, response.headers, None
+            chunks.append(chunk)
+        return response.status_code, response.headers, b"".join(chunks)
+    finally:
+        await response.aclose()
 
 
 @runtime_checkable
@@ -260,14 +317,3 @@ def decode_json(provider: str, body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         raise ProviderBadData(provider, "body is not valid JSON") from None
-
-
-async def _read_capped(response: httpx.Response, provider: str) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise ProviderBadData(provider, f"body exceeds {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -92,7 +92,7 @@ _ATTEMPT: ContextVar[AttemptRequests | None] = ContextVar("nftgw_attempt", defau
 
 class AttemptRequests:
     """Counts the HTTP requests sent from its creation to :meth:`stop`, in this task and
-    the tasks it starts (:func:`count_request` is the client's request hook)."""
+    the tasks it starts (see :func:`count_request`)."""
 
     __slots__ = ("_token", "count")
 
@@ -106,8 +106,9 @@ class AttemptRequests:
         return max(1, self.count)
 
 
-async def count_request(request: object) -> None:
-    """An httpx ``request`` event hook: one more request for the attempt being made."""
+def count_request() -> None:
+    """One more request for the attempt being made (the upstream clients' observer calls
+    it as each request leaves)."""
     sent = _ATTEMPT.get()
     if sent is not None:
         sent.count += 1

@@ -1,22 +1,23 @@
 """Budgets built from the settings, and fed by every upstream answer's headers.
 
-The adapters never see budgets: the app's one ``httpx.AsyncClient`` gets a response hook
-(:meth:`BudgetFeed.on_response`) that finds which provider answered (by the base URLs in
-the settings) and lets that provider's budget read the ``X-RateLimit-*`` headers.
+The adapters never see budgets: the app's upstream clients tell a :class:`CallFeed` of
+every call, which counts each request on the guarded attempt that sent it and finds which
+provider answered (by the base URLs in the settings), so that provider's budget reads the
+``X-RateLimit-*`` headers.
 """
 
 from __future__ import annotations
 
 import re
-
-import httpx
+from collections.abc import Mapping
 
 from gateway.cache.backends import RedisLayer
 from gateway.resilience.budgets import BucketStore, Budget, MemoryBuckets, RedisBuckets, budget_name
 from gateway.resilience.guard import ProviderGuards
+from gateway.resilience.metering import count_request
 from gateway.settings import Settings
 
-__all__ = ["BudgetFeed", "build_budgets"]
+__all__ = ["CallFeed", "build_budgets"]
 
 # Providers with a budget setting, and the settings naming their base URL and key.
 _METERED = {
@@ -44,8 +45,10 @@ def build_budgets(
     return budgets
 
 
-class BudgetFeed:
-    """Maps an upstream URL to its provider and hands the answer's headers to its guard."""
+class CallFeed:
+    """The upstream clients' observer (a :class:`~gateway.http.transport.CallObserver`):
+    each request counts on the guarded attempt that sent it (its cost), and each answer's
+    headers go to its provider's guard."""
 
     def __init__(self, guards: ProviderGuards, upstream: Settings) -> None:
         self._guards = guards
@@ -58,10 +61,13 @@ class BudgetFeed:
     def provider_of(self, url: str) -> str | None:
         return next((name for name, pattern in self._patterns if pattern.match(url)), None)
 
-    async def on_response(self, response: httpx.Response) -> None:
-        provider = self.provider_of(str(response.request.url))
+    def sent(self) -> None:
+        count_request()
+
+    async def answered(self, url: str, status: int, headers: Mapping[str, str]) -> None:
+        provider = self.provider_of(url)
         if provider is not None:
-            await self._guards.observe_answer(provider, response.status_code, response.headers)
+            await self._guards.observe_answer(provider, status, headers)
 
 
 def _url_pattern(base_url: str) -> re.Pattern[str]:

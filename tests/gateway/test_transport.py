@@ -1,5 +1,7 @@
 """The upstream clients' network transport (aiohttp under httpx), against real loopback
-servers: what arrives upstream, what comes back, and how each way of failing is reported.
+servers: what arrives upstream, what comes back, and how each way of failing is reported,
+for both ways a call goes (``way``): httpx's API over the transport, as any httpx client
+calls, and the gateway's :class:`UpstreamClient` straight through aiohttp.
 
 Each server is a few lines of raw asyncio speaking (or failing to speak) HTTP/1.1, so the
 failures are the network's own: a closed port, a dropped connection, a short body, silence.
@@ -10,16 +12,18 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 
-from gateway.http.transport import AiohttpTransport, UpstreamClient
+import providers.base
+from gateway.http.transport import AiohttpTransport, CallObserver, UpstreamClient
 from providers.base import fetch_json
 from providers.errors import (
+    ProviderBadData,
     ProviderError,
     ProviderTimeout,
     ProviderTransient,
@@ -92,44 +96,57 @@ def echo(*, extra: tuple[str, ...] = ()) -> Handler:
     return answering(seen)
 
 
+@pytest.fixture(params=["httpx", "direct"])
+def way(request: pytest.FixtureRequest) -> str:
+    """How a call goes: ``httpx`` (a plain httpx client over the transport) or ``direct``
+    (the gateway's client, past httpx's request and response objects)."""
+    return str(request.param)
+
+
 @asynccontextmanager
-async def client(read_timeout: float = 5.0) -> AsyncIterator[httpx.AsyncClient]:
-    limits = httpx.Limits(max_connections=8)
+async def client(
+    way: str = "httpx", read_timeout: float = 5.0, observer: CallObserver | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    transport = AiohttpTransport(limits=httpx.Limits(max_connections=8))
     timeout = httpx.Timeout(connect=1.0, read=read_timeout, write=1.0, pool=1.0)
-    async with httpx.AsyncClient(
-        transport=AiohttpTransport(limits=limits), timeout=timeout, follow_redirects=False
-    ) as upstream:
+    upstream = (
+        UpstreamClient(transport=transport, timeout=timeout, observer=observer)
+        if way == "direct"
+        else httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
+    )
+    async with upstream:
         yield upstream
 
 
 async def call(
+    way: str,
     base: str,
     *,
     params: dict[str, object] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Any:
-    async with client() as upstream:
+    async with client(way) as upstream:
         url = base + f"/nft/v3/{KEY}/getNFTsForOwner"
         return await fetch_json(upstream, "alchemy", "GET", url, params=params, headers=headers)
 
 
-async def failure(handler: Handler | None, *, read_timeout: float = 5.0) -> ProviderError:
+async def failure(way: str, handler: Handler | None, *, read_timeout: float = 5.0) -> ProviderError:
     """The provider error one GET raises against ``handler`` (None: nothing listens)."""
     if handler is None:
         async with server(echo()) as (base, _):
             pass  # the port is closed again: connections to it are refused
     async with server(handler or echo()) as (live, _):
         url = (base if handler is None else live) + f"/nft/v3/{KEY}/getNFTsForOwner"
-        async with client(read_timeout) as upstream:
+        async with client(way, read_timeout) as upstream:
             with pytest.raises(ProviderError) as raised:
                 await fetch_json(upstream, "alchemy", "GET", url)
     return raised.value
 
 
-async def test_a_get_carries_its_query_and_headers_and_returns_the_json() -> None:
+async def test_a_get_carries_its_query_and_headers_and_returns_the_json(way: str) -> None:
     async with server(echo()) as (base, _):
         seen = await call(
-            base, params={"owner": "0xabc", "pageSize": 100}, headers={"X-API-KEY": "k"}
+            way, base, params={"owner": "0xabc", "pageSize": 100}, headers={"X-API-KEY": "k"}
         )
     assert isinstance(seen, dict)
     assert seen["line"] == f"GET /nft/v3/{KEY}/getNFTsForOwner?owner=0xabc&pageSize=100 HTTP/1.1"
@@ -137,15 +154,30 @@ async def test_a_get_carries_its_query_and_headers_and_returns_the_json() -> Non
     assert seen["headers"]["host"] == base.removeprefix("http://")
 
 
-async def test_params_join_a_query_the_url_already_has_and_are_encoded_as_httpx_does() -> None:
+async def test_both_ways_send_the_same_request() -> None:
+    async with server(echo()) as (base, _):
+        httpx_way, direct = [
+            await call(way, base, params={"owner": "0xabc"}, headers={"accept": "application/json"})
+            for way in ("httpx", "direct")
+        ]
+    assert direct["line"] == httpx_way["line"]
+    assert sorted(direct["headers"]) == sorted(httpx_way["headers"])
+    for name in ("accept", "user-agent", "host"):
+        assert direct["headers"][name] == httpx_way["headers"][name]
+    assert direct["headers"]["accept-encoding"] == "gzip, deflate"  # what aiohttp decodes
+
+
+async def test_params_join_a_query_the_url_already_has_and_are_encoded_as_httpx_does(
+    way: str,
+) -> None:
     params = {"b": 2, "flag": True, "ids": ["x y", "z&"]}
-    async with server(echo()) as (base, _), client() as upstream:
+    async with server(echo()) as (base, _), client(way) as upstream:
         seen = await fetch_json(upstream, "opensea", "GET", base + "/x?a=1", params=params)
     assert seen["line"] == "GET /x?a=1&b=2&flag=true&ids=x+y&ids=z%26 HTTP/1.1"
 
 
-async def test_a_post_sends_its_json_body() -> None:
-    async with server(echo()) as (base, _), client() as upstream:
+async def test_a_post_sends_its_json_body(way: str) -> None:
+    async with server(echo()) as (base, _), client(way) as upstream:
         seen = await fetch_json(
             upstream, "opensea", "POST", base + "/api/v2/nfts/batch", json_body={"ids": [1, 2]}
         )
@@ -154,7 +186,7 @@ async def test_a_post_sends_its_json_body() -> None:
     assert json.loads(seen["body"]) == {"ids": [1, 2]}
 
 
-async def test_a_gzip_body_is_decoded_once() -> None:
+async def test_a_gzip_body_is_decoded_once(way: str) -> None:
     payload = gzip.compress(json.dumps({"ownedNfts": [], "totalCount": 0}).encode())
 
     async def gzipped(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -163,17 +195,17 @@ async def test_a_gzip_body_is_decoded_once() -> None:
         await writer.drain()
 
     async with server(gzipped) as (base, _):
-        assert await call(base) == {"ownedNfts": [], "totalCount": 0}
+        assert await call(way, base) == {"ownedNfts": [], "totalCount": 0}
 
 
-async def test_calls_in_turn_share_one_kept_alive_connection() -> None:
-    async with server(echo()) as (base, connections), client() as upstream:
+async def test_calls_in_turn_share_one_kept_alive_connection(way: str) -> None:
+    async with server(echo()) as (base, connections), client(way) as upstream:
         for _ in range(3):
             await fetch_json(upstream, "alchemy", "GET", base + "/x")
     assert len(connections) == 1
 
 
-async def test_a_connection_the_upstream_closed_while_idle_is_not_used_again() -> None:
+async def test_a_connection_the_upstream_closed_while_idle_is_not_used_again(way: str) -> None:
     # Upstreams drop idle keep-alive connections on their own schedule; the next call must
     # not fail for it.
     async def answer_then_hang_up(
@@ -183,7 +215,7 @@ async def test_a_connection_the_upstream_closed_while_idle_is_not_used_again() -
         writer.write(answer(b'{"ok": true}'))
         await writer.drain()
 
-    async with server(answer_then_hang_up) as (base, connections), client() as upstream:
+    async with server(answer_then_hang_up) as (base, connections), client(way) as upstream:
         assert await fetch_json(upstream, "opensea", "GET", base + "/first") == {"ok": True}
         await asyncio.sleep(0.1)  # the upstream has closed the connection by now
         assert await fetch_json(upstream, "opensea", "GET", base + "/second") == {"ok": True}
@@ -214,13 +246,13 @@ async def test_the_gateways_upstream_client_keeps_no_cookies() -> None:
     assert not upstream.cookies
 
 
-async def test_a_redirect_is_not_followed() -> None:
+async def test_a_redirect_is_not_followed(way: str) -> None:
     async def redirect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         writer.write(answer(b"", status="302 Found", headers=("location: http://elsewhere/",)))
         await writer.drain()
 
-    error = await failure(redirect)
+    error = await failure(way, redirect)
     assert type(error) is ProviderUnavailable
     assert "redirect" in str(error)
 
@@ -257,11 +289,12 @@ async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
     ],
 )
 async def test_each_way_of_failing_is_its_providers_error(
-    handler: Handler | None, error: type[ProviderError], named: str
+    way: str, handler: Handler | None, error: type[ProviderError], named: str
 ) -> None:
-    failed = await failure(handler, read_timeout=0.2)
+    failed = await failure(way, handler, read_timeout=0.2)
     assert isinstance(failed, error)
     assert named in str(failed)
+    assert KEY not in str(failed)
 
 
 async def test_the_transports_errors_never_quote_the_url() -> None:
@@ -287,6 +320,53 @@ async def test_a_connection_whose_body_was_abandoned_is_not_reused() -> None:
         # The rest of the big body is never read as the next answer.
         assert await fetch_json(upstream, "opensea", "GET", base + "/next") == {"ok": True}
     assert len(connections) == 2
+
+
+async def test_a_body_past_the_cap_is_refused_and_its_connection_not_reused(
+    way: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(providers.base, "MAX_BODY_BYTES", 1_000)
+    big = json.dumps({"blob": "x" * 300_000}).encode()  # more than one read
+
+    def by_path(line: str, headers: dict[str, str], body: bytes) -> bytes:
+        return answer(big if " /big " in line else b'{"ok": true}')
+
+    async with server(answering(by_path)) as (base, connections), client(way) as upstream:
+        with pytest.raises(ProviderBadData, match="exceeds 1000 bytes"):
+            await fetch_json(upstream, "opensea", "GET", base + "/big")
+        assert await fetch_json(upstream, "opensea", "GET", base + "/next") == {"ok": True}
+    assert len(connections) == 2
+
+
+class Heard:
+    """A call observer that keeps what it hears."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.answers: list[tuple[str, int, str | None]] = []
+
+    def sent(self) -> None:
+        self.requests += 1
+
+    async def answered(self, url: str, status: int, headers: Mapping[str, str]) -> None:
+        self.answers.append((url, status, headers.get("X-RateLimit-Remaining")))
+
+
+async def test_the_observer_hears_each_call_and_answer_whichever_way_it_goes() -> None:
+    over_a_fake, direct = Heard(), Heard()
+    async with server(echo(extra=("x-ratelimit-remaining: 41",))) as (base, _):
+        url = base + "/api/v2/collections/x"
+        # Over a faked transport the client goes through httpx's API (its event hooks).
+        fake = httpx.MockTransport(
+            lambda request: httpx.Response(200, json={}, headers={"X-RateLimit-Remaining": "41"})
+        )
+        async with UpstreamClient(transport=fake, observer=over_a_fake) as upstream:
+            await fetch_json(upstream, "opensea", "GET", url)
+        async with client("direct", observer=direct) as upstream:
+            await fetch_json(upstream, "opensea", "GET", url)
+    for heard in (over_a_fake, direct):
+        assert heard.requests == 1
+        assert heard.answers == [(url, 200, "41")]
 
 
 async def test_connections_opened_ahead_are_the_ones_the_calls_then_use() -> None:
