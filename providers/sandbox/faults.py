@@ -5,7 +5,7 @@ Every emulator is wrapped in :class:`FaultInjector`, an ASGI middleware that con
 handed; the emulator server sets them by name from the command line
 (``--set opensea.status=503``), so switches are plain data (numbers, strings, flags)::
 
-    faults.latency = 0.5              # every answer waits half a second
+    faults.latency = 0.5              # every answer leaves half a second after its request
     faults.drip = 0.8                 # the body arrives a chunk every 0.8 s
     faults.status = 503               # sustained 503s ...
     faults.status_count = 2           # ... or a burst of two, then healthy again
@@ -98,7 +98,7 @@ class CursorHooks:
 class FaultSwitches:
     """What an emulator does wrong. All off by default."""
 
-    latency: float = 0.0  # seconds before answering
+    latency: float = 0.0  # seconds from a request's arrival to its answer
     drip: float = 0.0  # seconds between body chunks (a slow body)
     drip_chunk: int = 64  # bytes per dripped chunk
     status: int = 0  # answer with this status instead (0: off)
@@ -175,8 +175,35 @@ class FaultInjector:
             return
         switches.calls += 1
         _refuse_if_asked(switches)
-        if switches.latency:
+        if switches.latency and not (switches.drip or switches.connection_reset):
+            await self._answer_after(switches.latency, scope, receive, send)
+            return
+        if switches.latency:  # a body sent over time: the wait comes first
             await asyncio.sleep(switches.latency)
+        await self._answer(scope, receive, send)
+
+    async def _answer_after(
+        self, latency: float, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """The answer made at once and sent ``latency`` seconds after the request arrived,
+        as from a remote server, whose calls are made side by side: made after the wait,
+        the answers to calls that arrive together queued behind each other's making in
+        this one process (0.3-1.5 ms each), which a cold page's wave paid and a single
+        round trip did not."""
+        loop = asyncio.get_running_loop()
+        due = loop.time() + latency
+        messages: list[Message] = []
+
+        async def keep(message: Message) -> None:
+            messages.append(message)
+
+        await self._answer(scope, receive, keep)
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        for message in messages:
+            await send(message)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
+        switches = self.switches
         forced = self._forced(scope)
         if forced is not None:
             await _send_raw(send, forced.status, forced.body, forced.content_type, forced.headers)
