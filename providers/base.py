@@ -29,7 +29,6 @@ from providers.models import DID, Chain, CollectionInfo, FloorPrice, HoldingsPag
 __all__ = [
     "Answer",
     "DIDSource",
-    "Exchanger",
     "FloorSource",
     "MetadataRefresher",
     "NFTBatchDetailSource",
@@ -203,20 +202,6 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
 Answer = tuple[int, Mapping[str, str], bytes | None]
 
 
-class Exchanger(Protocol):
-    """A client with a way of its own to make one call (see :func:`fetch_json`)."""
-
-    async def exchange(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None,
-        json_body: Any,
-        max_bytes: int,
-    ) -> Answer: ...
-
-
 async def fetch_json(
     client: httpx.AsyncClient,
     provider: str,
@@ -232,15 +217,16 @@ async def fetch_json(
 
     The body is streamed and refused past :data:`MAX_BODY_BYTES` decoded bytes. Error texts
     carry the status and a short excerpt of the body, never the URL (it may hold a key).
-    A client with an ``exchange`` method of its own (:class:`Exchanger`: the gateway's
-    upstream clients) makes the call that way; any other goes through httpx's API
-    (:func:`httpx_exchange`). Either way, failures arrive as httpx's exceptions.
+    A client with an ``exchange`` method of its own, taking the arguments of
+    :func:`httpx_exchange` but the client and returning an :data:`Answer` (the gateway's
+    upstream clients have one), makes the call that way; any other goes through httpx's
+    API (:func:`httpx_exchange`). Either way, failures arrive as httpx's exceptions.
     """
     if params:
         # Encoded as httpx encodes them, then parsed once with the URL: given as ``params``,
         # httpx parses the URL, merges them in and parses the result again (~40 us a call).
         url = f"{url}{'&' if '?' in url else '?'}{httpx.QueryParams(params)}"
-    exchange = getattr(client, "exchange", None)  # an Exchanger's own way, if it has one
+    exchange = getattr(client, "exchange", None)  # the client's own way, if it has one
     try:
         if exchange is None:
             answer = await httpx_exchange(
