@@ -46,7 +46,6 @@ from urllib.request import getproxies
 import aiohttp
 import httpx
 import orjson
-from multidict import CIMultiDict
 from yarl import URL
 
 from providers.base import Answer, httpx_exchange
@@ -348,9 +347,9 @@ class UpstreamClient(httpx.AsyncClient):
             return await httpx_exchange(
                 self, method, url, headers=headers, json_body=json_body, max_bytes=max_bytes
             )
-        sent = CIMultiDict(self._default_headers)
+        sent = dict(self._default_headers)  # names in lower case, as httpx keeps them
         if headers:
-            sent.update(headers)
+            sent.update((name.lower(), value) for name, value in headers.items())
         content = None
         if json_body is not None:
             content = orjson.dumps(json_body)
