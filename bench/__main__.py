@@ -10,9 +10,10 @@ fixed duration and request cap, each process a start timeout, and the whole run 
 within about five minutes on 2 cores.
 
 Figure 2f (:mod:`bench.stalls`) loads the warm page again while big wallets walk cold in
-the same process. Figure 8 loads a GraphQL Mesh + Hive Gateway peer on the same emulators
-(:mod:`bench.peer`; Node.js and, on the first run, the npm registry); without them its row
-says why.
+the same process. Figure 3g (:mod:`bench.calls`) times the gateway's CPU per upstream call
+against aiohttp's alone, in this process. Figure 8 loads a GraphQL Mesh + Hive Gateway peer
+on the same emulators (:mod:`bench.peer`; Node.js and, on the first run, the npm registry);
+without them its row says why.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from bench.calls import call_cost_figure
 from bench.cold import COLD_ENV, cold_figures
 from bench.peer import peer_figure, peer_row
 from bench.processes import HOST, free_port, gateway, process, wait_ready
@@ -254,10 +256,12 @@ def table(
     peer: dict[str, Any],
     workers: dict[str, Any],
     cold: dict[str, Any],
+    calls: dict[str, Any],
     memory: dict[str, Any],
     args: Any,
 ) -> str:
     med = warm["median"]
+    cpu = calls["cpu_us_per_call"]
     per_nft = memory["per_nft"]["bytes_per_nft"]
     rss = memory["wallets"]["rss_growth_at"]
     last = list(rss)[-1]
@@ -305,6 +309,10 @@ def table(
         ("3f. the same, both, the cache shared in Redis as by replicas (*)",
          f"{cold['cold_with_redis_vs_round_trip']:.2f}", "<= 2.2",
          f"{cold['cold_with_redis_ms']:.0f} ms vs {cold['round_trip_ms']:.0f} ms"),
+        ("3g. CPU per upstream call, the gateway's client / aiohttp alone",
+         f"{calls['gateway_vs_aiohttp']:.2f}", "(info)",
+         f"{cpu['gateway']:.0f} vs {cpu['aiohttp']:.0f} us "
+         f"(through httpx's API: {cpu['httpx_api']:.0f} us)"),
         ("4. upstream calls, 100 concurrent cold / one request",
          f"{cold['herd_ratio']:.2f}", "1.0",
          f"{cold['calls_100_concurrent']} vs {cold['calls_one_request']} calls"),
@@ -400,6 +408,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         workers["cold_burst"] = cold_burst_figure(emulator_port, args)
         print("cold latency and upstream calls ...", file=sys.stderr)
         cold = cold_figures(emulator_port, args)
+    print("CPU per upstream call ...", file=sys.stderr)
+    calls = call_cost_figure()
     print("memory ...", file=sys.stderr)
     memory = json.loads(
         subprocess.run(
@@ -409,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             timeout=600,
         ).stdout
     )
-    print(table(warm, stalls, peer, workers, cold, memory, args))
+    print(table(warm, stalls, peer, workers, cold, calls, memory, args))
     print(f"\n(bench took {time.monotonic() - started:.0f} s)")
     if args.json:
         figures = {
@@ -418,6 +428,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "peer": peer,
             "workers": workers,
             "cold": cold,
+            "calls": calls,
             "memory": memory,
         }
         args.json.write_text(json.dumps(figures, indent=2))
