@@ -149,7 +149,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeout = request.extensions.get("timeout", {})
-        connect, pool = timeout.get("connect"), timeout.get("pool")
         body = await request.aread()
         with _as_httpx_errors(request):
             response = await self._opened().request(
@@ -158,12 +157,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 headers=request.headers.multi_items(),
                 data=body or None,
                 allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    # A free connection from the pool, then the connection itself.
-                    connect=None if connect is None or pool is None else connect + pool,
-                    sock_connect=connect,
-                    sock_read=timeout.get("read"),
+                timeout=_aiohttp_timeout(
+                    timeout.get("connect"), timeout.get("read"), timeout.get("pool")
                 ),
             )
         return httpx.Response(
@@ -322,7 +317,9 @@ class UpstreamClient(httpx.AsyncClient):
         self._direct = transport if isinstance(transport, AiohttpTransport) else None
         # What httpx would send by default, less the encodings aiohttp cannot decode.
         self._default_headers = {**self.headers, "accept-encoding": "gzip, deflate"}
-        self._wire_timeout = _aiohttp_timeout(self.timeout)
+        self._wire_timeout = _aiohttp_timeout(
+            self.timeout.connect, self.timeout.read, self.timeout.pool
+        )
 
     @property
     def cookies(self) -> httpx.Cookies:
@@ -388,13 +385,14 @@ def _hooks(observer: CallObserver) -> dict[str, list[Callable[[Any], Awaitable[N
     return {"request": [sent], "response": [answered]}
 
 
-def _aiohttp_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
+def _aiohttp_timeout(
+    connect: float | None, read: float | None, pool: float | None
+) -> aiohttp.ClientTimeout:
     """httpx's timeouts as aiohttp counts them: a free connection from the pool, then the
     connection itself, within ``connect`` + ``pool``; each read within ``read``."""
-    connect, pool = timeout.connect, timeout.pool
     return aiohttp.ClientTimeout(
         total=None,
         connect=None if connect is None or pool is None else connect + pool,
         sock_connect=connect,
-        sock_read=timeout.read,
+        sock_read=read,
     )
