@@ -6,7 +6,7 @@ it never creates a client and never reads the environment.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterable, Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from time import time
 from typing import Any, Protocol, runtime_checkable
@@ -42,6 +42,7 @@ __all__ = [
     "httpx_exchange",
     "open_connections",
     "parse_retry_after",
+    "read_capped",
     "redact_key",
 ]
 
@@ -273,16 +274,23 @@ async def httpx_exchange(
     request = client.build_request(method, url, headers=headers, json=json_body)
     response = await client.send(request, stream=True)
     try:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > max_bytes:
-                return response.status_code, response.headers, None
-            chunks.append(chunk)
-        return response.status_code, response.headers, b"".join(chunks)
+        body = await read_capped(response.aiter_bytes(), max_bytes)
     finally:
         await response.aclose()
+    return response.status_code, response.headers, body
+
+
+async def read_capped(chunks: AsyncIterable[bytes], max_bytes: int) -> bytes | None:
+    """A body's (decoded) chunks joined, or ``None`` as soon as they pass ``max_bytes``: the
+    rest is left unread (the caller's connection is then not reused)."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > max_bytes:
+            return None
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 @runtime_checkable

@@ -48,7 +48,7 @@ import httpx
 import orjson
 from yarl import URL
 
-from providers.base import Answer, httpx_exchange
+from providers.base import Answer, httpx_exchange, read_capped
 
 __all__ = ["AiohttpTransport", "CallObserver", "UpstreamClient"]
 
@@ -198,15 +198,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             ) as response:
                 if answered is not None:
                     await answered(response.status, response.headers)
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.content.iter_any():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        response.close()
-                        return response.status, response.headers, None
-                    chunks.append(chunk)
-                return response.status, response.headers, b"".join(chunks)
+                body = await read_capped(response.content.iter_any(), max_bytes)
+                if body is None:
+                    response.close()  # the rest of the body is never read as the next answer
+                return response.status, response.headers, body
 
     async def open_connections(self, url: str, count: int, *, timeout: float) -> None:
         """Have ``count`` connections to ``url``'s origin open (idle ones count), opening
