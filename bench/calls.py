@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 import httpx
 
-from bench.processes import HOST, free_port, process, wait_ready
+from bench.processes import HOST, OPENSEA_KEY, free_port, process, wait_ready
 from gateway.http.transport import AiohttpTransport, UpstreamClient
 from providers.base import fetch_json
 
@@ -29,7 +29,7 @@ __all__ = ["call_cost_figure"]
 
 CALLS = 300  # per way and round
 ROUNDS = 5
-HEADERS = {"accept": "application/json", "x-api-key": "0123456789abcdef0123456789abcdef"}
+HEADERS = {"accept": "application/json", "x-api-key": OPENSEA_KEY}
 
 
 def call_cost_figure() -> dict[str, Any]:

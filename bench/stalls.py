@@ -46,7 +46,7 @@ def stall_figure(
         drive(port, path, body, argparse.Namespace(**{**vars(args), "duration": 1.0}))
         alone = drive(port, path, body, load)
         walkers = [
-            threading.Thread(target=_first_page, args=(url, wallet))
+            threading.Thread(target=_first_page, args=(url + path, wallet))
             for wallet in (HUGE_WALLET, LABELLED_WALLET)
         ]
         for walker in walkers:
@@ -61,8 +61,8 @@ def stall_figure(
     }
 
 
-def _first_page(url: str, wallet: str) -> None:
-    """Page 1 of ``wallet``, which starts its walk and waits (up to the default exact-total
-    wait) for it."""
+def _first_page(rest_url: str, wallet: str) -> None:
+    """Page 1 of ``wallet`` from the REST page at ``rest_url``, which starts its walk and
+    waits (up to the default exact-total wait) for it."""
     body = {"wallet_address": wallet, "page": 1, "size": 20}
-    httpx.post(f"{url}/users/bench/nfts", json=body, timeout=60.0).raise_for_status()
+    httpx.post(rest_url, json=body, timeout=60.0).raise_for_status()
