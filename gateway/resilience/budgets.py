@@ -12,9 +12,12 @@ tokens refilled at ``rate.count / rate.period`` a second (``NFTGW_<PROVIDER>_RAT
   and every priority but the list calls of requested wallets leaves a reserve in the
   bucket (a share of its size), so detail calls of one replica never spend what another
   replica's list calls need next;
-* corrected by what the upstream says: ``X-RateLimit-Remaining`` sets the tokens (minus
-  the calls still in flight here), and a remaining count of 0 holds the bucket until
-  ``X-RateLimit-Reset`` (or ``Retry-After``), so no second 429 lands in that window.
+* corrected by what the upstream says: an ``X-RateLimit-Remaining`` below the bucket's
+  level (spending this replica did not see) lowers the tokens to it (minus the calls still
+  in flight here), and a remaining count of 0 holds the bucket until
+  ``X-RateLimit-Reset`` (or ``Retry-After``), so no second 429 lands in that window. The
+  headers never raise the bucket: its rate is the cap, and an operator may set it below
+  the key's quota. A count the bucket already agrees with costs no store write.
 
 A caller whose turn cannot come before its deadline is told so at once
 (:class:`OverBudget`, with the estimate): the page is then served without that call and
@@ -82,7 +85,8 @@ class BucketStore(Protocol):
         ...
 
     async def correct(self, name: str, rate: Rate, tokens: float | None, hold: float) -> None:
-        """Set the tokens to ``tokens`` (when given) and take none before ``hold``."""
+        """Lower the tokens to ``tokens`` (when given; never raise them: the rate is the
+        cap) and take none before ``hold``."""
         ...
 
 
@@ -111,7 +115,7 @@ class MemoryBuckets:
     async def correct(self, name: str, rate: Rate, tokens: float | None, hold: float) -> None:
         bucket = self._refilled(name, rate, time.time())
         if tokens is not None:
-            bucket[0] = min(float(rate.count), max(0.0, tokens))
+            bucket[0] = min(bucket[0], max(0.0, tokens))
         bucket[2] = max(bucket[2], hold)
 
 
@@ -140,7 +144,7 @@ if ARGV[3] == 'take' then
   end
 else
   local set = tonumber(ARGV[4])
-  if set >= 0 then tokens = math.min(cap, set) end
+  if set >= 0 then tokens = math.min(tokens, set) end
   hold = math.max(hold, tonumber(ARGV[5]))
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now), 'hold', tostring(hold))
@@ -232,9 +236,15 @@ class Budget:
         # Only a spent quota holds everyone: a 429 that leaves quota (the platform is
         # loaded) defers the kind of call it answered, in the guard's cool-down.
         hold = _reset_time(headers) if remaining == 0 else 0.0
-        if remaining is None and hold == 0.0:
+        # Only a count below the bucket's level at our last take (a token of rounding
+        # aside: it refills in fractions) is news: spending we did not see, by another
+        # replica or another client of the key. A count at or above it says nothing the
+        # bucket does not, and costs no store write (with Redis, a round trip per answer).
+        tokens = None
+        if remaining is not None and remaining < self.tokens - 1:
+            tokens = remaining - self._in_flight
+        if tokens is None and hold == 0.0:
             return
-        tokens = None if remaining is None else remaining - self._in_flight
         await self._store.correct(self.name, self.rate, tokens, hold)
         if tokens is not None:
             self.tokens = max(0.0, tokens)

@@ -128,3 +128,52 @@ async def test_the_guard_reports_a_spent_budget_and_counts_only_calls_made() -> 
         await guards.call("p", "detail", fetch, priority=Priority.DETAIL, meter=meter)
     assert raised.value.kind == "budget"
     assert meter.counts == {"p": 1}
+
+
+class CountingStore(MemoryBuckets):
+    """The memory store, counting the corrections written to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.corrections = 0
+
+    async def correct(self, name: str, rate: Rate, tokens: float | None, hold: float) -> None:
+        self.corrections += 1
+        await super().correct(name, rate, tokens, hold)
+
+
+async def test_a_count_the_bucket_agrees_with_writes_nothing_and_a_lower_one_corrects() -> None:
+    store = CountingStore()
+    budget = Budget("b", Rate(600, 3600), store)
+    for _ in range(3):
+        await budget.spend(Priority.LIST, soon(1))  # three calls in flight: 597 left
+    # The upstream has counted none, one, or all three of them: the bucket agrees.
+    for remaining in ("600", "599", "597"):
+        await budget.observe({"x-ratelimit-remaining": remaining}, 200)
+    assert store.corrections == 0
+    # Another client of the same key spent 500: the bucket takes the upstream's word.
+    await budget.observe({"x-ratelimit-remaining": "97"}, 200)
+    assert store.corrections == 1
+    for _ in range(3):
+        budget.done()
+    await spend_all(budget, Priority.LIST, 94)
+    with pytest.raises(OverBudget):
+        await budget.spend(Priority.LIST, soon(1))
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["memory", "redis"])
+async def test_a_rate_set_below_the_keys_quota_holds_whatever_the_headers_say(
+    shared: bool,
+) -> None:
+    layer = RedisLayer.from_url(REDIS_URL, namespace=f"test-{uuid.uuid4().hex[:8]}")
+    budget = Budget("opensea:k", Rate(3, 3600), RedisBuckets(layer) if shared else MemoryBuckets())
+    try:
+        for _ in range(3):
+            await budget.spend(Priority.LIST, soon(1))
+            await budget.observe({"x-ratelimit-remaining": "599"}, 200)  # the key's quota
+            budget.done()
+        with pytest.raises(OverBudget):
+            await budget.spend(Priority.LIST, soon(0.5))
+    finally:
+        await layer.delete(cache_key("budget", "opensea:k"))
+        await layer.close()
