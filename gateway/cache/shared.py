@@ -79,6 +79,7 @@ class SharedCache:
             heartbeat_seconds=heartbeat_seconds,
         )
         self._background: set[asyncio.Future[None]] = set()
+        self._behind: set[asyncio.Future[None]] = set()  # Redis writes after (see set_each)
         # Redis reads in flight, by the keys they read: each key's bytes and value
         self._reads: dict[tuple[str, ...], asyncio.Future[list[tuple[bytes, Any] | None]]] = {}
 
@@ -128,13 +129,28 @@ class SharedCache:
         await self.set_many([(key, ttl)], value, background=background)
 
     async def set_each(
-        self, entries: Sequence[tuple[str, Any, float]], *, background: bool = False
+        self,
+        entries: Sequence[tuple[str, Any, float]],
+        *,
+        background: bool = False,
+        behind: bool = False,
     ) -> None:
         """Store each ``(key, value, ttl)`` of ``entries`` as :meth:`set` does, Redis's
-        copies in one round trip (a page's details, its collections)."""
-        await self._store(
-            [(key, _JSON.dumps(value), ttl) for key, value, ttl in entries], background
-        )
+        copies in one round trip (a page's details, its collections).
+
+        ``behind``: for a fetch inside :meth:`get_or_fetch`; the memory layer's copies at
+        once, Redis's while the caller goes on (a cold page no longer waits a Redis round
+        trip for them before it answers). The fetch's single-flight marker, which tells
+        other replicas to read what the fetch stored, is published only once they are
+        written, and its lease is held till then."""
+        encoded = [(key, _JSON.dumps(value), ttl) for key, value, ttl in entries]
+        if not behind or self._redis is None:
+            await self._store(encoded, background)
+            return
+        await self._store(encoded, background, shared=False)
+        write = self._spawn(self._share(encoded))
+        self._behind.add(write)
+        write.add_done_callback(self._behind.discard)
 
     async def set_many(
         self, entries: Sequence[tuple[str, float]], value: Any, *, background: bool = False
@@ -291,13 +307,16 @@ class SharedCache:
         self._spawn(self._publish(key, raw, ttl, lease))
         return value, False
 
-    async def _store(self, encoded: Sequence[tuple[str, bytes, float]], background: bool) -> None:
-        """Store each ``(key, bytes, ttl)``: in memory at once, in Redis in one command."""
+    async def _store(
+        self, encoded: Sequence[tuple[str, bytes, float]], background: bool, *, shared: bool = True
+    ) -> None:
+        """Store each ``(key, bytes, ttl)``: in memory at once, in Redis (unless not
+        ``shared``) in one command."""
         for _, _, ttl in encoded:
             _check_ttl(ttl)
         for key, raw, ttl in encoded:
             await self._memory.set(key, raw, ttl=ttl, dumps_fn=as_is)
-        if self._redis is not None and encoded:
+        if shared and self._redis is not None and encoded:
             await self._redis.set_each(encoded, background=background)
 
     async def _set_local(self, key: str, value: Any, ttl: float) -> bytes:
@@ -314,15 +333,23 @@ class SharedCache:
     async def _publish(self, key: str, raw: bytes, ttl: float, lease: Lease | None) -> None:
         try:
             if self._redis is not None:
+                if self._behind:  # what the fetch stored goes first (see set_each)
+                    await asyncio.gather(*self._behind, return_exceptions=True)
                 await self._redis.set_each([(key, raw, ttl)], background=True)
         finally:
             if lease is not None:
                 await lease.release()
 
-    def _spawn(self, work: Awaitable[None]) -> None:
+    async def _share(self, encoded: Sequence[tuple[str, bytes, float]]) -> None:
+        """Redis's copies of what the memory layer already holds (see ``set_each``)."""
+        if self._redis is not None:
+            await self._redis.set_each(encoded, background=True)
+
+    def _spawn(self, work: Awaitable[None]) -> asyncio.Future[None]:
         task = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
 
 def _check_ttl(ttl: float) -> None:

@@ -259,7 +259,8 @@ class Enricher:
         into.update((detail.key, detail) for detail in fetched)
         ttl = self._settings.enrichment_ttl
         await self._cache.set_each(
-            [(self._detail_key(source, d, request), encode_record(d), ttl) for d in fetched]
+            [(self._detail_key(source, d, request), encode_record(d), ttl) for d in fetched],
+            behind=True,
         )
         if errors:
             raise errors[0]
@@ -412,7 +413,8 @@ class Enricher:
                 (_collection_key(provider, chains[i.slug], i.slug), encode_collection(i), ttl)
                 for i in infos
                 if i.slug in chains
-            ]
+            ],
+            behind=True,
         )
 
     async def _collection_batches(

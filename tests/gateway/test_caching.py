@@ -405,6 +405,46 @@ async def test_a_cold_fetch_asks_redis_once_before_it_goes_upstream(
     assert sent == [1]  # the same command found the first replica's value instead
 
 
+async def test_a_fetch_answers_before_redis_has_what_it_stored_and_replicas_still_read_it(
+    redis_replicas: Factory,
+) -> None:
+    leader, follower = redis_replicas(), redis_replicas()
+    layer = leader.redis_layer
+    assert layer is not None
+    redis_has_details = asyncio.Event()  # released by the test: a slow Redis write
+    write = layer.set_each
+
+    async def slow_write(entries: Any, **options: Any) -> bool:
+        if any(key.startswith("v1:detail:") for key, _, _ in entries):
+            await redis_has_details.wait()
+        return await write(entries, **options)
+
+    layer.set_each = slow_write  # type: ignore[method-assign]
+    details = [(f"v1:detail:{n}", {"n": n}, 60) for n in range(3)]
+    keys = [key for key, _, _ in details]
+
+    async def fetch() -> int:  # a page's detail batch: each detail cached, the count marked
+        await leader.set_each(details, behind=True)
+        return len(details)
+
+    flight = ("v1:details:page", fetch)
+    try:
+        assert await leader.get_or_fetch(*flight, ttl=60, encode=same, decode=same) == (3, False)
+        # The leader answered from memory; Redis has neither the details nor the marker yet.
+        assert await leader.peek_many(keys, same) == [{"n": n} for n in range(3)]
+        assert await follower.peek_many(keys, same) == [None] * 3
+        waiting = asyncio.create_task(
+            follower.get_or_fetch(*flight, ttl=60, encode=same, decode=same)
+        )
+        await asyncio.sleep(0.2)
+        assert not waiting.done(), "the leader still holds the flight's lease"
+        redis_has_details.set()
+        assert await waiting == (3, True)  # the marker, published once the details were written
+        assert await follower.peek_many(keys, same) == [{"n": n} for n in range(3)]
+    finally:
+        redis_has_details.set()  # a failed assertion must not leave the write hanging
+
+
 async def test_a_dead_leader_does_not_wedge_the_others(redis_replicas: Factory) -> None:
     leader, other = redis_replicas(), redis_replicas()
     found, lease = await leader.lead_or_wait("v1:k")
