@@ -12,12 +12,12 @@ tokens refilled at ``rate.count / rate.period`` a second (``NFTGW_<PROVIDER>_RAT
   and every priority but the list calls of requested wallets leaves a reserve in the
   bucket (a share of its size), so detail calls of one replica never spend what another
   replica's list calls need next;
-* corrected by what the upstream says: an ``X-RateLimit-Remaining`` below the bucket's
-  level (spending this replica did not see) lowers the tokens to it (minus the calls still
-  in flight here), and a remaining count of 0 holds the bucket until
-  ``X-RateLimit-Reset`` (or ``Retry-After``), so no second 429 lands in that window. The
-  headers never raise the bucket: its rate is the cap, and an operator may set it below
-  the key's quota. A count the bucket already agrees with costs no store write.
+* corrected by what the upstream says (OpenSea's docs: read the headers rather than
+  hard-code limits): ``X-RateLimit-Remaining`` sets the tokens (minus the calls still in
+  flight here, at most the bucket's size), and a remaining count of 0 holds the bucket
+  until ``X-RateLimit-Reset`` (or ``Retry-After``), so no second 429 lands in that window.
+  A count the bucket already agrees with costs no store write (with Redis, a round trip
+  per answer).
 
 A caller whose turn cannot come before its deadline is told so at once
 (:class:`OverBudget`, with the estimate): the page is then served without that call and
@@ -85,8 +85,7 @@ class BucketStore(Protocol):
         ...
 
     async def correct(self, name: str, rate: Rate, tokens: float | None, hold: float) -> None:
-        """Lower the tokens to ``tokens`` (when given; never raise them: the rate is the
-        cap) and take none before ``hold``."""
+        """Set the tokens to ``tokens`` (when given) and take none before ``hold``."""
         ...
 
 
@@ -115,7 +114,7 @@ class MemoryBuckets:
     async def correct(self, name: str, rate: Rate, tokens: float | None, hold: float) -> None:
         bucket = self._refilled(name, rate, time.time())
         if tokens is not None:
-            bucket[0] = min(bucket[0], max(0.0, tokens))
+            bucket[0] = min(float(rate.count), max(0.0, tokens))
         bucket[2] = max(bucket[2], hold)
 
 
@@ -144,7 +143,7 @@ if ARGV[3] == 'take' then
   end
 else
   local set = tonumber(ARGV[4])
-  if set >= 0 then tokens = math.min(tokens, set) end
+  if set >= 0 then tokens = math.min(cap, set) end
   hold = math.max(hold, tonumber(ARGV[5]))
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now), 'hold', tostring(hold))
@@ -236,19 +235,26 @@ class Budget:
         # Only a spent quota holds everyone: a 429 that leaves quota (the platform is
         # loaded) defers the kind of call it answered, in the guard's cool-down.
         hold = _reset_time(headers) if remaining == 0 else 0.0
-        # Only a count below the bucket's level at our last take (a token of rounding
-        # aside: it refills in fractions) is news: spending we did not see, by another
-        # replica or another client of the key. A count at or above it says nothing the
-        # bucket does not, and costs no store write (with Redis, a round trip per answer).
-        tokens = None
-        if remaining is not None and remaining < self.tokens - 1:
-            tokens = remaining - self._in_flight
-        if tokens is None and hold == 0.0:
+        if remaining is None and hold == 0.0:
             return
+        if hold == 0.0 and remaining is not None and self._agrees(remaining):
+            return  # nothing to correct: no store write
+        tokens = None if remaining is None else remaining - self._in_flight
         await self._store.correct(self.name, self.rate, tokens, hold)
         if tokens is not None:
-            self.tokens = max(0.0, tokens)
+            self.tokens = min(float(self.rate.count), max(0.0, tokens))  # as the store keeps it
         self._signal()
+
+    def _agrees(self, remaining: float) -> bool:
+        """Whether the upstream's ``remaining`` count is what the bucket already says: at
+        least its level at our last take (less a token of rounding: the bucket refills in
+        fractions), at most that level plus the calls in flight here (the upstream may or
+        may not have counted them yet); a count above the bucket's size reads as its size.
+        Spending this replica did not see (another replica's, another client's of the key)
+        shows as a count below that, a new quota window or a larger plan as one above it:
+        both are corrected."""
+        counted = min(remaining, self.rate.count)  # a bucket holds no more than its size
+        return self.tokens - 1 <= counted <= self.tokens + self._in_flight + 1
 
     def _signal(self) -> None:
         self._changed.set()
