@@ -322,4 +322,5 @@ class NFTService:
 
     def _present(self, holding: Holding) -> Holding:
         """The holding as clients may see it: hostile metadata made safe (see sanitize.py)."""
-        return replace(holding, nft=present_nft(holding.nft, self._settings))
+        nft = present_nft(holding.nft, self._settings)
+        return holding if nft is holding.nft else replace(holding, nft=nft)
