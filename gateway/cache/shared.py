@@ -333,7 +333,8 @@ class SharedCache:
     async def _publish(self, key: str, raw: bytes, ttl: float, lease: Lease | None) -> None:
         try:
             if self._redis is not None:
-                if self._behind:  # what the fetch stored goes first (see set_each)
+                if self._behind:  # what the fetch stored goes first (see set_each): every
+                    # write still behind, this fetch's among them
                     await asyncio.gather(*self._behind, return_exceptions=True)
                 await self._redis.set_each([(key, raw, ttl)], background=True)
         finally:
