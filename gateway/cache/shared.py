@@ -147,8 +147,8 @@ class SharedCache:
         if not behind or self._redis is None:
             await self._store(encoded, background)
             return
-        await self._store(encoded, background, shared=False)
-        write = self._spawn(self._share(encoded))
+        await self._keep(encoded)
+        write = self._spawn(self._share(encoded, background=True))
         self._behind.add(write)
         write.add_done_callback(self._behind.discard)
 
@@ -307,23 +307,22 @@ class SharedCache:
         self._spawn(self._publish(key, raw, ttl, lease))
         return value, False
 
-    async def _store(
-        self, encoded: Sequence[tuple[str, bytes, float]], background: bool, *, shared: bool = True
-    ) -> None:
-        """Store each ``(key, bytes, ttl)``: in memory at once, in Redis (unless not
-        ``shared``) in one command."""
+    async def _store(self, encoded: Sequence[tuple[str, bytes, float]], background: bool) -> None:
+        """Store each ``(key, bytes, ttl)``: in memory at once, in Redis in one command."""
+        await self._keep(encoded)
+        await self._share(encoded, background=background)
+
+    async def _keep(self, encoded: Sequence[tuple[str, bytes, float]]) -> None:
+        """The memory layer's copy of each ``(key, bytes, ttl)``."""
         for _, _, ttl in encoded:
             _check_ttl(ttl)
         for key, raw, ttl in encoded:
             await self._memory.set(key, raw, ttl=ttl, dumps_fn=as_is)
-        if shared and self._redis is not None and encoded:
-            await self._redis.set_each(encoded, background=background)
 
     async def _set_local(self, key: str, value: Any, ttl: float) -> bytes:
         """Store ``value``'s JSON in the memory layer; the bytes, for Redis."""
-        _check_ttl(ttl)
         raw = _JSON.dumps(value)  # once, for both layers
-        await self._memory.set(key, raw, ttl=ttl, dumps_fn=as_is)
+        await self._keep([(key, raw, ttl)])
         return raw
 
     def _observe(self, key: str, *, hit: bool) -> None:
@@ -336,15 +335,18 @@ class SharedCache:
                 if self._behind:  # what the fetch stored goes first (see set_each): every
                     # write still behind, this fetch's among them
                     await asyncio.gather(*self._behind, return_exceptions=True)
-                await self._redis.set_each([(key, raw, ttl)], background=True)
+                await self._share([(key, raw, ttl)], background=True)
         finally:
             if lease is not None:
                 await lease.release()
 
-    async def _share(self, encoded: Sequence[tuple[str, bytes, float]]) -> None:
-        """Redis's copies of what the memory layer already holds (see ``set_each``)."""
-        if self._redis is not None:
-            await self._redis.set_each(encoded, background=True)
+    async def _share(
+        self, encoded: Sequence[tuple[str, bytes, float]], *, background: bool
+    ) -> None:
+        """Redis's copy of each ``(key, bytes, ttl)``, in one command (without Redis,
+        nothing)."""
+        if self._redis is not None and encoded:
+            await self._redis.set_each(encoded, background=background)
 
     def _spawn(self, work: Awaitable[None]) -> asyncio.Future[None]:
         task = asyncio.ensure_future(work)
