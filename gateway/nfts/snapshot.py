@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 import orjson
@@ -37,6 +37,7 @@ SNAPSHOT_COMPRESSION = 6
 SNAPSHOT_CHUNK = 4096  # characters per string of the compressed holdings
 SNAPSHOT_BATCH = 256  # holdings encoded at a time
 SNAPSHOT_PLAIN_MAX = 64  # up to this many holdings, a snapshot is plain (uncompressed)
+_REPORT_FIELDS = fields(StreamReport)
 
 
 def encode_walk(walk: WalletWalk) -> dict[str, Any]:
@@ -106,7 +107,9 @@ def _compressed(holdings: Sequence[Holding]) -> bytes:
 
 
 def _report_json(report: StreamReport) -> dict[str, Any]:
-    data = asdict(report)
+    # Its fields one level deep, as they are (str, int, float, None, two enums): not
+    # ``asdict``, whose deep copy took 10 µs a report, 0.1 ms of a cold walk's ten.
+    data = {field.name: getattr(report, field.name) for field in _REPORT_FIELDS}
     data["chain"] = report.chain.value
     data["status"] = report.status.value
     return data
