@@ -6,7 +6,10 @@ winner). What is left (an NFT only OpenSea lists, a collection neither prices) i
 the floor sources (OpenSea's collection stats) by OpenSea slug: one call per collection
 per page, cached ``floor_ttl`` seconds (a floor moves; collection names do not). A floor
 always carries its source and when it was read; a failed call costs that floor only and
-is reported as the provider's partial failure.
+is reported as the provider's partial failure. A 404 is not a failure: the source has no
+stats for that collection, or its server no stats route (servers that speak only the
+routes UPSTREAMS.md documents, and the trimmed OpenAPI document, have none), and the
+collection is unpriced there, cached as such like any answer.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from gateway.nfts.merging import Holding, shared_tuple
 from gateway.resilience import CallMeter, Priority, ProviderGuards
 from gateway.settings import Settings
 from providers.base import FloorSource
-from providers.errors import ProviderError
+from providers.errors import ProviderError, ProviderNotFound
 from providers.models import Chain, FloorPrice
 
 __all__ = ["FloorFiller"]
@@ -120,14 +123,19 @@ class FloorFiller:
         deadline: float | None,
     ) -> FloorPrice | None:
         async def fetch() -> tuple[FloorPrice | None]:
-            floor = await self._guards.call(
-                source.name,
-                "floor",
-                lambda: source.fetch_floor(chain, slug),
-                priority=Priority.COLLECTION,  # a page's nicety, after its details
-                deadline=deadline,
-                meter=meter,
-            )
+            try:
+                floor = await self._guards.call(
+                    source.name,
+                    "floor",
+                    lambda: source.fetch_floor(chain, slug),
+                    priority=Priority.COLLECTION,  # a page's nicety, after its details
+                    deadline=deadline,
+                    meter=meter,
+                )
+            except ProviderNotFound:
+                # No stats here (see the module's docstring): reported as a failure, the
+                # page was never final and every answer asked again, warm ones too.
+                floor = None
             return (floor,)  # a 1-tuple: "no floor" is an answer worth caching too
 
         (floor,), _ = await self._cache.get_or_fetch(

@@ -112,6 +112,29 @@ async def test_graphql_puts_the_floor_on_the_collection(client: httpx.AsyncClien
     assert parsed(floor["fetchedAt"]).tzinfo is not None
 
 
+async def test_a_server_without_the_stats_route_leaves_floors_unpriced_not_failed() -> None:
+    # An OpenSea that speaks only the documented list, NFT and collection routes answers
+    # every /stats with a 404: the page is whole (no partial failure), kept like any
+    # other, and each collection is asked once, not on every answer.
+    sandbox: Sandbox = build_sandbox()
+    stats = sandbox.faults("opensea")
+    stats.path_filter, stats.status = "/stats", 404
+    async with gateway_client(sandbox, sandbox_settings()) as http:
+        body = {"wallet_address": SMALL_WALLET, "page": 1, "size": 50}
+        first = await http.post("/users/u1/nfts", json=body)
+        asked = stats.calls
+        again = await http.post("/users/u1/nfts", json=body)
+    assert first.status_code == again.status_code == 200
+    assets = {a["nft"]["token_id"]: a for a in first.json()["assets"]}
+    assert assets["42"]["floor"] is None  # Punk #42: OpenSea's alone, and no stats
+    assert assets["42"]["nft"]["name"]  # its details still landed
+    assert {p["provider"]: p["status"] for p in first.json()["providers"]}["opensea"] == "ok"
+    assert asked >= 1
+    assert stats.calls == asked  # no collection asked twice
+    assert again.headers["x-nftgw-upstream-calls"] == "0"  # the kept page
+    assert again.json()["assets"] == first.json()["assets"]
+
+
 class _BatchWaitsForStats(httpx.AsyncBaseTransport):
     """The sandbox, except that OpenSea's detail batch answers only once a collection's
     stats have been asked: a gateway that prices after its details never gets them."""
