@@ -9,12 +9,17 @@ always carries its source and when it was read; a failed call costs that floor o
 is reported as the provider's partial failure. A 404 is not a failure: the source has no
 stats for that collection, or its server no stats route (servers that speak only the
 routes UPSTREAMS.md documents, and the trimmed OpenAPI document, have none), and the
-collection is unpriced there, cached as such like any answer.
+collection is unpriced there, cached as such like any answer. After
+:data:`NO_STATS_AFTER` 404s in a row the server is taken to have no stats route and is not
+asked for ``floor_ttl`` seconds (OpenSea itself answers 404 only for a slug it does not
+know, and the slugs asked are the ones list records named).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -28,10 +33,16 @@ from providers.base import FloorSource
 from providers.errors import ProviderError, ProviderNotFound
 from providers.models import Chain, FloorPrice
 
-__all__ = ["FloorFiller"]
+__all__ = ["NO_STATS_AFTER", "FloorFiller"]
+
+logger = logging.getLogger(__name__)
 
 # (chain, OpenSea slug): one collection, priced once per page.
 _CollectionRef = tuple[Chain, str]
+# 404s in a row (no other answer between) after which a source's server is taken to have
+# no stats route, for ``floor_ttl`` seconds: a cold page of 14 unpriced collections asked
+# 14 calls that could only 404, and so did every cold page after it.
+NO_STATS_AFTER = 3
 
 
 class FloorFiller:
@@ -48,6 +59,8 @@ class FloorFiller:
         self._cache = cache
         self._ttl = settings.floor_ttl
         self._guards = guards
+        self._not_found: dict[str, int] = {}  # per source: stats 404s in a row
+        self._no_stats_until: dict[str, float] = {}  # per source: not asked before (monotonic)
 
     async def fill(
         self,
@@ -105,6 +118,8 @@ class FloorFiller:
         deadline: float | None,
     ) -> FloorPrice | None:
         for source in self._sources:
+            if time.monotonic() < self._no_stats_until.get(source.name, 0.0):
+                continue  # its server has no stats route, as far as we know
             try:
                 floor = await self._cached_floor(source, *ref, meter, deadline)
             except ProviderError as exc:
@@ -135,7 +150,9 @@ class FloorFiller:
             except ProviderNotFound:
                 # No stats here (see the module's docstring): reported as a failure, the
                 # page was never final and every answer asked again, warm ones too.
-                floor = None
+                self._note_not_found(source.name)
+                return (None,)
+            self._not_found[source.name] = 0
             return (floor,)  # a 1-tuple: "no floor" is an answer worth caching too
 
         (floor,), _ = await self._cache.get_or_fetch(
@@ -146,6 +163,18 @@ class FloorFiller:
             decode=_decode,
         )
         return floor
+
+    def _note_not_found(self, name: str) -> None:
+        missed = self._not_found[name] = self._not_found.get(name, 0) + 1
+        if missed >= NO_STATS_AFTER and time.monotonic() >= self._no_stats_until.get(name, 0.0):
+            self._no_stats_until[name] = time.monotonic() + self._ttl
+            logger.info(
+                "%s answered %d collection stats calls in a row with 404: taken to have no "
+                "stats route, not asked for %d s",
+                name,
+                missed,
+                self._ttl,
+            )
 
 
 def _priced(holding: Holding, floors: dict[_CollectionRef, FloorPrice | None]) -> Holding:

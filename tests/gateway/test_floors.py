@@ -13,8 +13,17 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from gateway.app import create_app
+from gateway.nfts.floors import NO_STATS_AFTER
 from providers.sandbox import Sandbox, build_sandbox
-from providers.sandbox.world import SMALL_WALLET, TRIO_WALLET, world
+from providers.sandbox.labelled import LABELLED_WALLET
+from providers.sandbox.world import (
+    DID_WALLET,
+    SMALL_WALLET,
+    TINY_WALLET,
+    TRIO_WALLET,
+    WHALE_WALLET,
+    world,
+)
 from tests.conftest import gateway_client, sandbox_settings
 
 QUERY = """
@@ -133,6 +142,34 @@ async def test_a_server_without_the_stats_route_leaves_floors_unpriced_not_faile
     assert stats.calls == asked  # no collection asked twice
     assert again.headers["x-nftgw-upstream-calls"] == "0"  # the kept page
     assert again.json()["assets"] == first.json()["assets"]
+
+
+async def test_stats_404s_in_a_row_stop_the_stats_calls_a_lone_one_does_not() -> None:
+    sandbox: Sandbox = build_sandbox()
+    stats = sandbox.faults("opensea")
+    stats.path_filter, stats.status = "/stats", 404  # a server without the stats route
+    async with gateway_client(sandbox, sandbox_settings()) as http:
+        for wallet in (TINY_WALLET, DID_WALLET):  # 2 and 1 unpriced collections
+            await rest_assets(http, wallet)
+        asked = stats.calls
+        assets = await rest_assets(http, SMALL_WALLET)  # collections of its own
+    assert asked == NO_STATS_AFTER
+    assert stats.calls == asked  # taken to have no stats route: not asked again
+    assert assets["42"]["floor"] is None
+
+    # 404s with an answer between them (collections OpenSea does not know) stop nothing.
+    sandbox = build_sandbox()
+    stats = sandbox.faults("opensea")
+    stats.path_filter = "/stats"
+    async with gateway_client(sandbox, sandbox_settings()) as http:
+        stats.fail_next(404)
+        await rest_assets(http, DID_WALLET)  # one unpriced collection: 404
+        await rest_assets(http, WHALE_WALLET)  # one: answered
+        stats.fail_next(404, times=NO_STATS_AFTER - 1)
+        await rest_assets(http, TINY_WALLET)  # two: 404, 404
+        asked = stats.calls
+        await rest_assets(http, LABELLED_WALLET)  # one more
+    assert stats.calls == asked + 1  # still asked
 
 
 class _BatchWaitsForStats(httpx.AsyncBaseTransport):
