@@ -175,11 +175,15 @@ class OpenSeaSource:
         self, record: NFTRecord, cursor: str | None
     ) -> tuple[tuple[tuple[str, int | None], ...], str | None]:
         """One ``/owners`` page of ``record``: ``((address, quantity), ...)`` and the next
-        cursor (``None`` on the last page)."""
+        cursor (``None`` on the last page); an empty last page from a server without the
+        route (see :meth:`_with_owners_walk`)."""
         params: dict[str, Any] = {"limit": OWNERS_PAGE_LIMIT}
         if cursor:
             params["next"] = cursor
-        body = await self._get(f"{_nft_path(record)}/owners", params)
+        try:
+            body = await self._get(f"{_nft_path(record)}/owners", params)
+        except ProviderNotFound:
+            return (), None  # no /owners route on this server: no holders to tell, the end
         if not isinstance(mapping(body).get("owners"), list):
             raise ProviderBadData(SOURCE, "owners body has no 'owners' list")
         return owner_entries(body), next_cursor(body)
@@ -224,6 +228,10 @@ class OpenSeaSource:
         Pages (bounded) until ``wallet`` shows up: its quantity is then exact, and the
         holders seen so far are the whole list only if that was the last page. A partial
         list is marked so (``owners_complete=False``), never passed off as complete.
+
+        ``/owners`` is newer than the rest of API v2 (UPSTREAMS.md 1.5): a server without it
+        answers 404, and ``detail`` stands as get-NFT gave it (holders and quantity unknown)
+        rather than failing with it.
         """
         holders: dict[str, int | None] = {}
         cursor: str | None = None
@@ -232,7 +240,12 @@ class OpenSeaSource:
             params: dict[str, Any] = {"limit": OWNERS_PAGE_LIMIT}
             if cursor:
                 params["next"] = cursor
-            body = await self._get(f"{nft_path}/owners", params)
+            try:
+                body = await self._get(f"{nft_path}/owners", params)
+            except ProviderNotFound:
+                if not holders:
+                    return detail
+                break  # what the earlier pages told stands, marked partial
             if not isinstance(mapping(body).get("owners"), list):
                 raise ProviderBadData(SOURCE, "owners body has no 'owners' list")
             page, next_page = to_owners_page(body)

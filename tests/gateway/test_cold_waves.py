@@ -307,6 +307,26 @@ async def test_without_a_listed_balance_the_owners_walk_finds_it() -> None:
     assert len(calls.requests(owners_walk)) >= 1
 
 
+async def test_a_server_without_the_owners_route_leaves_the_balance_unknown_not_failed() -> None:
+    sandbox = build_sandbox(popular_badge())
+    for name in ("alchemy", "moralis"):
+        sandbox.faults(name).status = 503  # only OpenSea lists it: no balance
+    owners = sandbox.faults("opensea")
+    owners.path_filter, owners.status = "/owners", 404
+    settings = sandbox_settings(chains=[Chain.ETHEREUM], retry_max=0)
+    async with gateway(sandbox, settings) as (http, calls):
+        answer = await first_page(http)
+        walked = len(calls.requests(owners_walk))
+        await first_page(http)
+    assets = answer["assets"]
+    assert isinstance(assets, list) and [a["quantity_known"] for a in assets] == [False]
+    providers = answer["providers"]
+    assert isinstance(providers, list)
+    assert {p["provider"]: p["status"] for p in providers}["opensea"] == "ok"
+    assert walked == 1  # asked once, and not again for the next answer
+    assert len(calls.requests(owners_walk)) == walked
+
+
 async def test_a_route_check_refused_as_a_bad_request_still_finds_the_routes() -> None:
     sandbox = build_sandbox(spread_world())
     opensea_faults = sandbox.faults("opensea")

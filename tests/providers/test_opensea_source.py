@@ -229,6 +229,23 @@ async def test_detail_walks_owners_when_opensea_sends_null() -> None:
     assert emulator.faults.calls == 2  # get-NFT, then one /owners page
 
 
+async def test_a_server_without_the_owners_route_keeps_the_detail_get_nft_gave() -> None:
+    emulator = opensea_emulator(owners_inline_max=1)  # badge #7 has two holders
+    emulator.faults.path_filter, emulator.faults.status = "/owners", 404
+    transport = httpx.ASGITransport(app=emulator.app)
+    async with httpx.AsyncClient(transport=transport) as client:
+        source = OpenSeaSource(client, base_url=BASE_URL, api_key=API_KEY)
+        record = sandbox_record(Chain.ETHEREUM, "gold-badges", "7")
+        detail = await source.fetch_nft_detail(SMALL_WALLET, record)
+        page = await source.fetch_owners_page(record, None)
+    # /owners is newer than the rest of API v2: without it the detail stands, holders and
+    # quantity unknown (not guessed), and an owners walk sees an empty last page.
+    assert detail.name == "Gold Badges #7" and detail.token_standard is TokenStandard.ERC1155
+    assert detail.quantity is None and detail.owner_addresses is None
+    assert page == ((), None)
+    assert emulator.faults.calls == 2  # /owners twice: the detail's walk, then the page
+
+
 async def test_a_partial_owner_list_is_never_passed_off_as_complete() -> None:
     emulator = opensea_emulator(owners_inline_max=1)
     transport = httpx.ASGITransport(app=emulator.app)
