@@ -50,6 +50,7 @@ from providers.errors import (
     ProviderBadRequest,
     ProviderBatchTooLarge,
     ProviderError,
+    ProviderNotFound,
     ProviderUnsupported,
 )
 from providers.models import Chain, CollectionInfo, NFTKey, NFTRecord, Rarity, TokenStandard
@@ -254,7 +255,13 @@ class Enricher:
                 *(self._single_detail(source, r, request) for r in missing),
                 return_exceptions=True,
             )
-            errors += [one for one in singles if isinstance(one, BaseException)]
+            # A 404 is an NFT the server does not know: left out, as the batch leaves it
+            # out, not the page's failure (the page would never be kept, nor its calls end).
+            errors += [
+                one
+                for one in singles
+                if isinstance(one, BaseException) and not isinstance(one, ProviderNotFound)
+            ]
             fetched = [one for one in singles if isinstance(one, NFTRecord)]
         into.update((detail.key, detail) for detail in fetched)
         ttl = self._settings.enrichment_ttl

@@ -327,6 +327,25 @@ async def test_a_server_without_the_owners_route_leaves_the_balance_unknown_not_
     assert len(calls.requests(owners_walk)) == walked
 
 
+async def test_an_nft_the_server_does_not_know_is_left_out_as_the_batch_leaves_it() -> None:
+    sandbox = build_sandbox(spread_world())
+    opensea_faults = sandbox.faults("opensea")
+    opensea_faults.batch_routes = False  # one get-NFT per NFT
+    # One NFT its list names and its get-NFT does not know.
+    opensea_faults.path_filter = f"/contract/0x{'01' * 20}/nfts/1"
+    opensea_faults.status = 404
+    async with gateway(sandbox, sandbox_settings(chains=[Chain.ETHEREUM])) as (http, calls):
+        answer = await first_page(http)
+        await first_page(http)  # a page is kept on its second sight (page_cache.py)
+        asked = len(calls.requests(page_call))
+        again = await first_page(http)
+    providers = answer["providers"]
+    assert isinstance(providers, list)
+    assert {p["provider"]: p["status"] for p in providers}["opensea"] == "ok"
+    assert len(calls.requests(page_call)) == asked  # kept: no call again
+    assert again["assets"] == answer["assets"]
+
+
 async def test_a_route_check_refused_as_a_bad_request_still_finds_the_routes() -> None:
     sandbox = build_sandbox(spread_world())
     opensea_faults = sandbox.faults("opensea")
