@@ -63,7 +63,7 @@ from providers.base import NFTSource
 from providers.errors import ProviderCursorExpired, ProviderError
 from providers.models import Chain, HoldingsPage, NFTKey, NFTRecord
 
-__all__ = ["StreamReport", "StreamStatus", "WalletWalk"]
+__all__ = ["REFUSALS", "StreamReport", "StreamStatus", "WalletWalk"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,10 @@ _COMMITTED = HoldingsPage(records=())
 
 # A stream whose cursor expired restarts from its first page at most this often.
 MAX_RESTARTS = 2
+# Failures that are the upstream refusing the request itself (a 4xx other than 429: the
+# key, the account or chain it does not know, a tier, a route it lacks): asked again at
+# once, it answers the same (see WalkRegistry.known).
+REFUSALS = frozenset({"auth", "not_found", "locked", "not_entitled", "bad_request", "unsupported"})
 # A page is merged this many records at a time, the event loop served in between (_merge).
 MERGE_SLICE = 50
 
@@ -210,6 +214,14 @@ class WalletWalk:
     @property
     def any_failed(self) -> bool:
         return any(r.status is StreamStatus.FAILED for r in self.reports)
+
+    @property
+    def may_answer_otherwise(self) -> bool:
+        """Whether a failed stream may answer otherwise if asked again now: any failure but
+        the upstream refusing the request itself (see :data:`REFUSALS`)."""
+        return any(
+            r.status is StreamStatus.FAILED and r.error_kind not in REFUSALS for r in self.reports
+        )
 
     @property
     def exact(self) -> bool:

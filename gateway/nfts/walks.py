@@ -114,7 +114,11 @@ class WalkRegistry:
         if entry is None:
             return None
         if not entry.settled and entry.walk.complete:
-            if entry.walk.any_failed:  # partial: never kept
+            # Partial: walked again by the next request, which may find the failed streams
+            # answering, unless each failure was a refusal that answers the same at once
+            # (one chain a server does not know made every answer walk every stream again).
+            # Such a walk serves, partial and saying so, for snapshot_ttl like any other.
+            if entry.walk.may_answer_otherwise:
                 del self._walks[key]
                 return None
             entry.settled = True

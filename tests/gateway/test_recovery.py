@@ -103,3 +103,20 @@ async def test_a_walk_with_a_failed_provider_is_not_served_again(sandbox: Sandbo
             opensea.reset()
             again = await phase(http, 1)
             assert again[0]["opensea"] == "ok"
+
+
+async def test_a_walk_an_upstream_refused_is_served_again_saying_so(sandbox: Sandbox) -> None:
+    """A refusal (a 4xx other than 429) answers the same at once: the next request does not
+    walk every stream again for it, and still says which provider failed and how."""
+    app = create_app(sandbox_settings(**SCALED), transport=sandbox.transport())
+    opensea = sandbox.faults("opensea")
+    opensea.path_filter, opensea.status = "/chain/polygon/account", 404  # a chain it lacks
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+            first = await http.post("/users/u1/nfts", json=BODY)
+            again = await http.post("/users/u1/nfts", json=BODY)
+    assert statuses(first)["opensea"] == statuses(again)["opensea"] == "partial:not_found"
+    assert first.headers["x-nftgw-upstream-calls"] != "0"
+    assert again.headers["x-nftgw-upstream-calls"] == "0"  # not walked again
+    assert again.json()["assets"] == first.json()["assets"]
