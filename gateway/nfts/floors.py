@@ -148,8 +148,8 @@ class FloorFiller:
                     meter=meter,
                 )
             except ProviderNotFound:
-                # No stats here (see the module's docstring): reported as a failure, the
-                # page was never final and every answer asked again, warm ones too.
+                # No stats here (see the module's docstring): an answer, not the page's
+                # failure (as one, the page was never kept and every answer asked again).
                 self._note_not_found(source.name)
                 return (None,)
             self._not_found[source.name] = 0
