@@ -20,6 +20,7 @@ from gateway.app import create_app
 from gateway.cache.shared import BoundedMemoryCache, SharedCache
 from gateway.nfts.pages import ListWindow
 from gateway.nfts.service import NFTService
+from providers.errors import ProviderNotFound, ProviderUnavailable
 from providers.models import Chain, HoldingsPage, NFTRecord, TokenStandard
 from providers.sandbox import Sandbox, build_sandbox
 from providers.sandbox.world import SMALL_WALLET, World, world
@@ -223,3 +224,44 @@ async def test_a_page_is_ready_without_waiting_exactly_when_it_is_kept() -> None
     assert ready.key is not None and ready.upstream_calls == {}
     assert [h.key for h in ready.holdings] == [h.key for h in first.holdings]
     assert other_page is None
+
+
+class RefusingSource(GatedSource):
+    """GatedSource on Ethereum; Polygon's list is refused (a chain the server lacks) or,
+    with ``transient``, unavailable."""
+
+    def __init__(self, *, transient: bool = False) -> None:
+        super().__init__()
+        self.transient = transient
+        self.lists = 0
+
+    async def fetch_holdings_page(
+        self, owner: str, chain: Chain, cursor: str | None
+    ) -> HoldingsPage:
+        self.lists += 1
+        if chain is Chain.POLYGON:
+            if self.transient:
+                raise ProviderUnavailable(self.name, "HTTP 503")
+            raise ProviderNotFound(self.name, "HTTP 404: no such chain here")
+        return await super().fetch_holdings_page(owner, chain, cursor)
+
+
+async def test_a_page_a_refusal_left_partial_is_kept_saying_so_a_503_is_not() -> None:
+    settings = sandbox_settings(sandbox="off", chains=[Chain.ETHEREUM, Chain.POLYGON])
+    for transient in (False, True):
+        source = RefusingSource(transient=transient)
+        cache = SharedCache(BoundedMemoryCache())
+        service = NFTService([source], [], cache, settings)
+        try:
+            answers = [await service.list_holdings(OWNER, ListWindow(0, 3)) for _ in range(3)]
+            kept = service.kept_page(OWNER, ListWindow(0, 3))
+        finally:
+            await service.aclose()
+            await cache.close()
+        statuses = {(r.provider, r.status, r.error_kind) for a in answers for r in a.providers}
+        if transient:  # may answer otherwise: walked again each time, never kept
+            assert kept is None and source.lists == 3 * 3
+            assert statuses == {("alchemy", "partial", "unavailable")}
+        else:  # answers the same: one walk, its page kept, still saying what failed
+            assert kept is answers[-1] and source.lists == 3
+            assert statuses == {("alchemy", "partial", "not_found")}
