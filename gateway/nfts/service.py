@@ -45,7 +45,7 @@ from gateway.nfts.pages import (
 from gateway.nfts.refresh import RefreshAnswer, Refresher
 from gateway.nfts.sanitize import present_nft
 from gateway.nfts.spam import SpamJudge
-from gateway.nfts.walk import WalletWalk
+from gateway.nfts.walk import REFUSALS, WalletWalk
 from gateway.nfts.walks import WalkRegistry
 from gateway.resilience import CacheCooldowns, CallMeter, GuardPolicy, ProviderGuards
 from gateway.settings import Settings, SpamSettings
@@ -272,15 +272,15 @@ class NFTService:
                 fetched_at=walk.fetched_at,
                 upstream_calls=meter.counts,
             )
-            # Only a final answer is kept: the walk done with every stream read (or refused,
-            # which the walks keep too: asked again, it would answer the same) and every
-            # detail call answered. Rebuilt per request instead, a partial 50-NFT GraphQL
-            # page ran at 160 req/s against 6,000 kept.
+            # Only a final answer is kept: the walk done with every stream read and every
+            # detail call answered, or refused (asked again, the upstream would answer the
+            # same; the walks keep such a walk too). Rebuilt per request instead, a partial
+            # 50-NFT GraphQL page ran at 160 req/s against 6,000 kept.
             final = (
                 stale_age is None
                 and walk.complete
                 and not walk.may_answer_otherwise
-                and not detail_failures
+                and all(exc.kind in REFUSALS for _, exc in detail_failures)
             )
             return result, walk, final
         finally:

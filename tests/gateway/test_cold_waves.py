@@ -346,6 +346,25 @@ async def test_an_nft_the_server_does_not_know_is_left_out_as_the_batch_leaves_i
     assert again["assets"] == answer["assets"]
 
 
+async def test_a_page_whose_detail_call_is_refused_is_kept_saying_so() -> None:
+    # A 400 (not about the batch's size) answers the same when asked again: the page is
+    # kept, partial, rather than every answer asking the detail batch again.
+    sandbox = build_sandbox(spread_world())
+    opensea_faults = sandbox.faults("opensea")
+    opensea_faults.path_filter, opensea_faults.status = "/nfts/batch", 400
+    async with gateway(sandbox, sandbox_settings(chains=[Chain.ETHEREUM])) as (http, calls):
+        answer = await first_page(http)
+        await first_page(http)  # a page is kept on its second sight (page_cache.py)
+        asked = len(calls.requests(page_call))
+        again = await first_page(http)
+    providers = answer["providers"]
+    assert isinstance(providers, list)
+    opensea_report = {p["provider"]: p for p in providers}["opensea"]
+    assert (opensea_report["status"], opensea_report["error"]["kind"]) == ("partial", "bad_request")
+    assert len(calls.requests(page_call)) == asked  # kept: no call again
+    assert again["assets"] == answer["assets"] and again["providers"] == providers
+
+
 async def test_a_route_check_refused_as_a_bad_request_still_finds_the_routes() -> None:
     sandbox = build_sandbox(spread_world())
     opensea_faults = sandbox.faults("opensea")
