@@ -11,6 +11,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -327,6 +328,25 @@ async def test_a_server_without_the_owners_route_leaves_the_balance_unknown_not_
     assert len(calls.requests(owners_walk)) == walked
 
 
+async def three_answers(sandbox: Sandbox) -> tuple[dict[str, Any], bool]:
+    """The first answer of the wallet's first page, and whether the third was the same
+    answer without an upstream call (a page is kept on its second sight, page_cache.py)."""
+    async with gateway(sandbox, sandbox_settings(chains=[Chain.ETHEREUM])) as (http, calls):
+        answer = await first_page(http)
+        await first_page(http)
+        asked = len(calls.requests(page_call))
+        again = await first_page(http)
+    same = again["assets"] == answer["assets"] and again["providers"] == answer["providers"]
+    return answer, same and len(calls.requests(page_call)) == asked
+
+
+def opensea_report(answer: dict[str, Any]) -> dict[str, Any]:
+    providers = answer["providers"]
+    assert isinstance(providers, list)
+    report: dict[str, Any] = {p["provider"]: p for p in providers}["opensea"]
+    return report
+
+
 async def test_an_nft_the_server_does_not_know_is_left_out_as_the_batch_leaves_it() -> None:
     sandbox = build_sandbox(spread_world())
     opensea_faults = sandbox.faults("opensea")
@@ -334,16 +354,9 @@ async def test_an_nft_the_server_does_not_know_is_left_out_as_the_batch_leaves_i
     # One NFT its list names and its get-NFT does not know.
     opensea_faults.path_filter = f"/contract/0x{'01' * 20}/nfts/1"
     opensea_faults.status = 404
-    async with gateway(sandbox, sandbox_settings(chains=[Chain.ETHEREUM])) as (http, calls):
-        answer = await first_page(http)
-        await first_page(http)  # a page is kept on its second sight (page_cache.py)
-        asked = len(calls.requests(page_call))
-        again = await first_page(http)
-    providers = answer["providers"]
-    assert isinstance(providers, list)
-    assert {p["provider"]: p["status"] for p in providers}["opensea"] == "ok"
-    assert len(calls.requests(page_call)) == asked  # kept: no call again
-    assert again["assets"] == answer["assets"]
+    answer, kept = await three_answers(sandbox)
+    assert opensea_report(answer)["status"] == "ok"
+    assert kept  # no call for the third answer
 
 
 async def test_a_page_whose_detail_call_is_refused_is_kept_saying_so() -> None:
@@ -352,17 +365,10 @@ async def test_a_page_whose_detail_call_is_refused_is_kept_saying_so() -> None:
     sandbox = build_sandbox(spread_world())
     opensea_faults = sandbox.faults("opensea")
     opensea_faults.path_filter, opensea_faults.status = "/nfts/batch", 400
-    async with gateway(sandbox, sandbox_settings(chains=[Chain.ETHEREUM])) as (http, calls):
-        answer = await first_page(http)
-        await first_page(http)  # a page is kept on its second sight (page_cache.py)
-        asked = len(calls.requests(page_call))
-        again = await first_page(http)
-    providers = answer["providers"]
-    assert isinstance(providers, list)
-    opensea_report = {p["provider"]: p for p in providers}["opensea"]
-    assert (opensea_report["status"], opensea_report["error"]["kind"]) == ("partial", "bad_request")
-    assert len(calls.requests(page_call)) == asked  # kept: no call again
-    assert again["assets"] == answer["assets"] and again["providers"] == providers
+    answer, kept = await three_answers(sandbox)
+    report = opensea_report(answer)
+    assert (report["status"], report["error"]["kind"]) == ("partial", "bad_request")
+    assert kept  # no call for the third answer
 
 
 async def test_a_route_check_refused_as_a_bad_request_still_finds_the_routes() -> None:
