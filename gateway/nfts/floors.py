@@ -9,10 +9,10 @@ always carries its source and when it was read; a failed call costs that floor o
 is reported as the provider's partial failure. A 404 is not a failure: the source has no
 stats for that collection, or its server no stats route (servers that speak only the
 routes UPSTREAMS.md documents, and the trimmed OpenAPI document, have none), and the
-collection is unpriced there, cached as such like any answer. After
-:data:`NO_STATS_AFTER` 404s in a row the server is taken to have no stats route and is not
-asked for ``floor_ttl`` seconds (OpenSea itself answers 404 only for a slug it does not
-know, and the slugs asked are the ones list records named).
+collection is unpriced there, cached as such like any answer. After :data:`NO_STATS_AFTER`
+404s from a source whose stats never answered otherwise in this process, its server is
+taken to have no stats route and is not asked for ``floor_ttl`` seconds; a server that
+has answered a stats call once is always asked (404s there are collections it lacks).
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ logger = logging.getLogger(__name__)
 
 # (chain, OpenSea slug): one collection, priced once per page.
 _CollectionRef = tuple[Chain, str]
-# 404s in a row (no other answer between) after which a source's server is taken to have
-# no stats route, for ``floor_ttl`` seconds: a cold page of 14 unpriced collections asked
-# 14 calls that could only 404, and so did every cold page after it.
+# 404s, from a source whose stats never answered otherwise, after which its server is taken
+# to have no stats route, for ``floor_ttl`` seconds: a cold page of 14 unpriced collections
+# asked 14 calls that could only 404, and so did every cold page after it.
 NO_STATS_AFTER = 3
 
 
@@ -59,7 +59,8 @@ class FloorFiller:
         self._cache = cache
         self._ttl = settings.floor_ttl
         self._guards = guards
-        self._not_found: dict[str, int] = {}  # per source: stats 404s in a row
+        self._not_found: dict[str, int] = {}  # per source: stats 404s
+        self._answered: set[str] = set()  # sources whose stats answered (not 404) once
         self._no_stats_until: dict[str, float] = {}  # per source: not asked before (monotonic)
 
     async def fill(
@@ -152,7 +153,7 @@ class FloorFiller:
                 # failure (as one, the page was never kept and every answer asked again).
                 self._note_not_found(source.name)
                 return (None,)
-            self._not_found[source.name] = 0
+            self._answered.add(source.name)
             return (floor,)  # a 1-tuple: "no floor" is an answer worth caching too
 
         (floor,), _ = await self._cache.get_or_fetch(
@@ -166,15 +167,18 @@ class FloorFiller:
 
     def _note_not_found(self, name: str) -> None:
         missed = self._not_found[name] = self._not_found.get(name, 0) + 1
-        if missed >= NO_STATS_AFTER and time.monotonic() >= self._no_stats_until.get(name, 0.0):
-            self._no_stats_until[name] = time.monotonic() + self._ttl
-            logger.info(
-                "%s answered %d collection stats calls in a row with 404: taken to have no "
-                "stats route, not asked for %d s",
-                name,
-                missed,
-                self._ttl,
-            )
+        if name in self._answered:
+            return  # its stats route answered once: a 404 is a collection its server lacks
+        if missed < NO_STATS_AFTER or time.monotonic() < self._no_stats_until.get(name, 0.0):
+            return
+        self._no_stats_until[name] = time.monotonic() + self._ttl
+        logger.info(
+            "%s answered %d collection stats calls with 404 and none otherwise: taken to have "
+            "no stats route, not asked for %d s",
+            name,
+            missed,
+            self._ttl,
+        )
 
 
 def _priced(holding: Holding, floors: dict[_CollectionRef, FloorPrice | None]) -> Holding:

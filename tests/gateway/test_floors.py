@@ -144,7 +144,7 @@ async def test_a_server_without_the_stats_route_leaves_floors_unpriced_not_faile
     assert again.json()["assets"] == first.json()["assets"]
 
 
-async def test_stats_404s_in_a_row_stop_the_stats_calls_a_lone_one_does_not() -> None:
+async def test_stats_404s_stop_the_stats_calls_unless_the_route_ever_answered() -> None:
     sandbox: Sandbox = build_sandbox()
     stats = sandbox.faults("opensea")
     stats.path_filter, stats.status = "/stats", 404  # a server without the stats route
@@ -157,7 +157,7 @@ async def test_stats_404s_in_a_row_stop_the_stats_calls_a_lone_one_does_not() ->
     assert stats.calls == asked  # taken to have no stats route: not asked again
     assert assets["42"]["floor"] is None
 
-    # 404s with an answer between them (collections OpenSea does not know) stop nothing.
+    # Once the route has answered, 404s are collections OpenSea does not know: asked on.
     sandbox = build_sandbox()
     stats = sandbox.faults("opensea")
     stats.path_filter = "/stats"
