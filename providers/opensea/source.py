@@ -49,7 +49,6 @@ from providers.opensea.mapping import (
     to_floor,
     to_nft_detail,
     to_nft_record,
-    to_owners_page,
 )
 
 __all__ = ["OpenSeaSource"]
@@ -176,17 +175,9 @@ class OpenSeaSource:
     ) -> tuple[tuple[tuple[str, int | None], ...], str | None]:
         """One ``/owners`` page of ``record``: ``((address, quantity), ...)`` and the next
         cursor (``None`` on the last page); an empty last page from a server without the
-        route (see :meth:`_with_owners_walk`)."""
-        params: dict[str, Any] = {"limit": OWNERS_PAGE_LIMIT}
-        if cursor:
-            params["next"] = cursor
-        try:
-            body = await self._get(f"{_nft_path(record)}/owners", params)
-        except ProviderNotFound:
-            return (), None  # no /owners route on this server: no holders to tell, the end
-        if not isinstance(mapping(body).get("owners"), list):
-            raise ProviderBadData(SOURCE, "owners body has no 'owners' list")
-        return owner_entries(body), next_cursor(body)
+        route (see :meth:`_owners_page`)."""
+        found = await self._owners_page(_nft_path(record), cursor)
+        return ((), None) if found is None else found
 
     async def fetch_collection(self, chain: Chain, slug: str) -> CollectionInfo:
         """Get-collection by slug (slugs are global on OpenSea; ``chain`` is not needed)."""
@@ -237,18 +228,12 @@ class OpenSeaSource:
         cursor: str | None = None
         complete = False
         for _ in range(OWNERS_MAX_PAGES):
-            params: dict[str, Any] = {"limit": OWNERS_PAGE_LIMIT}
-            if cursor:
-                params["next"] = cursor
-            try:
-                body = await self._get(f"{nft_path}/owners", params)
-            except ProviderNotFound:
+            found = await self._owners_page(nft_path, cursor)
+            if found is None:
                 if not holders:
                     return detail
                 break  # what the earlier pages told stands, marked partial
-            if not isinstance(mapping(body).get("owners"), list):
-                raise ProviderBadData(SOURCE, "owners body has no 'owners' list")
-            page, next_page = to_owners_page(body)
+            page, next_page = found
             holders.update(page)
             if next_page is None or next_page == cursor:
                 complete = next_page is None
@@ -262,6 +247,23 @@ class OpenSeaSource:
             owners_complete=complete,
             quantity=holders.get(wallet),
         )
+
+    async def _owners_page(
+        self, nft_path: str, cursor: str | None
+    ) -> tuple[tuple[tuple[str, int | None], ...], str | None] | None:
+        """One ``/owners`` page of the NFT at ``nft_path``: its holders and the next cursor;
+        ``None`` from a server without the route (a 404: the route is newer than the rest of
+        API v2, UPSTREAMS.md 1.5)."""
+        params: dict[str, Any] = {"limit": OWNERS_PAGE_LIMIT}
+        if cursor:
+            params["next"] = cursor
+        try:
+            body = await self._get(f"{nft_path}/owners", params)
+        except ProviderNotFound:
+            return None
+        if not isinstance(mapping(body).get("owners"), list):
+            raise ProviderBadData(SOURCE, "owners body has no 'owners' list")
+        return owner_entries(body), next_cursor(body)
 
     async def _post(self, path: str, body: Mapping[str, Any], field: str) -> Any:
         try:
