@@ -14,7 +14,9 @@ through that provider's :class:`ProviderGuard`::
 1. **Cool-down.** After a 429 whose ``Retry-After`` (or ``X-RateLimit-Reset``) does not fit
    in the deadline, that kind of call (the ``operation``: a detail 429 leaves list calls
    be) is left alone until then, by every replica: the cool-down lives in the shared cache
-   (Redis when configured). Such calls fail fast with :class:`CoolingDown` meanwhile.
+   (Redis when configured), re-read at most every 0.25 s per operation (the calls that
+   arrive while it is read wait for that read). Such calls fail fast with
+   :class:`CoolingDown` meanwhile.
 2. **Total deadline**, the call's own (``deadline``; by default ``provider_deadline`` from
    now), bounding the waits below (a wait that cannot end in time is shed, not timed out),
    every attempt (``asyncio.timeout``: httpx's own timeouts are per read, so a slow drip
@@ -25,8 +27,9 @@ through that provider's :class:`ProviderGuard`::
    started before it opened cannot re-open it (see :mod:`.breaker`).
 4. **Budget** (:mod:`.budgets`): each attempt spends a token of the provider's bucket
    (per key, shared by replicas through Redis, corrected by the upstream's headers), in
-   :class:`Priority` order; when its turn cannot come before the deadline the call is
-   not made (:class:`BudgetSpent`, kind ``budget``).
+   :class:`Priority` order, the calls waiting in line paid for in one store call; when
+   its turn cannot come before the deadline the call is not made (:class:`BudgetSpent`,
+   kind ``budget``).
 5. **Queue** (:mod:`.queue`): at most 64 attempts in flight per provider; the others wait
    in priority order for as long as their deadline allows, and are shed
    (:class:`Overloaded`) only when it does not or when ``bulkhead_queue_max`` wait already.

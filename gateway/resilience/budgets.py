@@ -12,6 +12,9 @@ tokens refilled at ``rate.count / rate.period`` a second (``NFTGW_<PROVIDER>_RAT
   and every priority but the list calls of requested wallets leaves a reserve in the
   bucket (a share of its size), so detail calls of one replica never spend what another
   replica's list calls need next;
+* taken for the line at once: the caller at its head takes a token for every caller of
+  its priority waiting behind it in one store call (with Redis, one round trip for a
+  wave of calls rather than one each in turn);
 * corrected by what the upstream says (OpenSea's docs: read the headers rather than
   hard-code limits): ``X-RateLimit-Remaining`` sets the tokens (minus the calls still in
   flight here, at most the bucket's size), and a remaining count of 0 holds the bucket
@@ -31,6 +34,7 @@ import contextlib
 import hashlib
 import heapq
 import itertools
+import math
 import time
 from collections.abc import Mapping
 from typing import Protocol
@@ -79,9 +83,12 @@ def budget_name(provider: str, key: str | None) -> str:
 class BucketStore(Protocol):
     """Where buckets live. Times are Unix seconds."""
 
-    async def take(self, name: str, rate: Rate, reserve: float) -> tuple[float, float]:
-        """Take one token if more than ``reserve`` are left: ``(0, tokens left)``; else
-        ``(seconds until one could be taken, tokens)``, taking nothing."""
+    async def take(
+        self, name: str, rate: Rate, reserve: float, count: int
+    ) -> tuple[int, float, float]:
+        """Take up to ``count`` tokens, each only while more than ``reserve`` are left:
+        ``(tokens taken, tokens left, wait)``, ``wait`` the seconds until one could be
+        taken when none was (else 0)."""
         ...
 
     async def correct(self, name: str, rate: Rate, tokens: float | None, hold: float) -> None:
@@ -101,15 +108,18 @@ class MemoryBuckets:
         bucket[1] = now
         return bucket
 
-    async def take(self, name: str, rate: Rate, reserve: float) -> tuple[float, float]:
+    async def take(
+        self, name: str, rate: Rate, reserve: float, count: int
+    ) -> tuple[int, float, float]:
         now = time.time()
         bucket = self._refilled(name, rate, now)
         if now < bucket[2]:
-            return bucket[2] - now, bucket[0]
+            return 0, bucket[0], bucket[2] - now
         if bucket[0] >= reserve + 1:
-            bucket[0] -= 1
-            return 0.0, bucket[0]
-        return (reserve + 1 - bucket[0]) / rate.per_second, bucket[0]
+            taken = min(count, math.floor(bucket[0] - reserve))
+            bucket[0] -= taken
+            return taken, bucket[0], 0.0
+        return 0, bucket[0], (reserve + 1 - bucket[0]) / rate.per_second
 
     async def correct(self, name: str, rate: Rate, tokens: float | None, hold: float) -> None:
         bucket = self._refilled(name, rate, time.time())
@@ -119,8 +129,9 @@ class MemoryBuckets:
 
 
 # One bucket as a Redis hash {tokens, ts, hold}, refilled and spent on Redis's own clock.
-# ARGV: capacity, tokens a second, op ("take" | "correct"), then for take the reserve,
-# for correct the new token count (-1: keep) and the hold time (Unix seconds).
+# ARGV: capacity, tokens a second, op ("take" | "correct"), then for take the reserve and
+# the most tokens to take, for correct the new token count (-1: keep) and the hold time
+# (Unix seconds). Answers {tokens taken, seconds to wait, tokens left}.
 _BUCKET_LUA = """
 local cap = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
@@ -132,12 +143,14 @@ local ts = tonumber(s[2]) or now
 local hold = tonumber(s[3]) or 0
 if now > ts then tokens = math.min(cap, tokens + (now - ts) * rate) end
 local wait = 0
+local taken = 0
 if ARGV[3] == 'take' then
   local reserve = tonumber(ARGV[4])
   if now < hold then
     wait = hold - now
   elseif tokens >= reserve + 1 then
-    tokens = tokens - 1
+    taken = math.min(tonumber(ARGV[5]), math.floor(tokens - reserve))
+    tokens = tokens - taken
   else
     wait = (reserve + 1 - tokens) / rate
   end
@@ -148,7 +161,7 @@ else
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now), 'hold', tostring(hold))
 redis.call('PEXPIRE', KEYS[1], math.ceil((cap / rate + math.max(0, hold - now)) * 1000) + 1000)
-return {tostring(wait), tostring(tokens)}
+return {taken, tostring(wait), tostring(tokens)}
 """
 
 
@@ -159,10 +172,12 @@ class RedisBuckets:
         self._redis = redis
         self._fallback = MemoryBuckets()
 
-    async def take(self, name: str, rate: Rate, reserve: float) -> tuple[float, float]:
-        found = await self._run(name, rate, "take", str(reserve))
+    async def take(
+        self, name: str, rate: Rate, reserve: float, count: int
+    ) -> tuple[int, float, float]:
+        found = await self._run(name, rate, "take", str(reserve), str(count))
         if found is None:
-            return await self._fallback.take(name, rate, reserve)
+            return await self._fallback.take(name, rate, reserve, count)
         return found
 
     async def correct(self, name: str, rate: Rate, tokens: float | None, hold: float) -> None:
@@ -170,14 +185,14 @@ class RedisBuckets:
         if await self._run(name, rate, "correct", set_to, str(hold)) is None:
             await self._fallback.correct(name, rate, tokens, hold)
 
-    async def _run(self, name: str, rate: Rate, *args: str) -> tuple[float, float] | None:
+    async def _run(self, name: str, rate: Rate, *args: str) -> tuple[int, float, float] | None:
         found = await self._redis.script(
             _BUCKET_LUA, [cache_key("budget", name)], str(rate.count), str(rate.per_second), *args
         )
         if isinstance(found, Unavailable):
             return None
-        wait, tokens = found
-        return float(wait), float(tokens)
+        taken, wait, tokens = found
+        return int(taken), float(tokens), float(wait)
 
 
 class Budget:
@@ -187,8 +202,10 @@ class Budget:
         self.name = name
         self.rate = rate
         self._store = store
-        self._line: list[tuple[int, int, object]] = []
+        self._line: list[tuple[int, int, object]] = []  # (priority, arrival, caller)
         self._arrivals = itertools.count()
+        self._paid: set[object] = set()  # callers in line a take at the head paid for
+        self._spare = 0  # tokens taken for callers that left the line before their turn
         self._changed = asyncio.Event()
         self._in_flight = 0
         self.tokens = float(rate.count)  # the last level seen (for metrics and estimates)
@@ -199,18 +216,20 @@ class Budget:
         flight may still correct it (its answer's headers could refill the bucket)."""
         loop = asyncio.get_running_loop()
         reserve = RESERVE_SHARE[priority] * self.rate.count
-        entry = (int(priority), next(self._arrivals), object())
+        caller = object()
+        entry = (int(priority), next(self._arrivals), caller)
         heapq.heappush(self._line, entry)
         try:
             while True:
                 wait = deadline - loop.time()
-                if self._line[0] is entry:
-                    wait, self.tokens = await self._store.take(self.name, self.rate, reserve)
-                    if wait <= 0:
-                        self._in_flight += 1
-                        return
-                    if loop.time() + wait > deadline and self._in_flight == 0:
-                        raise OverBudget(wait)
+                if self._line[0] is entry and caller not in self._paid:
+                    wait = await self._take_for_line(entry, reserve)
+                if caller in self._paid:
+                    self._paid.discard(caller)
+                    return
+                head = self._line[0] is entry
+                if head and loop.time() + wait > deadline and self._in_flight == 0:
+                    raise OverBudget(wait)
                 left = deadline - loop.time()
                 if left <= 0:
                     raise OverBudget(wait)
@@ -221,7 +240,32 @@ class Budget:
         finally:
             self._line.remove(entry)
             heapq.heapify(self._line)
+            if caller in self._paid:  # paid for, then gone (a deadline, a cancellation)
+                self._paid.discard(caller)
+                self._in_flight -= 1
+                self._spare += 1
             self._signal()
+
+    async def _take_for_line(self, head: tuple[int, int, object], reserve: float) -> float:
+        """Pay for ``head`` and every caller of its priority behind it, in line order: from
+        the spare tokens, else in one store call. Returns the store's wait when it could
+        pay for none."""
+        if self._spare:  # paid for by a caller that left: no store call
+            self._spare -= 1
+            self._pay([head[2]])
+            return 0.0
+        group = [entry for entry in sorted(self._line) if entry[0] == head[0]]
+        taken, self.tokens, wait = await self._store.take(self.name, self.rate, reserve, len(group))
+        still = [entry[2] for entry in group if entry in self._line]  # some may have left
+        self._pay(still[:taken])
+        self._spare += max(0, taken - len(still))
+        return wait
+
+    def _pay(self, callers: list[object]) -> None:
+        self._paid.update(callers)
+        self._in_flight += len(callers)
+        if len(callers) > 1:
+            self._signal()  # wake the others paid for
 
     def done(self) -> None:
         """The paid call has its answer (the upstream counted it), or was not made."""

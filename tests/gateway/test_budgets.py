@@ -104,6 +104,75 @@ async def test_replicas_spend_from_one_bucket_in_redis() -> None:
             await layer.close()
 
 
+class RoundTripStore(MemoryBuckets):
+    """The memory store, each take a round trip away (as in Redis) and counted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.takes = 0
+
+    async def take(
+        self, name: str, rate: Rate, reserve: float, count: int
+    ) -> tuple[int, float, float]:
+        self.takes += 1
+        await asyncio.sleep(0.01)
+        return await super().take(name, rate, reserve, count)
+
+
+async def test_a_wave_of_calls_takes_its_tokens_in_one_round_trip_not_one_each() -> None:
+    store = RoundTripStore()
+    budget = Budget("b", Rate(600, 3600), store)
+    first = asyncio.create_task(budget.spend(Priority.LIST, soon(1)))
+    await asyncio.sleep(0)  # the first call's take is on its way; nine more line up
+    wave = [asyncio.create_task(budget.spend(Priority.DETAIL, soon(1))) for _ in range(9)]
+    await asyncio.gather(first, *wave)
+    assert store.takes == 2  # was 10: each call's take waited for the one before
+    assert budget.tokens == pytest.approx(590, abs=0.1)  # one token each, all the same
+
+
+async def test_a_wave_takes_no_more_than_its_reserve_allows() -> None:
+    budget = Budget("b", Rate(10, 3600), RoundTripStore())
+    calls = [budget.spend(Priority.DETAIL, soon(0.2)) for _ in range(12)]
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    assert [isinstance(outcome, OverBudget) for outcome in outcomes] == [False] * 9 + [True] * 3
+    for _ in range(9):
+        budget.done()
+    await spend_all(budget, Priority.LIST, 1)  # the reserve's token is still there
+
+
+async def test_a_wave_spends_from_the_bucket_replicas_share() -> None:
+    namespace = f"test-{uuid.uuid4().hex[:8]}"
+    layer = RedisLayer.from_url(REDIS_URL, namespace=namespace)
+    try:
+        budget = Budget("opensea:k", Rate(4, 3600), RedisBuckets(layer))
+        calls = [budget.spend(Priority.LIST, soon(0.3)) for _ in range(6)]
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        assert sum(isinstance(outcome, OverBudget) for outcome in outcomes) == 2
+        other = Budget("opensea:k", Rate(4, 3600), RedisBuckets(layer))  # another replica
+        with pytest.raises(OverBudget):
+            await other.spend(Priority.LIST, soon(0.3))
+    finally:
+        await layer.delete(cache_key("budget", "opensea:k"))  # the test's one key
+        await layer.close()
+
+
+async def test_a_token_taken_for_a_caller_that_left_goes_to_the_next() -> None:
+    store = RoundTripStore()
+    budget = Budget("b", Rate(3, 3600), store)
+    first = asyncio.create_task(budget.spend(Priority.LIST, soon(1)))
+    await asyncio.sleep(0)  # its take is on its way; two more line up behind it
+    second = asyncio.create_task(budget.spend(Priority.LIST, soon(1)))
+    hasty = asyncio.create_task(budget.spend(Priority.LIST, soon(0.015)))
+    await first  # the second takes for both; the hasty one's deadline passes meanwhile
+    with pytest.raises(OverBudget):
+        await hasty
+    await second
+    await budget.spend(Priority.LIST, soon(0.2))  # spends the token taken for the hasty one
+    assert store.takes == 2
+    with pytest.raises(OverBudget):
+        await budget.spend(Priority.LIST, soon(0.2))  # three calls, three tokens
+
+
 async def test_without_redis_the_bucket_lives_in_memory() -> None:
     dead = RedisLayer.from_url("redis://127.0.0.1:1/13")
     try:
