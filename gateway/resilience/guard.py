@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# How often a guard re-reads the shared cool-down (one cache GET per provider per interval).
+# How often a guard re-reads the shared cool-down (one cache GET per operation per interval).
 COOLDOWN_POLL_INTERVAL = 0.25
 
 # Every budget of a guard, defaults and bounds included: the settings' resilience slice,
@@ -138,9 +138,11 @@ class ProviderGuard:
         self.budget = budget
         self._active = 0
         self._retrying = 0
-        # Per operation: Unix time, as shared with other replicas, and when last read.
+        # Per operation: Unix time, as shared with other replicas, when last read, and the
+        # read on its way.
         self._cooldown_until: dict[str, float] = {}
         self._cooldown_checked: dict[str, float] = {}
+        self._cooldown_reads: dict[str, asyncio.Future[None]] = {}
 
     async def call(
         self,
@@ -179,21 +181,36 @@ class ProviderGuard:
 
     async def _check_cooldown(self, operation: str) -> None:
         """A 429 defers the kind of call it answered (a detail 429 leaves list calls be)."""
-        now = time.time()
-        checked = self._cooldown_checked.get(operation, 0.0)
-        if self._cooldowns is not None and now - checked >= COOLDOWN_POLL_INTERVAL:
-            self._cooldown_checked[operation] = now
-            shared = await self._cooldowns.cooldown_until(self._cooldown_name(operation))
-            if shared is not None:
-                self._cooldown_until[operation] = max(
-                    self._cooldown_until.get(operation, 0.0), shared
-                )
-        remaining = self._cooldown_until.get(operation, 0.0) - now
+        if self._cooldowns is not None:
+            await self._read_shared_cooldown(self._cooldowns, operation)
+        remaining = self._cooldown_until.get(operation, 0.0) - time.time()
         if remaining > 0:
             self._observer().upstream_call(self.provider, operation, "cooling_down", 0.0)
             raise CoolingDown(
                 self.provider, f"rate limited: cooling down for {remaining:.0f}s", remaining
             )
+
+    async def _read_shared_cooldown(self, store: CooldownStore, operation: str) -> None:
+        """Re-read the operation's shared cool-down once an interval. Every call arriving
+        while the read is on its way waits for it too, so the calls of a wave line up for
+        the budget together rather than the one that reads last."""
+        reading = self._cooldown_reads.get(operation)
+        if reading is not None:
+            await asyncio.shield(reading)  # a caller leaving never cancels the others' wait
+            return
+        now = time.time()
+        if now - self._cooldown_checked.get(operation, 0.0) < COOLDOWN_POLL_INTERVAL:
+            return
+        self._cooldown_checked[operation] = now
+        reading = self._cooldown_reads[operation] = asyncio.get_running_loop().create_future()
+        try:
+            shared = await store.cooldown_until(self._cooldown_name(operation))
+            if shared is not None:
+                until = max(self._cooldown_until.get(operation, 0.0), shared)
+                self._cooldown_until[operation] = until
+        finally:
+            del self._cooldown_reads[operation]
+            reading.set_result(None)
 
     def _cooldown_name(self, operation: str) -> str:
         return f"{self.provider}:{operation}"

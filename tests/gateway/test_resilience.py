@@ -136,6 +136,35 @@ async def test_a_long_retry_after_sets_a_cooldown_shared_through_the_cache() -> 
     await cache.close()
 
 
+class RemoteCooldowns(CacheCooldowns):
+    """Cool-downs a round trip away (as in Redis), their reads counted."""
+
+    def __init__(self, cache: SharedCache) -> None:
+        super().__init__(cache)
+        self.reads = 0
+
+    async def cooldown_until(self, provider: str) -> float | None:
+        self.reads += 1
+        await asyncio.sleep(0.01)
+        return await super().cooldown_until(provider)
+
+
+async def test_a_cooldown_another_replica_set_holds_every_call_of_a_wave() -> None:
+    cache = SharedCache(BoundedMemoryCache())
+    await CacheCooldowns(cache).set_cooldown("p:detail", time.time() + 60)  # another replica's
+    cooldowns = RemoteCooldowns(cache)
+    wave = guards(cooldowns=cooldowns)
+    healthy, calls = failing()
+    outcomes = await asyncio.gather(
+        *(wave.call("p", "detail", healthy) for _ in range(5)), return_exceptions=True
+    )
+    # Each call waited for the one read on its way: none went out while it was (4 did).
+    assert [type(outcome) for outcome in outcomes] == [CoolingDown] * 5
+    assert calls[0] == 0
+    assert cooldowns.reads == 1
+    await cache.close()
+
+
 async def test_retries_respect_the_budget() -> None:
     policy = GuardPolicy(
         provider_deadline=2.0,
