@@ -229,7 +229,11 @@ class NFTService:
             except TimeoutError:
                 walk = self._walks.known(owner, chains, max_age)  # what is committed, not exact
             if walk is None or walk.all_failed:
-                self._walks.forget(owner, chains)
+                if walk is None or walk.may_answer_otherwise:
+                    self._walks.forget(owner, chains)  # walked again by the next request
+                # else every provider refused the request itself (a key each one refuses):
+                # the walk stays, so that the next requests answer as this one without
+                # asking again what answers the same (15 list calls an answer otherwise).
                 try:
                     walk, stale_age = await self._walks.stale(owner, chains)
                 except UpstreamUnavailable as exc:

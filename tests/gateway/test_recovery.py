@@ -120,3 +120,31 @@ async def test_a_walk_an_upstream_refused_is_served_again_saying_so(sandbox: San
     assert first.headers["x-nftgw-upstream-calls"] != "0"
     assert again.headers["x-nftgw-upstream-calls"] == "0"  # not walked again
     assert again.json()["assets"] == first.json()["assets"]
+
+
+async def test_a_walk_every_provider_refused_is_not_walked_again(sandbox: Sandbox) -> None:
+    """Keys every provider refuses: the answer is a 503 naming them, and the next request
+    answers the same without asking them again (a 503 or a timeout would be asked again)."""
+    names = ("opensea", "alchemy", "moralis")
+    app = create_app(sandbox_settings(**SCALED), transport=sandbox.transport())
+    for name in names:
+        sandbox.faults(name).status = 401
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+            first = await http.post("/users/u1/nfts", json=BODY)
+            asked = sum(sandbox.faults(name).calls for name in names)
+            again = await http.post("/users/u1/nfts", json=BODY)
+            assert sum(sandbox.faults(name).calls for name in names) == asked
+            for name in names:
+                sandbox.faults(name).status = 503  # down now: that may answer otherwise
+            other = await http.post(
+                "/users/u2/nfts", json={**BODY, "wallet_address": "0x" + "7" * 40}
+            )
+            before = sum(sandbox.faults(name).calls for name in names)
+            await http.post("/users/u2/nfts", json={**BODY, "wallet_address": "0x" + "7" * 40})
+            walked_again = sum(sandbox.faults(name).calls for name in names) - before
+    assert first.status_code == again.status_code == other.status_code == 503
+    assert again.json() == first.json()
+    assert asked > 0
+    assert walked_again > 0
