@@ -85,6 +85,7 @@ def create_app(
         app.state.metrics = Metrics()
         # Memory, plus Redis when configured; hits and misses go to the metrics.
         cache = build_shared_cache(settings, observer=app.state.metrics)
+        await cache.open_connections()  # with Redis: the first requests find them open
         guards = ProviderGuards(
             GuardPolicy.from_settings(settings),
             cooldowns=CacheCooldowns(cache),

@@ -310,6 +310,23 @@ class RedisLayer:
             background=background,
         )
 
+    async def open_connections(self, count: int) -> int:
+        """Open ``count`` pooled connections side by side (or as many as Redis takes within
+        the background timeout), so that the first requests' commands find them open: each
+        costs its opener a few round trips (``HELLO``, ``CLIENT SETINFO``, ``SELECT``), and
+        a cold page has several commands in flight at once. Returns how many opened; never
+        raises (a Redis that is down is found by the first operation, as ever)."""
+        pool = self._cache.client.connection_pool
+        timeout = self._op_timeout * BACKGROUND_TIMEOUT_FACTOR
+        opened = await asyncio.gather(
+            *(within_call_deadline(pool.get_connection(), timeout) for _ in range(count)),
+            return_exceptions=True,
+        )
+        connections = [one for one in opened if not isinstance(one, BaseException)]
+        for connection in connections:
+            await pool.release(connection)
+        return len(connections)
+
     async def close(self) -> None:
         # Not ``RedisCache.close()``: aiocache 0.12 calls redis-py's deprecated ``close``.
         await self._cache.client.aclose()

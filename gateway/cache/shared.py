@@ -43,6 +43,11 @@ T = TypeVar("T")
 
 _JSON = JsonBytes()
 
+# Redis connections opened at startup: a cold page has up to six commands in flight at
+# once (its streams' budget takes and cool-down reads, its wave's peeks and leases), and a
+# connection opened on the way costs its command five round trips.
+REDIS_CONNECTIONS_AHEAD = 8
+
 
 class CacheObserver(Protocol):
     """Hears each lookup's outcome (the app's :class:`~gateway.http.observability.Metrics`)."""
@@ -210,6 +215,12 @@ class SharedCache:
         found, lease = await self._lead_or_wait(key, wait)
         self._observe(key, hit=lease is None)
         return found, lease
+
+    async def open_connections(self, count: int = REDIS_CONNECTIONS_AHEAD) -> None:
+        """Open Redis connections ahead of the first requests (see
+        :meth:`RedisLayer.open_connections`); nothing to open without Redis."""
+        if self._redis is not None:
+            await self._redis.open_connections(count)
 
     async def close(self) -> None:
         if self._background:

@@ -466,6 +466,30 @@ async def test_undecodable_bytes_in_redis_are_a_miss(
     assert await redis_replicas().get("v1:k") is None
 
 
+async def test_connections_opened_ahead_serve_a_burst_without_opening_more(
+    raw_redis: Redis, namespace: str
+) -> None:
+    async def connected() -> int:  # this cache's connections only (named after it)
+        return sum(client["name"] == namespace for client in await raw_redis.client_list())
+
+    redis = RedisLayer.from_url(f"{REDIS_URL}?client_name={namespace}", namespace=namespace)
+    cache = SharedCache(BoundedMemoryCache(), redis=redis)
+    await cache.open_connections(6)
+    assert await connected() == 6
+    # Six commands side by side, as a cold page's wave sends them: none opens another.
+    await asyncio.gather(*(cache.peek_many([f"v1:detail:{n}"], same) for n in range(6)))
+    assert await connected() == 6
+    await cache.close()
+
+
+async def test_connections_ahead_to_a_redis_that_is_down_open_none_and_raise_nothing() -> None:
+    cache = SharedCache(BoundedMemoryCache(), redis=RedisLayer.from_url("redis://127.0.0.1:1/13"))
+    async with asyncio.timeout(2):
+        await cache.open_connections(4)
+        assert await cache.get("v1:k") is None  # a miss, as ever
+    await cache.close()
+
+
 async def test_redis_down_falls_back_to_memory() -> None:
     cache = SharedCache(
         BoundedMemoryCache(), redis=RedisLayer.from_url("redis://127.0.0.1:1/13")
