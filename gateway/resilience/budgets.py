@@ -20,7 +20,8 @@ tokens refilled at ``rate.count / rate.period`` a second (``NFTGW_<PROVIDER>_RAT
   flight here, at most the bucket's size), and a remaining count of 0 holds the bucket
   until ``X-RateLimit-Reset`` (or ``Retry-After``), so no second 429 lands in that window.
   A count the bucket already agrees with costs no store write (with Redis, a round trip
-  per answer).
+  per answer); one it does not is written to Redis behind the answer, a spent quota before
+  the answer goes on.
 
 A caller whose turn cannot come before its deadline is told so at once
 (:class:`OverBudget`, with the estimate): the page is then served without that call and
@@ -171,6 +172,7 @@ class RedisBuckets:
     def __init__(self, redis: RedisLayer) -> None:
         self._redis = redis
         self._fallback = MemoryBuckets()
+        self._writes: set[asyncio.Task[None]] = set()  # count corrections on their way
 
     async def take(
         self, name: str, rate: Rate, reserve: float, count: int
@@ -181,6 +183,18 @@ class RedisBuckets:
         return found
 
     async def correct(self, name: str, rate: Rate, tokens: float | None, hold: float) -> None:
+        """A spent quota (a hold, or no tokens left) is stored before this returns, so no
+        take after it can miss it; a count is written behind (the upstream's answer it came
+        with is read meanwhile, not a round trip later)."""
+        write = self._correct(name, rate, tokens, hold)
+        if hold or tokens is not None and tokens <= 0:
+            await write
+            return
+        behind = asyncio.create_task(write)
+        self._writes.add(behind)
+        behind.add_done_callback(self._writes.discard)
+
+    async def _correct(self, name: str, rate: Rate, tokens: float | None, hold: float) -> None:
         set_to = "-1" if tokens is None else str(max(0.0, tokens))
         if await self._run(name, rate, "correct", set_to, str(hold)) is None:
             await self._fallback.correct(name, rate, tokens, hold)

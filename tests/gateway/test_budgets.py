@@ -173,6 +173,39 @@ async def test_a_token_taken_for_a_caller_that_left_goes_to_the_next() -> None:
         await budget.spend(Priority.LIST, soon(0.2))  # three calls, three tokens
 
 
+class HeldRedis:
+    """The Redis layer's script calls, each held until released (a Redis that is slow to
+    answer), their operations recorded."""
+
+    def __init__(self) -> None:
+        self.released = asyncio.Event()
+        self.operations: list[str] = []
+
+    async def script(self, source: str, keys: list[str], *args: str) -> list[object]:
+        self.operations.append(args[2])
+        await self.released.wait()
+        return [0, "0", "5"]
+
+
+async def test_with_redis_a_count_is_corrected_behind_the_answer_a_spent_quota_before_it() -> None:
+    redis = HeldRedis()
+    budget = Budget("b", Rate(600, 3600), RedisBuckets(redis))  # type: ignore[arg-type]
+    async with asyncio.timeout(5):  # a guard against hanging, not a measurement
+        await budget.observe({"x-ratelimit-remaining": "97"}, 200)  # not held by the write
+    await asyncio.sleep(0)
+    assert redis.operations == ["correct"]  # on its way
+    reset = str(int(time.time()) + 60)
+    spent = asyncio.create_task(
+        budget.observe({"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset}, 429)
+    )
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert not spent.done()  # the hold is stored before the answer goes on
+    redis.released.set()
+    await spent
+    assert redis.operations == ["correct", "correct"]
+
+
 async def test_without_redis_the_bucket_lives_in_memory() -> None:
     dead = RedisLayer.from_url("redis://127.0.0.1:1/13")
     try:
