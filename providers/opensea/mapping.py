@@ -45,7 +45,6 @@ __all__ = [
     "chain_from_segment",
     "chain_segment",
     "next_cursor",
-    "owner_entries",
     "owners_quantity",
     "to_collection_info",
     "to_floor",
@@ -265,24 +264,21 @@ def _detail_quantity(owners: Any, owner: str, standard: TokenStandard | None) ->
     return None  # not (or no longer) an owner: the balance is unknown, not zero
 
 
-def owner_entries(raw_owners_page: Any) -> tuple[tuple[str, int | None], ...]:
-    """``(lower address, exact quantity)`` of each well-formed ``owners[]`` entry."""
-    entries = _owner_entries(mapping(raw_owners_page).get("owners"))
-    return tuple((address, _entry_quantity(entry)) for address, entry in entries)
-
-
 def owners_quantity(raw_owners_page: Any, owner: str) -> tuple[int | None, str | None]:
     """``(owner's quantity if on this /owners page, next cursor or None)``."""
     holders, cursor = to_owners_page(raw_owners_page)
     return dict(holders).get(owner.lower()), cursor
 
 
-def to_owners_page(raw_owners_page: Any) -> tuple[list[tuple[str, int | None]], str | None]:
-    """``([(lower address, quantity), ...], next cursor or None)`` of one ``/owners`` page."""
+def to_owners_page(
+    raw_owners_page: Any,
+) -> tuple[tuple[tuple[str, int | None], ...], str | None]:
+    """``(((lower address, exact quantity), ...), next cursor or None)`` of one ``/owners``
+    page: each well-formed ``owners[]`` entry."""
     page = mapping(raw_owners_page)
-    holders = [
+    holders = tuple(
         (address, _entry_quantity(entry)) for address, entry in _owner_entries(page.get("owners"))
-    ]
+    )
     return holders, next_cursor(page)
 
 

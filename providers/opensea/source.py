@@ -44,11 +44,11 @@ from providers.opensea.mapping import (
     SOURCE,
     chain_segment,
     next_cursor,
-    owner_entries,
     to_collection_info,
     to_floor,
     to_nft_detail,
     to_nft_record,
+    to_owners_page,
 )
 
 __all__ = ["OpenSeaSource"]
@@ -263,7 +263,7 @@ class OpenSeaSource:
             return None
         if not isinstance(mapping(body).get("owners"), list):
             raise ProviderBadData(SOURCE, "owners body has no 'owners' list")
-        return owner_entries(body), next_cursor(body)
+        return to_owners_page(body)
 
     async def _post(self, path: str, body: Mapping[str, Any], field: str) -> Any:
         try:
