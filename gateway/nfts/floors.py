@@ -119,7 +119,7 @@ class FloorFiller:
         deadline: float | None,
     ) -> FloorPrice | None:
         for source in self._sources:
-            if time.monotonic() < self._no_stats_until.get(source.name, 0.0):
+            if self._stats_paused(source.name):
                 continue  # its server has no stats route, as far as we know
             try:
                 floor = await self._cached_floor(source, *ref, meter, deadline)
@@ -165,11 +165,14 @@ class FloorFiller:
         )
         return floor
 
+    def _stats_paused(self, name: str) -> bool:
+        return time.monotonic() < self._no_stats_until.get(name, 0.0)
+
     def _note_not_found(self, name: str) -> None:
         missed = self._not_found[name] = self._not_found.get(name, 0) + 1
         if name in self._answered:
             return  # its stats route answered once: a 404 is a collection its server lacks
-        if missed < NO_STATS_AFTER or time.monotonic() < self._no_stats_until.get(name, 0.0):
+        if missed < NO_STATS_AFTER or self._stats_paused(name):
             return
         self._no_stats_until[name] = time.monotonic() + self._ttl
         logger.info(
