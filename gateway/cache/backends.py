@@ -1,13 +1,10 @@
-"""The two storage layers behind one aiocache interface, with one serializer.
+"""The two storage layers of the shared cache, and their one serializer.
 
-Both layers are aiocache caches (``get``/``set``/``raw``/``close`` with a namespace, a
-``key_builder`` and a serializer), so the shared cache talks to them the same way:
-
-* :class:`BoundedMemoryCache` (always): an aiocache backend over an ordered dict, bounded
-  by entries *and* bytes with least-recently-used eviction, expired lazily on access.
-  Hand-written because aiocache's ``SimpleMemoryCache`` is unbounded and arms one event-loop
-  timer per key; only the hooks the gateway calls are implemented (the others keep
-  aiocache's ``NotImplementedError``).
+* :class:`BoundedMemoryCache` (always): an ordered dict of JSON bytes, bounded by entries
+  *and* bytes with least-recently-used eviction, expired lazily on access. Synchronous: a
+  dict operation neither waits nor fails. It was an aiocache backend once; aiocache wraps
+  every call in three decorators (one reads ``os.environ``), 4-8 us a call, and a cold
+  page makes some 140 of them before and between its upstream calls.
 * :class:`RedisLayer` (when ``NFTGW_REDIS_URL`` is set): aiocache's own
   :class:`aiocache.RedisCache` over a blocking connection pool. What aiocache lacks is kept
   here by hand: a short op timeout (100 ms, not aiocache's 5 s) measured against the call
@@ -35,7 +32,6 @@ from typing import Any, TypeVar
 
 import orjson
 from aiocache import RedisCache
-from aiocache.base import BaseCache
 from aiocache.serializers import BaseSerializer
 from redis.asyncio import BlockingConnectionPool
 from redis.asyncio.connection import UnixDomainSocketConnection, parse_url
@@ -43,7 +39,7 @@ from redis.exceptions import RedisError
 
 from gateway.cache.keys import namespaced
 
-__all__ = ["UNAVAILABLE", "BoundedMemoryCache", "JsonBytes", "RedisLayer", "Unavailable", "as_is"]
+__all__ = ["UNAVAILABLE", "BoundedMemoryCache", "JsonBytes", "RedisLayer", "Unavailable"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,38 +98,18 @@ class JsonBytes(BaseSerializer):  # type: ignore[misc]
             return None
 
 
-def as_is(value: Any) -> Any:
-    """A ``dumps_fn``/``loads_fn`` for bytes the serializer already made (no second pass)."""
-    return value
-
-
 @dataclass(slots=True)
 class _Entry:
-    value: Any
+    value: bytes
     expires_at: float
     size: int
 
 
-class BoundedMemoryCache(BaseCache):  # type: ignore[misc]
-    """aiocache's interface over an ordered dict: LRU-evicted past ``max_entries`` or
-    ``max_bytes`` (values are :class:`JsonBytes`' output), expired lazily on access."""
+class BoundedMemoryCache:
+    """JSON bytes by key in an ordered dict: LRU-evicted past ``max_entries`` or
+    ``max_bytes`` (each entry counts its ``len``), expired lazily on access."""
 
-    NAME = "bounded-memory"
-
-    def __init__(
-        self,
-        max_entries: int = 10_000,
-        max_bytes: int = 256 * 1024 * 1024,
-        *,
-        namespace: str | None = None,
-    ) -> None:
-        # No timeout: a dict operation cannot hang, and aiocache's ``wait_for`` would run
-        # each one as a task of its own. A cold page reads and writes the cache some 200
-        # times; each was a trip through the event loop, and the page's upstream calls
-        # went out behind them (the first list call of a walk last of all).
-        super().__init__(
-            serializer=JsonBytes(), namespace=namespace, key_builder=namespaced, timeout=None
-        )
+    def __init__(self, max_entries: int = 10_000, max_bytes: int = 256 * 1024 * 1024) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.bytes = 0
@@ -142,7 +118,8 @@ class BoundedMemoryCache(BaseCache):  # type: ignore[misc]
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def _get(self, key: str, encoding: str | None = None, _conn: Any = None) -> Any:
+    def get(self, key: str) -> bytes | None:
+        """The bytes stored under ``key``; ``None`` when missing or expired."""
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -152,33 +129,21 @@ class BoundedMemoryCache(BaseCache):  # type: ignore[misc]
         self._entries.move_to_end(key)  # most recently used goes last
         return entry.value
 
-    async def _set(
-        self, key: str, value: Any, ttl: Any = None, _cas_token: Any = None, _conn: Any = None
-    ) -> bool:
+    def set(self, key: str, value: bytes, ttl: float) -> bool:
+        """Keep ``value`` for ``ttl`` seconds; ``False`` when it alone exceeds the byte
+        budget (then nothing is kept under ``key``)."""
         self._drop(key)
-        size = len(value) if isinstance(value, bytes | str) else 64
+        size = len(value)
         if size > self.max_bytes:
-            return False  # bigger than the whole budget: not cached at all
-        lifetime = float(ttl) if ttl else float("inf")
-        self._entries[key] = _Entry(value, time.monotonic() + lifetime, size)
+            return False
+        self._entries[key] = _Entry(value, time.monotonic() + ttl, size)
         self.bytes += size
         while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
             self._drop(next(iter(self._entries)))
         return True
 
-    async def _exists(self, key: str, _conn: Any = None) -> bool:
-        return await self._get(key) is not None
-
-    async def _delete(self, key: str, _conn: Any = None) -> int:
-        return 1 if self._drop(key) else 0
-
-    async def _clear(self, namespace: str | None = None, _conn: Any = None) -> bool:
-        for key in [k for k in self._entries if not namespace or k.startswith(namespace)]:
-            self._drop(key)
-        return True
-
-    async def _close(self, *args: Any, **kwargs: Any) -> None:
-        return None
+    def delete(self, key: str) -> bool:
+        return self._drop(key)
 
     def _drop(self, key: str) -> bool:
         entry = self._entries.pop(key, None)

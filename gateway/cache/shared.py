@@ -20,7 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from gateway.cache.backends import BoundedMemoryCache, JsonBytes, RedisLayer, Unavailable, as_is
+from gateway.cache.backends import BoundedMemoryCache, JsonBytes, RedisLayer, Unavailable
 from gateway.cache.keys import CACHE_VERSION, cache_key, cache_kind
 from gateway.cache.singleflight import InFlight, Lease, Leases
 from gateway.settings import Settings
@@ -100,7 +100,7 @@ class SharedCache:
 
     async def get(self, key: str) -> Any | None:
         """The value stored under ``key``, or ``None`` (missing, expired or undecodable)."""
-        local = await self._memory.get(key)
+        local = self._memory_value(key)
         if local is not None or self._redis is None:
             return local
         (found,) = await self._shared_read(self._redis, (key,))
@@ -116,7 +116,7 @@ class SharedCache:
         page's calls would wait behind such trips); Redis is asked for the rest in one
         round trip (a cold page peeks its 20 details and their collections: one command
         each time, not one per key)."""
-        values = [await self._memory.get(key) for key in keys]
+        values = [self._memory_value(key) for key in keys]
         if self._redis is not None:
             missing = [index for index, value in enumerate(values) if value is None]
             if missing:
@@ -152,7 +152,7 @@ class SharedCache:
         if not behind or self._redis is None:
             await self._store(encoded, background)
             return
-        await self._keep(encoded)
+        self._keep(encoded)
         write = self._spawn(self._share(encoded, background=True))
         self._behind.add(write)
         write.add_done_callback(self._behind.discard)
@@ -170,7 +170,7 @@ class SharedCache:
     async def delete(self, key: str) -> None:
         """Forget ``key`` in every layer (a refreshed NFT's detail); never raises. Another
         replica's memory layer keeps its copy until that copy's TTL ends."""
-        await self._memory.delete(key)
+        self._memory.delete(key)
         if self._redis is not None:
             await self._redis.delete(key)
 
@@ -191,7 +191,7 @@ class SharedCache:
         ``fetch`` propagate to every waiter in this process and nothing is stored.
         """
         _check_ttl(ttl)  # before any fetch: a value that cannot be stored is a caller bug
-        cached = _decoded(await self._memory.get(key), decode)
+        cached = _decoded(self._memory_value(key), decode)
         if cached is not None:
             self._observe(key, hit=True)
             return cached, True
@@ -225,7 +225,6 @@ class SharedCache:
     async def close(self) -> None:
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
-        await self._memory.close()
         if self._redis is not None:
             await self._redis.close()
 
@@ -269,7 +268,7 @@ class SharedCache:
         value another task stored just now); a value another replica stored is kept in
         memory for the rest of its life. With Redis, one round trip unless another replica
         leads: the value if it is there, else the lease."""
-        local = await self._memory.get(key)
+        local = self._memory_value(key)
         if local is not None:
             return local, None
         return await self._leases.lead_or_wait(key, self._stored_value, wait=wait)
@@ -288,7 +287,7 @@ class SharedCache:
         if value is None:
             return None
         if ttl > 0:
-            await self._memory.set(key, raw, ttl=ttl, dumps_fn=as_is)  # the very bytes
+            self._memory.set(key, raw, ttl)  # the very bytes
         return raw, value
 
     async def _fetch_once(
@@ -313,28 +312,33 @@ class SharedCache:
             if lease is not None:
                 await lease.release()
             raise
-        raw = await self._set_local(key, encode(value), ttl)  # this process: at once
-        # Redis and the lease off the request path: the caller has its answer already.
-        self._spawn(self._publish(key, raw, ttl, lease))
+        raw = self._set_local(key, encode(value), ttl)  # this process: at once
+        if self._redis is not None:  # (without it the lease is this process's: nothing to do)
+            # Redis and the lease off the request path: the caller has its answer already.
+            self._spawn(self._publish(key, raw, ttl, lease))
         return value, False
 
     async def _store(self, encoded: Sequence[tuple[str, bytes, float]], background: bool) -> None:
         """Store each ``(key, bytes, ttl)``: in memory at once, in Redis in one command."""
-        await self._keep(encoded)
+        self._keep(encoded)
         await self._share(encoded, background=background)
 
-    async def _keep(self, encoded: Sequence[tuple[str, bytes, float]]) -> None:
+    def _keep(self, encoded: Sequence[tuple[str, bytes, float]]) -> None:
         """The memory layer's copy of each ``(key, bytes, ttl)``."""
         for _, _, ttl in encoded:
             _check_ttl(ttl)
         for key, raw, ttl in encoded:
-            await self._memory.set(key, raw, ttl=ttl, dumps_fn=as_is)
+            self._memory.set(key, raw, ttl)
 
-    async def _set_local(self, key: str, value: Any, ttl: float) -> bytes:
+    def _set_local(self, key: str, value: Any, ttl: float) -> bytes:
         """Store ``value``'s JSON in the memory layer; the bytes, for Redis."""
         raw = _JSON.dumps(value)  # once, for both layers
-        await self._keep([(key, raw, ttl)])
+        self._keep([(key, raw, ttl)])
         return raw
+
+    def _memory_value(self, key: str) -> Any:
+        """The value the memory layer holds under ``key``, decoded; ``None`` when none."""
+        return _JSON.loads(self._memory.get(key))
 
     def _observe(self, key: str, *, hit: bool) -> None:
         if self._observer is not None:
@@ -387,9 +391,7 @@ def build_shared_cache(settings: Settings, *, observer: CacheObserver | None = N
     ``observer`` (the app's metrics) hears every lookup's hit or miss."""
     namespace = settings.redis_namespace
     memory = BoundedMemoryCache(
-        max_entries=settings.cache_max_entries,
-        max_bytes=settings.cache_max_bytes,
-        namespace=namespace,
+        max_entries=settings.cache_max_entries, max_bytes=settings.cache_max_bytes
     )
     redis = None
     if settings.redis_url is not None:

@@ -253,6 +253,19 @@ async def test_a_peek_reads_what_is_stored_and_never_fetches(replicas: Factory) 
         assert await replicas().peek_many(keys, decode) == [3, None, None]
 
 
+async def test_a_memory_entry_lives_as_long_as_its_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr("gateway.cache.backends.time.monotonic", lambda: now[0])
+    memory = BoundedMemoryCache()
+    cache = SharedCache(memory)
+    await cache.set("v1:detail:a", {"n": 1}, ttl=30)
+    now[0] += 29.9
+    assert await cache.get("v1:detail:a") == {"n": 1}
+    now[0] += 0.2
+    assert await cache.get("v1:detail:a") is None
+    assert len(memory) == 0 and memory.bytes == 0  # the expired entry's bytes are given back
+
+
 async def test_memory_evicts_the_least_recently_used() -> None:
     cache = SharedCache(BoundedMemoryCache(max_entries=2))
     await cache.set("v1:a", 1, ttl=60)
