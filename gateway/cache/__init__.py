@@ -1,8 +1,9 @@
 """The shared TTL cache, in four rooms:
 
 * :mod:`~gateway.cache.keys`: :func:`cache_key` (versioned, kinded) and the namespace.
-* :mod:`~gateway.cache.backends`: the memory and Redis layers behind aiocache's interface,
-  with one JSON serializer (orjson, never pickle) and the Redis op timeout's fallback.
+* :mod:`~gateway.cache.backends`: the memory layer (a bounded dict) and the Redis layer
+  (aiocache's), with one JSON serializer (orjson, never pickle) and the Redis op timeout's
+  fallback.
 * :mod:`~gateway.cache.singleflight`: one fetch per key in process, and a heartbeated
   Redis lease across replicas.
 * :mod:`~gateway.cache.codec`: every cached JSON shape (records, snapshot records,

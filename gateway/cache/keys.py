@@ -4,8 +4,8 @@ A key is ``v<CACHE_VERSION>:<kind>:<part>:<part>...``: versioned, so a change to
 shape (bump :data:`CACHE_VERSION`) turns every old entry into a miss instead of a decode
 error, and kinded, so metrics can label a lookup by its kind (``detail``, ``snapshot``,
 ``dids``...) without ever using a key's values. The deployment's namespace
-(``NFTGW_REDIS_NAMESPACE``) is added by the backends, through :func:`namespaced`, aiocache's
-``key_builder`` hook: callers never write it.
+(``NFTGW_REDIS_NAMESPACE``) is added by the Redis layer, through :func:`namespaced`,
+aiocache's ``key_builder`` hook: callers never write it (one process's memory needs none).
 """
 
 from __future__ import annotations
@@ -32,6 +32,6 @@ def cache_kind(key: str) -> str:
 
 
 def namespaced(key: str, namespace: str | None = None) -> str:
-    """``namespace:key``, the same on every backend (aiocache's memory backend would write
-    ``namespacekey``, its Redis backend ``namespace:key``)."""
+    """``namespace:key`` (aiocache's own builder writes ``namespacekey`` for some backends,
+    ``namespace:key`` for Redis: this one is the same everywhere)."""
     return f"{namespace}:{key}" if namespace else key
