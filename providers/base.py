@@ -24,7 +24,15 @@ from providers.errors import (
     ProviderUnavailable,
     error_for_status,
 )
-from providers.models import DID, Chain, CollectionInfo, FloorPrice, HoldingsPage, NFTRecord
+from providers.models import (
+    DID,
+    Chain,
+    CollectionInfo,
+    FloorPrice,
+    HoldingsPage,
+    NFTRecord,
+    OwnersPage,
+)
 
 __all__ = [
     "Answer",
@@ -133,9 +141,7 @@ class NFTBatchDetailSource(Protocol):
 
     async def fetch_collection_batch(self, slugs: Sequence[str]) -> tuple[CollectionInfo, ...]: ...
 
-    async def fetch_owners_page(
-        self, record: NFTRecord, cursor: str | None
-    ) -> tuple[tuple[tuple[str, int | None], ...], str | None]: ...
+    async def fetch_owners_page(self, record: NFTRecord, cursor: str | None) -> OwnersPage: ...
 
 
 @runtime_checkable

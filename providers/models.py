@@ -152,6 +152,11 @@ class NFTRecord:
         return NFTKey(self.chain, self.contract_address, self.token_id)
 
 
+# One page of an NFT's holders: ``((lower address, quantity or None), ...)`` and the next
+# cursor (``None`` on the last page).
+OwnersPage = tuple[tuple[tuple[str, int | None], ...], str | None]
+
+
 @dataclass(frozen=True, slots=True)
 class HoldingsPage:
     """One upstream page of a wallet's NFTs on one chain.

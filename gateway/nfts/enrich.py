@@ -53,7 +53,15 @@ from providers.errors import (
     ProviderNotFound,
     ProviderUnsupported,
 )
-from providers.models import Chain, CollectionInfo, NFTKey, NFTRecord, Rarity, TokenStandard
+from providers.models import (
+    Chain,
+    CollectionInfo,
+    NFTKey,
+    NFTRecord,
+    OwnersPage,
+    Rarity,
+    TokenStandard,
+)
 
 __all__ = ["OWNERS_MAX_PAGES", "Enricher"]
 
@@ -347,7 +355,7 @@ class Enricher:
         detail: NFTRecord,
         cursor: str | None,
         request: _Request,
-    ) -> tuple[tuple[tuple[str, int | None], ...], str | None]:
+    ) -> OwnersPage:
         return await self._guarded(
             source.name,
             "owners",

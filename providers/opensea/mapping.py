@@ -34,6 +34,7 @@ from providers.models import (
     CollectionInfo,
     FloorPrice,
     NFTRecord,
+    OwnersPage,
     Rarity,
     TokenStandard,
     Trait,
@@ -270,11 +271,9 @@ def owners_quantity(raw_owners_page: Any, owner: str) -> tuple[int | None, str |
     return dict(holders).get(owner.lower()), cursor
 
 
-def to_owners_page(
-    raw_owners_page: Any,
-) -> tuple[tuple[tuple[str, int | None], ...], str | None]:
-    """``(((lower address, exact quantity), ...), next cursor or None)`` of one ``/owners``
-    page: each well-formed ``owners[]`` entry."""
+def to_owners_page(raw_owners_page: Any) -> OwnersPage:
+    """One ``/owners`` page: ``(lower address, exact quantity)`` of each well-formed
+    ``owners[]`` entry, and the next cursor or ``None``."""
     page = mapping(raw_owners_page)
     holders = tuple(
         (address, _entry_quantity(entry)) for address, entry in _owner_entries(page.get("owners"))

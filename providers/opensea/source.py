@@ -37,6 +37,7 @@ from providers.models import (
     FloorPrice,
     HoldingsPage,
     NFTRecord,
+    OwnersPage,
     TokenStandard,
 )
 from providers.opensea.mapping import (
@@ -170,9 +171,7 @@ class OpenSeaSource:
         infos = (to_collection_info(row) for row in rows)
         return tuple(info for info in infos if info is not None)
 
-    async def fetch_owners_page(
-        self, record: NFTRecord, cursor: str | None
-    ) -> tuple[tuple[tuple[str, int | None], ...], str | None]:
+    async def fetch_owners_page(self, record: NFTRecord, cursor: str | None) -> OwnersPage:
         """One ``/owners`` page of ``record``: ``((address, quantity), ...)`` and the next
         cursor (``None`` on the last page); an empty last page from a server without the
         route (see :meth:`_owners_page`)."""
@@ -248,9 +247,7 @@ class OpenSeaSource:
             quantity=holders.get(wallet),
         )
 
-    async def _owners_page(
-        self, nft_path: str, cursor: str | None
-    ) -> tuple[tuple[tuple[str, int | None], ...], str | None] | None:
+    async def _owners_page(self, nft_path: str, cursor: str | None) -> OwnersPage | None:
         """One ``/owners`` page of the NFT at ``nft_path``: its holders and the next cursor;
         ``None`` from a server without the route (a 404: the route is newer than the rest of
         API v2, UPSTREAMS.md 1.5)."""
