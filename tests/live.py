@@ -10,6 +10,7 @@ import time
 import uvicorn
 
 from gateway.app import create_app
+from gateway.http.server import ConnectionLimits, guarded_protocol
 from tests.conftest import sandbox_settings
 
 __all__ = ["LiveServer"]
@@ -26,7 +27,11 @@ class LiveServer:
         self._socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
         config = uvicorn.Config(
-            create_app(sandbox_settings()), log_config=None, access_log=False, lifespan="on"
+            create_app(sandbox_settings()),
+            http=guarded_protocol(ConnectionLimits()),  # the protocol `serve` runs
+            log_config=None,
+            access_log=False,
+            lifespan="on",
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -32,6 +32,7 @@ import pytest
 import uvicorn
 
 from gateway.app import create_app
+from gateway.http.server import ConnectionLimits, guarded_protocol
 from gateway.settings import Settings
 from providers.sandbox import Sandbox
 from providers.sandbox.world import SMALL_WALLET
@@ -78,7 +79,10 @@ def live_gateway() -> Iterator[str]:
     sock = _free_socket()
     port = sock.getsockname()[1]
     app = create_app(Settings(sandbox="on"))
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
+    # The HTTP protocol `serve` runs (h11's, guarded), not whatever uvicorn would pick.
+    http = guarded_protocol(ConnectionLimits())
+    config = uvicorn.Config(app, http=http, log_config=None, access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
