@@ -1,5 +1,6 @@
 """A sandbox gateway served by uvicorn on a free loopback port, in a thread: for the tests
-that must talk to it over real HTTP (the browser tests, the schemathesis contract test)."""
+that must talk to it over real HTTP (the browser tests, the schemathesis contract test, the
+GraphQL-over-HTTP audit)."""
 
 from __future__ import annotations
 

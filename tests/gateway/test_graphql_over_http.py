@@ -18,10 +18,7 @@ import json
 import logging
 import os
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,19 +26,15 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from gateway.app import create_app
-from gateway.http.server import ConnectionLimits, guarded_protocol
-from gateway.settings import Settings
 from providers.sandbox import Sandbox
 from providers.sandbox.world import SMALL_WALLET
+from tests.live import LiveServer
 
 AUDIT_DIR = Path(__file__).resolve().parents[1] / "audit"
 AUDIT_SCRIPT = AUDIT_DIR / "audit.mjs"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
-SERVER_START_TIMEOUT = 20.0
 AUDIT_TIMEOUT = 120.0
 
 # SHOULD audits we knowingly fail, by id, with the reason. Empty: the gateway passes all
@@ -66,36 +59,16 @@ def _node() -> str:
     return node
 
 
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @contextmanager
 def live_gateway() -> Iterator[str]:
-    """A sandbox gateway under uvicorn in a thread; yields its GraphQL URL."""
-    sock = _free_socket()
-    port = sock.getsockname()[1]
-    app = create_app(Settings(sandbox="on"))
-    # The HTTP protocol `serve` runs (h11's, guarded), not whatever uvicorn would pick.
-    http = guarded_protocol(ConnectionLimits())
-    config = uvicorn.Config(app, http=http, log_config=None, access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
+    """A sandbox gateway under uvicorn in a thread (the protocol `serve` runs); yields its
+    GraphQL URL."""
+    server = LiveServer()
+    server.start()
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("the gateway did not start")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/graphql"
+        yield f"{server.url}/graphql"
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+        server.stop()
 
 
 def run_audit(node: str, url: str) -> dict[str, Any]:
